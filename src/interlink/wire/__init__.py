@@ -1,0 +1,30 @@
+"""interlink.wire: Python types on the wire, with no I/O.
+
+Form fields (dotted names, indexed or bare lists, the empty marker, checkbox bools), query
+pairs and JSON bodies decode into typed values by one compiled converter per type; the same
+description yields the JSON Schema, and :func:`collate` turns values back into form pairs for
+the client. Nothing here imports the rest of interlink.
+"""
+
+from ._arguments import Arguments, Parameter, collate, decode
+from ._result import Result
+from ._schema import WireJsonSchema
+from ._shape import SEED_FALSE, SEED_TRUE, Shape, shape_of, shape_of_value
+from ._values import FileUpload, Model, WireError
+
+__all__ = [
+    "Arguments",
+    "FileUpload",
+    "Model",
+    "Parameter",
+    "Result",
+    "SEED_FALSE",
+    "SEED_TRUE",
+    "Shape",
+    "WireError",
+    "WireJsonSchema",
+    "collate",
+    "decode",
+    "shape_of",
+    "shape_of_value",
+]

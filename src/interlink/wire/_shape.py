@@ -1,0 +1,627 @@
+"""Shapes: the compiled description of one Python type on the wire.
+
+``shape_of(T)`` walks a type once and returns a tree of small objects; each knows how its
+type is read from form pairs and from JSON, how it is collated back into form pairs, and how
+a result of it is encoded as JSON. Text-like scalars (str, int, float, Decimal, UUID, date,
+time) are left as text here and parsed by pydantic; the rest (bool, Enum, datetime, bytes,
+Model, FileUpload) follow rules of the seed that pydantic does not know, so they are read here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import enum
+import types
+import typing
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+import pydantic
+
+from ._values import FileUpload, Model, WireError
+
+ModelLoader = Callable[[type, str], Any]
+Pairs = list[tuple[str, Any]]
+
+SEED_TRUE = frozenset({"1", "True", "true", "Yes", "yes", "On", "on"})
+SEED_FALSE = frozenset({"0", "False", "false", "No", "no", "Off", "off"})
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MARKER = ""
+
+
+def join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+class Node:
+    """One name in the trie that form pairs are sorted into (``filter.name_gt`` -> filter/name_gt)."""
+
+    __slots__ = ("values", "children")
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self.children: dict[str, Node] | None = None
+
+
+def build_tree(pairs: typing.Iterable[tuple[str, Any]]) -> Node:
+    root = Node()
+    for name, value in pairs:
+        node = root
+        for part in name.split("."):
+            children = node.children
+            if children is None:
+                children = node.children = {}
+            child = children.get(part)
+            if child is None:
+                child = children[part] = Node()
+            node = child
+        node.values.append(value)
+    return root
+
+
+def consume_marker(node: Node, path: str) -> None:
+    """The nameless field (``usernames.``) says 'this container is here'; it is read once."""
+    if node.children or len(node.values) > 1:
+        raise WireError(join(path, ""), "the empty marker may be sent only once, with no sub-fields")
+
+
+class Shape:
+    single: bool = False  # one value: may be sent bare, and repeated bare inside a list
+    needs_models: bool = False
+
+    def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
+        raise NotImplementedError
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        raise WireError(path, "expected fields, not a single value")
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        raise NotImplementedError
+
+    def collate(self, value: Any, name: str, out: Pairs) -> None:
+        raise NotImplementedError
+
+    def encode(self, value: Any) -> Any:
+        raise NotImplementedError
+
+
+class SingleShape(Shape):
+    """A value sent as one form field, at most once."""
+
+    single = True
+
+    def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
+        if node.children:
+            raise WireError(join(path, next(iter(node.children))), "unexpected field: this is a single value")
+        if len(node.values) != 1:
+            raise WireError(path, "sent more than once; send a single value")
+        return self.from_text(node.values[0], path, load)
+
+    def to_text(self, value: Any) -> str:
+        return str(value)
+
+    def collate(self, value: Any, name: str, out: Pairs) -> None:
+        out.append((name, self.to_text(value)))
+
+
+def require_text(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise WireError(path, "expected a value, got a file upload")
+    return value
+
+
+class TextShape(SingleShape):
+    """str, int, float, Decimal, UUID, date, time: text on the wire, parsed by pydantic."""
+
+    def __init__(self, tp: type) -> None:
+        self.tp = tp
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        return require_text(text, path)
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        return value
+
+    def to_text(self, value: Any) -> str:
+        if self.tp is float or isinstance(value, float):
+            return repr(float(value))
+        if isinstance(value, (dt.date, dt.time)):
+            return value.isoformat()
+        return str(value)
+
+    def encode(self, value: Any) -> Any:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return value
+        if isinstance(value, (dt.date, dt.time)):
+            return value.isoformat()
+        return str(value)
+
+
+class NoneShape(SingleShape):
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        if require_text(text, path) != "":
+            raise WireError(path, "expected an empty value for None")
+        return None
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if value is not None:
+            raise WireError(path, "expected null")
+        return None
+
+    def to_text(self, value: Any) -> str:
+        return ""
+
+    def encode(self, value: Any) -> Any:
+        return None
+
+
+class BoolShape(SingleShape):
+    """Sent once or twice (hidden 'off' + checkbox); the last value wins."""
+
+    def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
+        if node.children:
+            raise WireError(join(path, next(iter(node.children))), "unexpected field: this is a bool")
+        if not 1 <= len(node.values) <= 2:
+            raise WireError(path, "a bool may be sent once or twice (the last one is used)")
+        return self.from_text(node.values[-1], path, load)
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        text = require_text(text, path)
+        if text in SEED_TRUE:
+            return True
+        if text in SEED_FALSE:
+            return False
+        raise WireError(path, "not a bool: send 1/0, true/false, yes/no or on/off")
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str):
+            return self.from_text(value, path, load)
+        raise WireError(path, "not a bool")
+
+    def to_text(self, value: Any) -> str:
+        return "true" if value else "false"
+
+    def encode(self, value: Any) -> Any:
+        return bool(value)
+
+
+class EnumShape(SingleShape):
+    """Enums travel by member *name*."""
+
+    def __init__(self, tp: type[enum.Enum]) -> None:
+        self.tp = tp
+        self.by_name = dict(tp.__members__)
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        member = self.by_name.get(require_text(text, path))
+        if member is None:
+            raise WireError(path, f"not one of {', '.join(self.by_name)}")
+        return member
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if not isinstance(value, str):
+            raise WireError(path, f"expected the name of a {self.tp.__name__}")
+        return self.from_text(value, path, load)
+
+    def to_text(self, value: Any) -> str:
+        return value.name
+
+    def encode(self, value: Any) -> Any:
+        return value.name
+
+
+class DatetimeShape(SingleShape):
+    """Seconds since 1970 as a decimal number; decoded exactly, to the microsecond, UTC-aware."""
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        try:
+            number = Decimal(require_text(text, path).strip())
+        except InvalidOperation:
+            raise WireError(path, "not a timestamp: send seconds since 1970 as a number") from None
+        return self.from_number(number, path)
+
+    def from_number(self, number: Decimal, path: str) -> dt.datetime:
+        if not number.is_finite():
+            raise WireError(path, "not a finite timestamp")
+        seconds = int(number.to_integral_value(rounding="ROUND_FLOOR"))
+        micros = int(((number - seconds) * 1_000_000).to_integral_value(rounding="ROUND_HALF_EVEN"))
+        try:
+            return EPOCH + dt.timedelta(seconds=seconds, microseconds=micros)
+        except OverflowError:
+            raise WireError(path, "timestamp out of range") from None
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if isinstance(value, bool):
+            raise WireError(path, "not a timestamp")
+        if isinstance(value, (int, float)):
+            return self.from_number(Decimal(repr(value)), path)
+        return self.from_text(value, path, load)
+
+    @staticmethod
+    def seconds(value: dt.datetime) -> Decimal:
+        if value.tzinfo is None:  # naive datetimes are taken as UTC (docs/wire.md)
+            value = value.replace(tzinfo=dt.UTC)
+        delta = value - EPOCH
+        return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds).scaleb(-6)
+
+    def to_text(self, value: Any) -> str:
+        return str(self.seconds(value))
+
+    def encode(self, value: Any) -> Any:
+        return float(self.seconds(value))
+
+
+class BytesShape(SingleShape):
+    """bytes travel as standard base64 (the OpenAPI ``contentEncoding: base64``)."""
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        try:
+            return base64.b64decode(require_text(text, path), validate=True)
+        except (binascii.Error, ValueError):
+            raise WireError(path, "not base64") from None
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if not isinstance(value, str):
+            raise WireError(path, "expected base64 text")
+        return self.from_text(value, path, load)
+
+    def to_text(self, value: Any) -> str:
+        return base64.b64encode(value).decode("ascii")
+
+    def encode(self, value: Any) -> Any:
+        return self.to_text(value)
+
+
+class ModelShape(SingleShape):
+    """A Model travels as its api_id and is loaded by the loader the server supplies."""
+
+    needs_models = True
+
+    def __init__(self, tp: type) -> None:
+        self.tp = tp
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        api_id = require_text(text, path)
+        prefix = getattr(self.tp, "api_id_prefix", None)
+        if prefix and not api_id.startswith(prefix):
+            raise WireError(path, f"not the api_id of a {self.tp.__name__} (they start {prefix!r})")
+        if load is None:
+            raise WireError(path, f"cannot load a {self.tp.__name__} here")
+        found = load(self.tp, api_id)
+        if found is None:
+            raise WireError(path, f"no such {self.tp.__name__}")
+        return found
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if not isinstance(value, str):
+            raise WireError(path, "expected an api_id")
+        return self.from_text(value, path, load)
+
+    def to_text(self, value: Any) -> str:
+        return value.api_id
+
+    def encode(self, value: Any) -> Any:
+        return value.api_id
+
+
+class FileShape(SingleShape):
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        if not isinstance(text, FileUpload):
+            raise WireError(path, "expected a file upload (send a multipart/form-data body)")
+        return text
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        raise WireError(path, "file uploads need a multipart/form-data body, not JSON")
+
+    def collate(self, value: Any, name: str, out: Pairs) -> None:
+        out.append((name, value))
+
+    def encode(self, value: Any) -> Any:
+        raise TypeError("a FileUpload cannot be returned as a result")
+
+
+class OptionalShape(Shape):
+    """``T | None``: absent means None; so does an empty value where T is not text."""
+
+    def __init__(self, inner: Shape) -> None:
+        self.inner = inner
+        self.single = inner.single
+        self.needs_models = inner.needs_models
+        self.empty_is_none = not isinstance(inner, TextShape) or inner.tp is not str
+
+    def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
+        if self.empty_is_none and not node.children and node.values == [""]:
+            return None
+        return self.inner.from_form(node, path, load)
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        if self.empty_is_none and text == "":
+            return None
+        return self.inner.from_text(text, path, load)
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        return None if value is None else self.inner.from_json(value, path, load)
+
+    def collate(self, value: Any, name: str, out: Pairs) -> None:
+        if value is not None:
+            self.inner.collate(value, name, out)
+
+    def encode(self, value: Any) -> Any:
+        return None if value is None else self.inner.encode(value)
+
+
+class ListShape(Shape):
+    """``list[T]``: ``x.0``, ``x.1``… or, for single values, bare repeated ``x``; marker ``x.``."""
+
+    def __init__(self, item: Shape) -> None:
+        self.item = item
+        self.needs_models = item.needs_models
+
+    def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
+        indexed: dict[int, Node] = {}
+        for name, child in (node.children or {}).items():
+            if name == MARKER:
+                consume_marker(child, path)
+            elif name.isascii() and name.isdigit():
+                index = int(name)
+                if index in indexed:
+                    raise WireError(join(path, name), "list index sent twice")
+                indexed[index] = child
+            else:
+                raise WireError(join(path, name), "a list item's name must be its index (x.0, x.1, …)")
+        if node.values:
+            if not self.item.single:
+                raise WireError(path, "items of this list have fields: send them as x.0.field")
+            if indexed:
+                raise WireError(path, "send either indexed items (x.0) or bare repeated values, not both")
+            return [self.item.from_text(v, path, load) for v in node.values]
+        return [self.item.from_form(indexed[i], join(path, str(i)), load) for i in sorted(indexed)]
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if not isinstance(value, list):
+            raise WireError(path, "expected a list")
+        return [self.item.from_json(v, join(path, str(i)), load) for i, v in enumerate(value)]
+
+    def collate(self, value: Any, name: str, out: Pairs) -> None:
+        if not value:
+            out.append((join(name, MARKER), ""))
+            return
+        for i, item in enumerate(value):
+            item_name = join(name, str(i))
+            if item is None:  # an absent item would shift the indices; send it empty
+                out.append((item_name, ""))
+            else:
+                self.item.collate(item, item_name, out)
+
+    def encode(self, value: Any) -> Any:
+        encode = self.item.encode
+        return [encode(v) for v in value]
+
+
+class DictShape(Shape):
+    """``dict[K, V]``: each key is a name part (``prices.apple=3``); marker ``prices.``."""
+
+    def __init__(self, key: SingleShape, value: Shape) -> None:
+        self.key = key
+        self.value = value
+        self.needs_models = key.needs_models or value.needs_models
+
+    def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
+        if node.values:
+            raise WireError(path, "a dictionary: send its items as name.key=value")
+        out: dict[Any, Any] = {}
+        for name, child in (node.children or {}).items():
+            if name == MARKER:
+                consume_marker(child, path)
+                continue
+            child_path = join(path, name)
+            out[self.key.from_text(name, child_path, load)] = self.value.from_form(child, child_path, load)
+        return out
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if not isinstance(value, dict):
+            raise WireError(path, "expected an object")
+        return {
+            self.key.from_text(k, join(path, k), load): self.value.from_json(v, join(path, k), load)
+            for k, v in value.items()
+        }
+
+    def collate(self, value: Any, name: str, out: Pairs) -> None:
+        if not value:
+            if name:
+                out.append((join(name, MARKER), ""))
+            return
+        for key, item in value.items():
+            key_text = self.key.to_text(key)
+            if "." in key_text or key_text == "":
+                raise ValueError(f"dictionary key {key_text!r} cannot be a form name part")
+            self.value.collate(item, join(name, key_text), out)
+
+    def encode(self, value: Any) -> Any:
+        return {self.key.to_text(k): self.value.encode(v) for k, v in value.items()}
+
+
+@dataclasses.dataclass(slots=True)
+class Field:
+    shape: Shape
+    required: bool
+    none_if_absent: bool
+
+
+class StructShape(Shape):
+    """Dataclasses and pydantic models: ``filter.name_gt``; marker ``filter.`` for no fields."""
+
+    def __init__(self, tp: type) -> None:
+        self.tp = tp
+        self.fields: dict[str, Field] = {}
+
+    def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
+        if node.values:
+            raise WireError(path, f"a structure: send its fields as {join(path, '<field>')}")
+        out: dict[str, Any] = {}
+        for name, child in (node.children or {}).items():
+            if name == MARKER:
+                consume_marker(child, path)
+                continue
+            field = self.fields.get(name)
+            if field is None:
+                raise WireError(join(path, name), "unknown field")
+            out[name] = field.shape.from_form(child, join(path, name), load)
+        return self.fill_absent(out)
+
+    def fill_absent(self, out: dict[str, Any]) -> dict[str, Any]:
+        for name, field in self.fields.items():
+            if field.none_if_absent and name not in out:
+                out[name] = None
+        return out
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if not isinstance(value, dict):
+            raise WireError(path, "expected an object")
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            field = self.fields.get(name)
+            if field is None:
+                raise WireError(join(path, name), "unknown field")
+            out[name] = field.shape.from_json(item, join(path, name), load)
+        return self.fill_absent(out)
+
+    def collate(self, value: Any, name: str, out: Pairs) -> None:
+        start = len(out)
+        for field_name, field in self.fields.items():
+            field.shape.collate(getattr(value, field_name), join(name, field_name), out)
+        if len(out) == start and name:
+            out.append((join(name, MARKER), ""))
+
+    def encode(self, value: Any) -> Any:
+        return {name: f.shape.encode(getattr(value, name)) for name, f in self.fields.items()}
+
+
+class AnyShape(Shape):
+    """An unannotated value: read as plain text/dicts/lists; written by what it is at run time."""
+
+    single = True
+
+    def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
+        if node.children:
+            return {k: self.from_form(c, join(path, k), load) for k, c in node.children.items() if k}
+        return node.values[0] if len(node.values) == 1 else list(node.values)
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        return text
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        return value
+
+    def collate(self, value: Any, name: str, out: Pairs) -> None:
+        if value is None:
+            return
+        shape_of_value(value).collate(value, name, out)
+
+    def encode(self, value: Any) -> Any:
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        return shape_of_value(value).encode(value)
+
+
+ANY = AnyShape()
+_TEXT_TYPES = (str, int, float, Decimal, uuid.UUID, dt.date, dt.time)
+_cache: dict[Any, Shape] = {}
+
+
+def shape_of(tp: Any) -> Shape:
+    """The shape of a type annotation; computed once per type."""
+    try:
+        return _cache[tp]
+    except (KeyError, TypeError):
+        pass
+    shape = _build(tp)
+    try:
+        _cache[tp] = shape
+    except TypeError:  # unhashable annotation objects are rebuilt each time
+        pass
+    return shape
+
+
+def _build(tp: Any) -> Shape:
+    if tp is Any or tp is object or tp is typing.Any:
+        return ANY
+    if tp is None or tp is type(None):
+        return NoneShape()
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return shape_of(typing.get_args(tp)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(args) < len(typing.get_args(tp)):
+            return OptionalShape(shape_of(args[0]))
+        raise TypeError(f"unions other than `T | None` cannot travel as form fields: {tp!r}")
+    if origin in (list, typing.List, tuple) or tp is list:  # noqa: UP006
+        args = typing.get_args(tp)
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            raise TypeError(f"only variable-length tuple[T, ...] is supported: {tp!r}")
+        return ListShape(shape_of(args[0]) if args else ANY)
+    if origin in (dict, typing.Dict) or tp is dict:  # noqa: UP006
+        args = typing.get_args(tp)
+        key = shape_of(args[0]) if args else TextShape(str)
+        if not isinstance(key, SingleShape):
+            raise TypeError(f"dictionary keys must be single values: {tp!r}")
+        return DictShape(key, shape_of(args[1]) if args else ANY)
+    if not isinstance(tp, type):
+        raise TypeError(f"cannot send or receive {tp!r} over the wire")
+    if tp is bool:
+        return BoolShape()
+    if issubclass(tp, enum.Enum):
+        return EnumShape(tp)
+    if issubclass(tp, dt.datetime):
+        return DatetimeShape()
+    if tp is bytes:
+        return BytesShape()
+    if issubclass(tp, FileUpload):
+        return FileShape()
+    if issubclass(tp, Model):
+        return ModelShape(tp)
+    if issubclass(tp, _TEXT_TYPES):
+        return TextShape(tp)
+    if dataclasses.is_dataclass(tp) or issubclass(tp, pydantic.BaseModel):
+        return _struct(tp)
+    raise TypeError(f"cannot send or receive {tp.__name__} over the wire")
+
+
+def _struct(tp: type) -> StructShape:
+    shape = StructShape(tp)
+    _cache[tp] = shape  # before the fields, so a recursive type finds itself
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp, include_extras=True)
+        for f in dataclasses.fields(tp):
+            if not f.init:
+                continue
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            shape.fields[f.name] = _field(hints[f.name], required)
+    else:
+        for name, info in tp.model_fields.items():  # type: ignore[attr-defined]
+            shape.fields[name] = _field(info.annotation, info.is_required())
+    shape.needs_models = any(f.shape.needs_models for f in shape.fields.values())
+    return shape
+
+
+def _field(annotation: Any, required: bool) -> Field:
+    field_shape = shape_of(annotation)
+    return Field(field_shape, required, required and isinstance(field_shape, OptionalShape))
+
+
+def shape_of_value(value: Any) -> Shape:
+    """The shape of a value whose type was not declared (the client's arguments)."""
+    if isinstance(value, (list, tuple)):
+        return ListShape(ANY)
+    if isinstance(value, dict):
+        return DictShape(TextShape(str), ANY)
+    return shape_of(type(value))

@@ -1,0 +1,101 @@
+"""The two value types the wire knows by role rather than by structure."""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import os
+from typing import IO, Any, ClassVar
+
+from pydantic_core import core_schema
+
+
+class Model:
+    """Marker for classes sent over the wire as their ``api_id`` (users, roles, a site's own rows).
+
+    Decoding turns the id back into an instance through a loader the server supplies, so the
+    wire itself does no I/O. A class may also define ``from_api_id(cls, api_id)`` to load itself.
+    """
+
+    api_id: str
+    api_id_prefix: ClassVar[str | None] = None
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.is_instance_schema(source)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "title": cls.__name__, "description": f"api_id of a {cls.__name__}"}
+
+
+class FileUpload:
+    """A file sent in a multipart body: ``filename``, ``content_type`` and ``read()``.
+
+    The client builds one from a path, bytes or a binary file object; the server hands the
+    method one backed by the uploaded part.
+    """
+
+    __slots__ = ("filename", "content_type", "_file", "_data")
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | bytes | IO[bytes],
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self._data: bytes | None = None
+        self._file: IO[bytes] | None = None
+        if isinstance(source, bytes):
+            self._data = source
+            name = filename or "upload.bin"
+        elif isinstance(source, (str, os.PathLike)):
+            path = os.fspath(source)
+            self._file = open(path, "rb")  # noqa: SIM115 - closed by close()/read()
+            name = filename or os.path.basename(path)
+        else:
+            self._file = source
+            name = filename or os.path.basename(str(getattr(source, "name", "") or "")) or "upload.bin"
+        self.filename: str = name
+        self.content_type: str = (
+            content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        )
+
+    def read(self, size: int = -1) -> bytes:
+        if self._data is not None:
+            if size < 0:
+                data, self._data = self._data, b""
+            else:
+                data, self._data = self._data[:size], self._data[size:]
+            return data
+        assert self._file is not None
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if self._file is None:
+            raise io.UnsupportedOperation("in-memory upload cannot seek; read() it whole")
+        return self._file.seek(offset, whence)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __repr__(self) -> str:
+        return f"FileUpload(filename={self.filename!r}, content_type={self.content_type!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.is_instance_schema(cls)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "format": "binary", "title": "FileUpload"}
+
+
+class WireError(ValueError):
+    """Input that does not fit the declared type; ``field`` is the dotted name at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
