@@ -1,0 +1,50 @@
+"""interlink.store: users, roles and keys on SQLAlchemy 2, with Alembic migrations.
+
+``Database(url)`` (SQLite file by default, any SQLAlchemy URL), ``Database.migrate()``,
+the models ``User``, ``Role``, ``Key``, the operations the CLI uses, and ``KeyAuthenticator``
+which the server asks "which role is this keyid:secret?" on every call.
+"""
+
+from interlink.store._authenticators import Authenticator, KeyAuthenticator, MemoryKeys
+from interlink.store._database import (
+    DATABASE_URL_ENV,
+    DEFAULT_DATABASE_URL,
+    VERSION_TABLE,
+    Database,
+)
+from interlink.store._models import DEFAULT_ROLE_NAME, Base, Key, Role, User, UTCDateTime, utcnow
+from interlink.store._operations import (
+    AlreadyExists,
+    create_key,
+    create_role,
+    create_user,
+    find_key,
+    find_role,
+    find_user,
+    load_model,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "Authenticator",
+    "Base",
+    "DATABASE_URL_ENV",
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_ROLE_NAME",
+    "Database",
+    "Key",
+    "KeyAuthenticator",
+    "MemoryKeys",
+    "Role",
+    "User",
+    "UTCDateTime",
+    "VERSION_TABLE",
+    "create_key",
+    "create_role",
+    "create_user",
+    "find_key",
+    "find_role",
+    "find_user",
+    "load_model",
+    "utcnow",
+]

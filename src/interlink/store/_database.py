@@ -1,0 +1,99 @@
+"""Where the tables live: one engine, one session factory, migrations run by Alembic."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["Database", "DATABASE_URL_ENV", "DEFAULT_DATABASE_URL", "VERSION_TABLE", "MIGRATIONS_DIR"]
+
+DATABASE_URL_ENV = "INTERLINK_DATABASE_URL"
+DEFAULT_DATABASE_URL = "sqlite:///interlink.db"
+# Our own version table, so a site's own Alembic history can share the database.
+VERSION_TABLE = "interlink_alembic_version"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers go on while one writer commits; foreign keys are off by default.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+class Database:
+    """An interlink database named by a SQLAlchemy URL.
+
+    ``Database()`` uses ``$INTERLINK_DATABASE_URL``, else ``sqlite:///interlink.db`` in the
+    current directory. Any URL SQLAlchemy understands works (``postgresql+psycopg://…``).
+    """
+
+    def __init__(self, url: str | None = None, **engine_options: Any) -> None:
+        self.url: str = url or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite and parsed.database in (None, "", ":memory:"):
+            # An in-memory database exists per connection: share one so tables persist.
+            engine_options.setdefault("poolclass", StaticPool)
+            engine_options.setdefault("connect_args", {"check_same_thread": False})
+        self.engine: Engine = create_engine(self.url, **engine_options)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _on_sqlite_connect)
+        self.sessionmaker: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed if the block succeeds, rolled back if it raises.
+
+        ``expire_on_commit=False`` keeps loaded objects readable after the block, detached.
+        """
+        with self.sessionmaker.begin() as session:
+            yield session
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` with the migrations shipped in this package.
+
+        Idempotent: an up-to-date database is left alone.
+        """
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            config = self.alembic_config(connection)
+            command.upgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+            return context.get_current_revision()
+
+    def alembic_config(self, connection: Any = None) -> Any:
+        """An Alembic ``Config`` for these migrations (also handy for ``revision --autogenerate``)."""
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        # '%' is Alembic's interpolation character; URLs may contain it (escaped passwords).
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        config.attributes["connection"] = connection
+        config.attributes["version_table"] = VERSION_TABLE
+        return config
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
