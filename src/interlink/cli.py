@@ -1,0 +1,306 @@
+"""The ``interlink`` command: manage users, roles and keys (and, via plug-ins, serve).
+
+    interlink users create joebloggs                 # prints the user's api_id (u-…)
+    interlink roles create --user joebloggs everyday  # prints the role's api_id (r-…)
+    interlink keys create --role everyday             # prints the key id and secret, once
+    interlink keys revoke k-0123456789abcdef
+
+Every command migrates the database first (a no-op when it is up to date). Commands that
+live in other modules are registered lazily (``LAZY_COMMANDS``) so that managing keys does
+not import the web server; another module may also call ``main.add_command(cmd)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+__all__ = ["main", "CliState", "CliError", "LAZY_COMMANDS"]
+
+#: command name -> "module:attribute"; listed only when the module is importable.
+LAZY_COMMANDS: dict[str, str] = {"serve": "interlink.cli_serve:serve"}
+
+
+class CliError(click.ClickException):
+    """A one-line error for the user (unknown name, duplicate, …): exit status 2."""
+
+    exit_code = 2
+
+
+class LazyGroup(click.Group):
+    """A group that imports some subcommands only when they are used."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def _available_lazy(self) -> list[str]:
+        names = []
+        for name, target in self.lazy_commands.items():
+            module = target.partition(":")[0]
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except ModuleNotFoundError:
+                found = False
+            if found:
+                names.append(name)
+        return names
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._available_lazy()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in self.lazy_commands:
+            return command
+        module_name, _, attribute = self.lazy_commands[cmd_name].partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:
+                return None
+            raise
+        command = getattr(module, attribute)
+        self.add_command(command, cmd_name)
+        return command
+
+
+@dataclass
+class CliState:
+    """What the group's options decided; subcommands reach it as ``ctx.obj``."""
+
+    database_url: str | None
+    _database: Any = field(default=None, repr=False)
+
+    def database(self) -> Any:
+        """The migrated ``interlink.store.Database`` (opened and migrated on first use)."""
+        if self._database is None:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            from interlink.store import Database
+
+            database = Database(self.database_url)
+            try:
+                database.migrate()
+            except SQLAlchemyError as error:
+                raise CliError(f"cannot open database {database!r}: {_first_line(error)}") from None
+            self._database = database
+        return self._database
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _state() -> CliState:
+    return click.get_current_context().find_object(CliState) or CliState(None)
+
+
+def _print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(name, no_wrap=True)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    # Piped output keeps whole ids instead of wrapping at 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=250)
+    console.print(table)
+
+
+def _when(value: dt.datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS)
+@click.option(
+    "--database",
+    "database_url",
+    envvar="INTERLINK_DATABASE_URL",
+    metavar="URL",
+    help="SQLAlchemy URL [env INTERLINK_DATABASE_URL; default sqlite:///interlink.db]",
+)
+@click.version_option(package_name="interlink")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """interlink: typed API methods over POST, and the users, roles and keys that call them."""
+    ctx.obj = CliState(database_url)
+
+
+# -- users -------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Users: each has a default role, named 'default'."""
+
+
+@users.command("create")
+@click.argument("name")
+def users_create(name: str) -> None:
+    """Create user NAME with its default role; prints the user's api_id."""
+    from interlink.store import AlreadyExists, create_user
+
+    with _state().database().session() as session:
+        try:
+            user = create_user(session, name)
+        except (AlreadyExists, ValueError) as error:
+            raise CliError(str(error)) from None
+        click.echo(user.api_id)
+
+
+@users.command("list")
+def users_list() -> None:
+    """List users."""
+    from sqlalchemy import select
+
+    from interlink.store import User
+
+    with _state().database().session() as session:
+        rows = [
+            (u.api_id, u.username, u.default_role.api_id if u.default_role else "", _when(u.created_at))
+            for u in session.scalars(select(User).order_by(User.username)).unique()
+        ]
+    _print_table("users", ["api_id", "username", "default role", "created (UTC)"], rows)
+
+
+# -- roles -------------------------------------------------------------------------------
+
+
+@main.group()
+def roles() -> None:
+    """Roles: what a key acts as. Names are unique per user."""
+
+
+@roles.command("create")
+@click.option("--user", "username", required=True, help="the user (username or u-… api_id)")
+@click.argument("name")
+def roles_create(username: str, name: str) -> None:
+    """Create role NAME for a user; prints the role's api_id."""
+    from interlink.store import AlreadyExists, create_role, find_user
+
+    with _state().database().session() as session:
+        try:
+            user = find_user(session, username)
+            role = create_role(session, user, name)
+        except LookupError as error:
+            raise CliError(str(error)) from None
+        except (AlreadyExists, ValueError) as error:
+            raise CliError(str(error)) from None
+        click.echo(role.api_id)
+
+
+@roles.command("list")
+@click.option("--user", "username", default=None, help="only this user's roles")
+def roles_list(username: str | None) -> None:
+    """List roles."""
+    from sqlalchemy import select
+
+    from interlink.store import Role, User, find_user
+
+    with _state().database().session() as session:
+        query = select(Role).join(Role.user).order_by(User.username, Role.name)
+        if username is not None:
+            try:
+                query = query.where(Role.user_id == find_user(session, username).id)
+            except LookupError as error:
+                raise CliError(str(error)) from None
+        rows = [
+            (r.api_id, r.user.username, r.name, "yes" if r.is_default else "", _when(r.created_at))
+            for r in session.scalars(query).unique()
+        ]
+    _print_table("roles", ["api_id", "user", "name", "default", "created (UTC)"], rows)
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Keys: a key id and a secret that authenticate as one role."""
+
+
+@keys.command("create")
+@click.option("--role", "role_ref", required=True, help="r-… api_id, role name if unambiguous, or user/role")
+def keys_create(role_ref: str) -> None:
+    """Create a key for a role; prints its id and secret (the secret only this once)."""
+    from interlink.store import create_key, find_role
+
+    with _state().database().session() as session:
+        try:
+            role = find_role(session, role_ref)
+        except LookupError as error:
+            raise CliError(str(error)) from None
+        key, secret = create_key(session, role)
+        key_id, username, role_name = key.key_id, role.user.username, role.name
+    # Printed after the commit: a secret is never shown for a key that was not saved.
+    click.echo(f"access_key_id = {key_id}")
+    click.echo(f"access_key_secret = {secret.decode('ascii')}")
+    click.echo(
+        f"Key for role {username}/{role_name}. Store the secret now: only its hash is kept, "
+        "it cannot be shown again. Send it as authorisation=KEYID:SECRET, or as the lines "
+        "above in a credentials profile.",
+        err=True,
+    )
+
+
+@keys.command("list")
+@click.option("--role", "role_ref", default=None, help="only this role's keys")
+def keys_list(role_ref: str | None) -> None:
+    """List keys (never their secrets)."""
+    from sqlalchemy import select
+
+    from interlink.store import Key, find_role
+
+    now = dt.datetime.now(dt.UTC)
+    with _state().database().session() as session:
+        query = select(Key).order_by(Key.id)
+        if role_ref is not None:
+            try:
+                query = query.where(Key.role_id == find_role(session, role_ref).id)
+            except LookupError as error:
+                raise CliError(str(error)) from None
+        rows = []
+        for key in session.scalars(query).unique():
+            if key.revoked_at is not None:
+                status = f"revoked {_when(key.revoked_at)}"
+            elif not key.usable_at(now):
+                status = "expired" if key.expires_at is not None else "no secret"
+            else:
+                status = "active"
+            rows.append(
+                (key.key_id, f"{key.role.user.username}/{key.role.name}", key.role.api_id,
+                 _when(key.created_at), status)
+            )
+    _print_table("keys", ["key id", "role", "role api_id", "created (UTC)", "status"], rows)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key: servers stop accepting it within their cache time (2 s by default)."""
+    from interlink.store import find_key, utcnow
+
+    with _state().database().session() as session:
+        try:
+            key = find_key(session, key_id)
+        except LookupError as error:
+            raise CliError(str(error)) from None
+        if key.revoked_at is not None:
+            click.echo(f"{key_id} was already revoked at {_when(key.revoked_at)}")
+            return
+        key.revoked_at = utcnow()
+    click.echo(f"revoked {key_id}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
