@@ -1,0 +1,118 @@
+"""The method registry: ``Api``, ``api.module(name)``, ``@module.method`` and ``@api.method``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar, overload
+
+from ._method import Method
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from ._auth import Authenticator
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Module:
+    """A group of methods published under ``/api/<name>/``."""
+
+    def __init__(self, api: Api, name: str) -> None:
+        if not name or "/" in name or "." in name:
+            raise ValueError(f"module name {name!r} must be a non-empty name without '/' or '.'")
+        self.api = api
+        self.name = name
+
+    @overload
+    def method(self, function: F, /) -> F: ...
+    @overload
+    def method(self, *, name: str | None = None, requires: Iterable[str] = ()) -> Callable[[F], F]: ...
+
+    def method(
+        self, function: F | None = None, /, *, name: str | None = None, requires: Iterable[str] = ()
+    ) -> F | Callable[[F], F]:
+        def register(fn: F) -> F:
+            self.api.add(Method(fn, self.name, name=name, requires=requires))
+            return fn
+
+        return register(function) if function is not None else register
+
+
+class Api:
+    """A site's API: the registry of methods, and the ASGI application that serves them.
+
+    ``Api`` is itself an ASGI app (``uvicorn mysite.api:api``); ``interlink serve`` runs it too.
+    """
+
+    def __init__(
+        self,
+        *,
+        database: Any = None,
+        authenticator: Authenticator | None = None,
+        prefix: str = "/api",
+        max_body_size: int = 10 * 1024 * 1024,
+        title: str = "interlink API",
+        version: str = "1.0.0",
+        routes: Iterable[BaseRoute] = (),
+        docs: bool = True,
+    ) -> None:
+        self.methods: dict[str, Method] = {}
+        self.modules: dict[str, Module] = {}
+        self.database = database
+        self.authenticator = authenticator
+        self.prefix = prefix.rstrip("/")
+        self.max_body_size = max_body_size
+        self.title = title
+        self.version = version
+        self.routes = list(routes)
+        self.docs = docs
+        self._app: Any = None
+
+    def module(self, name: str) -> Module:
+        module = self.modules.get(name)
+        if module is None:
+            module = self.modules[name] = Module(self, name)
+        return module
+
+    @overload
+    def method(self, function: F, /) -> F: ...
+    @overload
+    def method(
+        self, *, module: str | None = None, name: str | None = None, requires: Iterable[str] = ()
+    ) -> Callable[[F], F]: ...
+
+    def method(
+        self,
+        function: F | None = None,
+        /,
+        *,
+        module: str | None = None,
+        name: str | None = None,
+        requires: Iterable[str] = (),
+    ) -> F | Callable[[F], F]:
+        """Register a method; its module defaults to the last part of the function's module."""
+
+        def register(fn: F) -> F:
+            module_name = module or fn.__module__.rsplit(".", 1)[-1]
+            return self.module(module_name).method(name=name, requires=requires)(fn)
+
+        return register(function) if function is not None else register
+
+    def add(self, method: Method) -> None:
+        if method.name in self.methods:
+            raise ValueError(f"method {method.name} is already registered")
+        self.methods[method.name] = method
+        if self._app is not None:
+            self._app.add_method(method)
+
+    @property
+    def app(self) -> Any:
+        """The ASGI application, built on first use."""
+        if self._app is None:
+            from ._app import ApiApp
+
+            self._app = ApiApp(self)
+        return self._app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)

@@ -1,0 +1,118 @@
+"""Reading a request body once into flat (name, value) pairs: urlencoded, multipart or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from interlink.errors import BadArguments, PayloadTooLarge, UnsupportedMediaType
+from interlink.wire import FileUpload
+
+MAX_FIELDS = 10_000
+
+Receive = Any
+
+
+class ClientDisconnected(Exception):
+    pass
+
+
+def content_type_of(headers: list[tuple[bytes, bytes]]) -> tuple[str, int | None]:
+    kind = ""
+    length: int | None = None
+    for name, value in headers:
+        if name == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower().decode("latin-1")
+        elif name == b"content-length":
+            try:
+                length = int(value)
+            except ValueError:
+                raise BadArguments("Content-Length is not a number") from None
+    return kind, length
+
+
+async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks) if len(chunks) != 1 else chunks[0]
+
+
+def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
+    if not query_string:
+        return []
+    return form_pairs(query_string, what="query string")
+
+
+def form_pairs(body: bytes, what: str = "form body") -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise BadArguments(f"the {what} is not valid UTF-8") from None
+    except ValueError:
+        raise BadArguments(f"the {what} has more than {MAX_FIELDS} fields") from None
+
+
+def json_body(body: bytes) -> Any:
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadArguments(f"the body is not valid JSON: {exc}") from None
+
+
+async def multipart_pairs(scope: dict[str, Any], receive: Receive, limit: int) -> list[tuple[str, Any]]:
+    """Multipart through Starlette's streaming parser, with the body limit enforced as it streams."""
+    from starlette.formparsers import MultiPartException
+    from starlette.requests import Request
+
+    seen = 0
+
+    async def limited_receive() -> dict[str, Any]:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+        return message
+
+    request = Request(scope, limited_receive)
+    try:
+        form = await request.form(max_files=1000, max_fields=MAX_FIELDS)
+    except MultiPartException as exc:
+        raise BadArguments(f"malformed multipart body: {exc.message}") from None
+    pairs: list[tuple[str, Any]] = []
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            pairs.append((name, value))
+        else:
+            pairs.append(
+                (name, FileUpload(value.file, filename=value.filename or "upload", content_type=value.content_type))
+            )
+    return pairs
+
+
+def unsupported(kind: str) -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        f"unsupported content type {kind!r}: send application/x-www-form-urlencoded, "
+        "multipart/form-data or application/json"
+    )

@@ -1,0 +1,68 @@
+"""One API method: its public name, compiled argument converter, result encoder and access rule."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any, Callable
+
+from interlink.wire import Arguments, Parameter, Result
+
+
+def _is_role(annotation: Any) -> bool:
+    from interlink.store import Role
+
+    return isinstance(annotation, type) and issubclass(annotation, Role)
+
+
+class Method:
+    """A function published as ``POST /api/<module>/<function>``.
+
+    A first parameter annotated ``Role`` receives the caller's role and makes the method require
+    authentication; without one the method is public.
+    """
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        module: str,
+        *,
+        name: str | None = None,
+        requires: typing.Iterable[str] = (),
+    ) -> None:
+        self.function = function
+        self.module = module
+        self.function_name = name or function.__name__
+        self.name = f"{module}.{self.function_name}"
+        self.requires = frozenset(requires)
+        self.is_async = inspect.iscoroutinefunction(function)
+        signature = inspect.signature(function)
+        hints = typing.get_type_hints(function, include_extras=True)
+        parameters = list(signature.parameters.values())
+        self.role_parameter: str | None = None
+        if parameters and _is_role(hints.get(parameters[0].name)):
+            self.role_parameter = parameters[0].name
+            parameters = parameters[1:]
+        for p in parameters:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise TypeError(f"{self.name}: *args and **kwargs cannot be sent as form fields")
+            if p.name not in hints:
+                raise TypeError(f"{self.name}: parameter {p.name!r} needs a type annotation")
+            if _is_role(hints[p.name]):
+                raise TypeError(f"{self.name}: the Role parameter must come first")
+        self.arguments = Arguments(
+            [Parameter(p.name, hints[p.name], p.default) for p in parameters], title=self.name
+        )
+        self.result = Result(hints.get("return", inspect.Signature.empty))
+        doc = inspect.getdoc(function) or ""
+        self.summary, _, self.description = doc.partition("\n")
+        self.description = self.description.strip()
+        if self.requires and self.role_parameter is None:
+            raise TypeError(f"{self.name}: `requires` needs a first parameter annotated Role")
+
+    @property
+    def public(self) -> bool:
+        return self.role_parameter is None
+
+    def __repr__(self) -> str:
+        return f"<Method {self.name}>"
