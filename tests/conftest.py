@@ -1,0 +1,71 @@
+"""Shared fixtures. Add yours in your own section; keep each section self-contained."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+# -- store: databases ---------------------------------------------------------------------
+#
+# `database` is a migrated interlink.store.Database, empty at the start of each test. It runs
+# on a fresh SQLite file per test and, when INTERLINK_TEST_POSTGRES_URL is set (e.g.
+# postgresql+psycopg://postgres@127.0.0.1:5432/test), once more on PostgreSQL: a database
+# with a unique name is created for the test run, emptied after each test, dropped at the end.
+
+POSTGRES_URL_ENV = "INTERLINK_TEST_POSTGRES_URL"
+
+_DATABASE_BACKENDS = [pytest.param("sqlite", id="sqlite")]
+if os.environ.get(POSTGRES_URL_ENV):
+    _DATABASE_BACKENDS.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """URL of a PostgreSQL database created for this test run (dropped afterwards)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server_url = os.environ.get(POSTGRES_URL_ENV)
+    if not server_url:
+        raise RuntimeError(f"{POSTGRES_URL_ENV} is not set")  # only requested when it is
+    name = f"interlink_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=_DATABASE_BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database URL; the PostgreSQL one is shared by the run, the SQLite one is per test."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_database_url")
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'interlink.db'}"
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[object]:
+    """A migrated, empty ``interlink.store.Database``."""
+    from sqlalchemy import text
+
+    from interlink.store import Base, Database
+
+    db = Database(database_url)
+    db.migrate()
+    try:
+        yield db
+    finally:
+        if not db.is_sqlite:
+            # The PostgreSQL database outlives the test: empty every interlink table.
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            with db.engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        db.dispose()
