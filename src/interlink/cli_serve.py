@@ -1,0 +1,61 @@
+"""``interlink serve MODULE:ATTR``: run an Api (or any ASGI app) under uvicorn."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+
+def load_target(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise click.UsageError(f"{target!r} is not MODULE:ATTR (e.g. mysite.api:api)")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like uvicorn: the site's package is where we run
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise click.UsageError(f"cannot import {module_name!r}: {error}") from None
+    try:
+        obj: Any = module
+        for part in attribute.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise click.UsageError(f"{module_name!r} has no attribute {attribute!r}") from None
+    return obj
+
+
+@click.command()
+@click.argument("target", metavar="MODULE:ATTR")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
+@click.option("--reload", is_flag=True, help="restart when the code changes (development)")
+@click.option("--max-body-size", type=int, default=None, help="bytes; larger bodies get a 413")
+@click.pass_context
+def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, reload: bool, max_body_size: int | None) -> None:
+    """Serve an interlink Api, e.g. ``interlink serve mysite.api:api``."""
+    import uvicorn
+
+    from interlink.server import Api
+
+    database_url = getattr(ctx.obj, "database_url", None)
+    if database_url:
+        # Workers and reloads import the target afresh: the environment reaches them all.
+        os.environ["INTERLINK_DATABASE_URL"] = database_url
+    app = load_target(target)
+    if isinstance(app, Api):
+        if max_body_size is not None:
+            app.max_body_size = max_body_size
+        if database_url and app.database is None and app.authenticator is None:
+            app.database = database_url
+    elif max_body_size is not None:
+        raise click.UsageError("--max-body-size applies to an interlink Api only")
+    if workers > 1 or reload:
+        uvicorn.run(target, host=host, port=port, workers=workers, reload=reload, log_level="info")
+    else:
+        uvicorn.run(app, host=host, port=port, log_level="info")
