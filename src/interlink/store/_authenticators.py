@@ -12,16 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio.to_thread
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from interlink.credentials import check_key_secret
 from interlink.store._database import Database
-from interlink.store._models import Key, Role
+from interlink.store._models import Key, Role, User
 
 __all__ = ["KeyAuthenticator", "MemoryKeys", "Authenticator"]
 
@@ -40,16 +41,27 @@ class _Verified:
     role: Role
     username: str
     expires_at: dt.datetime | None
-    fetched_at: float  # time.monotonic()
+    fetched_at: float  # the authenticator's clock (monotonic)
+
+_KEY_WITH_ROLE = (
+    joinedload(Key.role).joinedload(Role.user).joinedload(User.default_role, innerjoin=False)
+)
 
 
 class KeyAuthenticator:
     """Turns a key id and secret into the key's Role, or None."""
 
-    def __init__(self, database: Database, cache_seconds: float = 2.0, max_entries: int = 10_000) -> None:
+    def __init__(
+        self,
+        database: Database,
+        cache_seconds: float = 2.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.database = database
         self.cache_seconds = cache_seconds
         self.max_entries = max_entries
+        self._clock = clock  # monotonic seconds; replaceable so tests need not sleep
         self._cache: OrderedDict[str, _Verified] = OrderedDict()
 
     async def authenticate_key(self, key_id: str, secret: str) -> Role | None:
@@ -75,7 +87,7 @@ class KeyAuthenticator:
             self._cache.pop(key_id, None)
 
     async def _entry(self, key_id: str) -> _Verified | None:
-        now = time.monotonic()
+        now = self._clock()
         entry = self._cache.get(key_id)
         if entry is not None and now - entry.fetched_at < self.cache_seconds:
             if entry.expires_at is None or dt.datetime.now(dt.UTC) < entry.expires_at:
@@ -94,15 +106,16 @@ class KeyAuthenticator:
 
     def _load(self, key_id: str) -> _Verified | None:
         """Runs in a worker thread: one SELECT of key + role + user (eager joins)."""
-        fetched_at = time.monotonic()
+        fetched_at = self._clock()
         with self.database.session() as session:
-            key = session.scalar(select(Key).where(Key.key_id == key_id))
+            # One query: key, its role, the role's user and the user's default role.
+            query = select(Key).where(Key.key_id == key_id).options(_KEY_WITH_ROLE)
+            key = session.scalar(query)
             if key is None or not key.usable_at(dt.datetime.now(dt.UTC)):
                 return None
             assert key.secret_hash is not None
             role = key.role
             username = role.user.username
-            session.expunge_all()
         return _Verified(key.secret_hash, role, username, key.expires_at, fetched_at)
 
 

@@ -57,10 +57,15 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session in a transaction: committed if the block succeeds, rolled back if it raises.
 
-        ``expire_on_commit=False`` keeps loaded objects readable after the block, detached.
+        ``expire_on_commit=False`` keeps loaded objects readable after the block, detached;
+        the links users, roles and keys are read through (``role.user``,
+        ``user.default_role``, ``key.role``) are loaded before it ends.
         """
+        from interlink.store._models import load_for_detach
+
         with self.sessionmaker.begin() as session:
             yield session
+            load_for_detach(session)
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema up to ``revision`` with the migrations shipped in this package.
@@ -72,6 +77,13 @@ class Database:
         with self.engine.begin() as connection:
             config = self.alembic_config(connection)
             command.upgrade(config, revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Step the schema back to ``revision`` (``"base"`` drops every interlink table)."""
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            command.downgrade(self.alembic_config(connection), revision)
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

@@ -12,12 +12,22 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, String, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import inspect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from interlink.credentials import hash_key_secret, new_api_id, new_key_id, new_key_secret
 from interlink.wire import Model
 
-__all__ = ["Base", "User", "Role", "Key", "UTCDateTime", "utcnow", "DEFAULT_ROLE_NAME"]
+__all__ = [
+    "Base",
+    "User",
+    "Role",
+    "Key",
+    "UTCDateTime",
+    "utcnow",
+    "DEFAULT_ROLE_NAME",
+    "load_for_detach",
+]
 
 DEFAULT_ROLE_NAME = "default"
 
@@ -93,7 +103,7 @@ class User(Base, Model):
         super().__init__(**kwargs)
 
     default_role: Mapped[Role | None] = relationship(
-        foreign_keys=[default_role_id], post_update=True, lazy="joined"
+        foreign_keys=[default_role_id], post_update=True, lazy="selectin"
     )
     roles: Mapped[list[Role]] = relationship(
         back_populates="user",
@@ -197,3 +207,28 @@ class Key(Base, Model):
 
     def __repr__(self) -> str:
         return f"Key(key_id={self.key_id!r})"
+
+
+def load_for_detach(session: Session) -> None:
+    """Load what detached users, roles and keys are read through, before the session closes.
+
+    Eager loading stops at cycles (role -> user -> default role -> user …), so a role's user's
+    default role, say, would otherwise raise DetachedInstanceError in method code. Following
+    the many-to-one links here mostly hits the identity map and costs no SQL.
+    """
+    pending: list[Any] = list(session.identity_map.values())
+    seen: set[int] = set()
+    while pending:
+        obj = pending.pop()
+        if obj is None or id(obj) in seen or obj in session.deleted:
+            continue
+        seen.add(id(obj))
+        state = inspect(obj)
+        if not state.persistent or state.expired:
+            continue
+        if isinstance(obj, Role):
+            pending.append(obj.user)
+        elif isinstance(obj, User):
+            pending.append(obj.default_role)
+        elif isinstance(obj, Key):
+            pending.append(obj.role)
