@@ -19,6 +19,7 @@ import typing
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 import pydantic
 
@@ -50,23 +51,36 @@ class Node:
 def build_tree(pairs: typing.Iterable[tuple[str, Any]]) -> Node:
     root = Node()
     for name, value in pairs:
-        node = root
-        for part in name.split("."):
-            children = node.children
-            if children is None:
-                children = node.children = {}
-            child = children.get(part)
-            if child is None:
-                child = children[part] = Node()
-            node = child
-        node.values.append(value)
+        if name.endswith(".") and isinstance(value, str) and "=" in value:
+            # The seed's own example sends `filter.=filter.name_gt=a&…`: a marker whose value
+            # holds a field. Read that value as fields (one level) so the example works as written.
+            add_pair(root, name, "")
+            for inner_name, inner_value in parse_qsl(value, keep_blank_values=True):
+                add_pair(root, inner_name, inner_value)
+            continue
+        add_pair(root, name, value)
     return root
+
+
+def add_pair(root: Node, name: str, value: Any) -> None:
+    node = root
+    for part in name.split("."):
+        children = node.children
+        if children is None:
+            children = node.children = {}
+        child = children.get(part)
+        if child is None:
+            child = children[part] = Node()
+        node = child
+    node.values.append(value)
 
 
 def consume_marker(node: Node, path: str) -> None:
     """The nameless field (``usernames.``) says 'this container is here'; it is read once."""
     if node.children or len(node.values) > 1:
         raise WireError(join(path, ""), "the empty marker may be sent only once, with no sub-fields")
+    if node.values[0] != "":
+        raise WireError(join(path, ""), "the empty marker's value must be blank")
 
 
 class Shape:
