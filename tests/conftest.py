@@ -124,3 +124,13 @@ def live_server() -> Iterator[Callable[..., str]]:
     yield start
     for server in servers:
         server.stop()
+
+
+# -- http/rest clients: real peers (OpenID provider, resource servers, mTLS) ---------------
+from peers_fixtures import (  # noqa: E402,F401
+    mtls_server,
+    oidc_provider,
+    oidc_provider_short,
+    resource_server,
+    tls_pki,
+)

@@ -1,0 +1,31 @@
+"""Clients for other services: base-URL clients, config adapters, auth schemes, service clients.
+
+``from interlink.http import APIClient`` replaces ``from ape_pie import APIClient``.
+"""
+
+from interlink.http._auth import APIKeyAuth, BasicAuth, BearerAuth
+from interlink.http._client import APIClient, AsyncAPIClient, ConfigAdapter
+from interlink.http._jwt_bearer import JWTBearerAuth
+from interlink.http._oauth2 import OAuth2ClientCredentials, TokenRequestError
+from interlink.http._retry import RetryPolicy
+from interlink.http._service_client import ServiceConfigAdapter, build_client
+from interlink.http._tls import MutualTLS, ssl_context
+from interlink.http._urls import InvalidURLError
+
+__all__ = [
+    "APIClient",
+    "AsyncAPIClient",
+    "ConfigAdapter",
+    "InvalidURLError",
+    "BasicAuth",
+    "APIKeyAuth",
+    "BearerAuth",
+    "MutualTLS",
+    "OAuth2ClientCredentials",
+    "TokenRequestError",
+    "JWTBearerAuth",
+    "RetryPolicy",
+    "ServiceConfigAdapter",
+    "build_client",
+    "ssl_context",
+]
