@@ -1,0 +1,201 @@
+"""The `interlink` command: users, roles and keys, through CliRunner and as a real process."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from interlink.cli import main
+from interlink.credentials import KEY_ID_PATTERN
+from interlink.store import Database, KeyAuthenticator, find_key
+
+INTERLINK = Path(sys.executable).parent / "interlink"
+
+
+def run(database: Database, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--database", database.url, *args], catch_exceptions=False)
+
+
+def ok(database: Database, *args: str) -> str:
+    result = run(database, *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def created_key(stdout: str) -> tuple[str, str]:
+    match = re.fullmatch(r"access_key_id = (\S+)\naccess_key_secret = (\S+)\n", stdout)
+    assert match, stdout
+    return match[1], match[2]
+
+
+def test_the_issue_walkthrough_gives_a_working_key(database: Database) -> None:
+    user_id = ok(database, "users", "create", "joebloggs").strip()
+    assert re.fullmatch(r"u-[0-9a-f]{16}", user_id)
+    role_id = ok(database, "roles", "create", "--user", "joebloggs", "everyday").strip()
+    assert re.fullmatch(r"r-[0-9a-f]{16}", role_id)
+    result = run(database, "keys", "create", "--role", "everyday")
+    assert result.exit_code == 0
+    key_id, secret = created_key(result.stdout)
+    assert KEY_ID_PATTERN.fullmatch(key_id)
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", secret)
+    assert "Store the secret now" in result.stderr and secret not in result.stderr
+
+    async def check() -> None:
+        auth = KeyAuthenticator(database)
+        role = await auth.authenticate_key(key_id, secret)
+        assert role is not None and role.api_id == role_id and role.user.username == "joebloggs"
+        assert await auth.authenticate_user_key("joebloggs", key_id, secret) is not None
+
+    anyio.run(check)
+
+
+def test_keys_create_by_api_id_and_by_user_slash_role(database: Database) -> None:
+    ok(database, "users", "create", "joe")
+    ok(database, "users", "create", "ann")
+    joes = ok(database, "roles", "create", "--user", "joe", "everyday").strip()
+    anns = ok(database, "roles", "create", "--user", "ann", "everyday").strip()
+    by_id, _ = created_key(ok(database, "keys", "create", "--role", anns))
+    by_path, _ = created_key(ok(database, "keys", "create", "--role", "joe/everyday"))
+    with database.session() as session:
+        assert find_key(session, by_id).role.api_id == anns
+        assert find_key(session, by_path).role.api_id == joes
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["roles", "create", "--user", "nobody", "everyday"], "no user 'nobody'"),
+        (["keys", "create", "--role", "weekly"], "no role 'weekly'"),
+        (["keys", "create", "--role", "everyday"], "ambiguous"),
+        (["users", "create", "joe"], "already exists"),
+        (["roles", "create", "--user", "joe", "everyday"], "already has a role 'everyday'"),
+        (["users", "create", "joe:x"], "may not contain ':'"),
+        (["keys", "revoke", "k-0000000000000000"], "no key 'k-0000000000000000'"),
+        (["keys", "list", "--role", "weekly"], "no role 'weekly'"),
+        (["roles", "list", "--user", "nobody"], "no user 'nobody'"),
+    ],
+)
+def test_clear_one_line_errors_with_exit_status_2(
+    database: Database, args: list[str], message: str
+) -> None:
+    ok(database, "users", "create", "joe")
+    ok(database, "users", "create", "ann")
+    ok(database, "roles", "create", "--user", "joe", "everyday")
+    ok(database, "roles", "create", "--user", "ann", "everyday")
+    result = run(database, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_lists_show_users_roles_and_keys_but_no_secrets(database: Database) -> None:
+    user_id = ok(database, "users", "create", "joebloggs").strip()
+    role_id = ok(database, "roles", "create", "--user", "joebloggs", "everyday").strip()
+    key_id, secret = created_key(ok(database, "keys", "create", "--role", role_id))
+
+    users = ok(database, "users", "list")
+    assert user_id in users and "joebloggs" in users
+    roles = ok(database, "roles", "list")
+    assert role_id in roles and "everyday" in roles and "default" in roles
+    assert "everyday" in ok(database, "roles", "list", "--user", "joebloggs")
+    keys = ok(database, "keys", "list")
+    assert key_id in keys and "joebloggs/everyday" in keys and "active" in keys
+    assert key_id in ok(database, "keys", "list", "--role", role_id)
+    for listing in (users, roles, keys):
+        assert secret not in listing
+
+
+def test_revoke_stops_the_key_and_is_idempotent(database: Database) -> None:
+    ok(database, "users", "create", "joebloggs")
+    key_id, secret = created_key(ok(database, "keys", "create", "--role", "joebloggs/default"))
+    assert ok(database, "keys", "revoke", key_id).strip() == f"revoked {key_id}"
+    assert "already revoked" in ok(database, "keys", "revoke", key_id)
+    assert "revoked" in ok(database, "keys", "list")
+
+    async def check() -> None:
+        assert await KeyAuthenticator(database).authenticate_key(key_id, secret) is None
+
+    anyio.run(check)
+
+
+def test_group_takes_added_commands_and_passes_its_state() -> None:
+    """Other modules extend the CLI with main.add_command; ctx.obj carries --database."""
+    seen: list[str | None] = []
+
+    @click.command("probe-extension")
+    @click.pass_obj
+    def probe(state: object) -> None:
+        seen.append(getattr(state, "database_url"))
+
+    main.add_command(probe)
+    try:
+        result = CliRunner().invoke(main, ["--database", "sqlite://", "probe-extension"])
+        assert result.exit_code == 0, result.output
+        assert seen == ["sqlite://"]
+    finally:
+        main.commands.pop("probe-extension")
+
+
+def test_lazy_commands_load_on_use_and_hide_when_missing(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` lives in another module; it is imported only when used, listed only if present."""
+    monkeypatch.setattr(
+        main, "lazy_commands", {"people": "interlink.cli:users", "ghost": "interlink.no_such:cmd"}
+    )
+    listing = CliRunner().invoke(main, ["--help"]).stdout
+    assert "people" in listing and "ghost" not in listing
+    ok(database, "people", "create", "lazyuser")
+    assert "lazyuser" in ok(database, "users", "list")
+    missing = CliRunner().invoke(main, ["ghost"])
+    assert missing.exit_code == 2 and "No such command" in missing.stderr
+    main.commands.pop("people", None)
+
+
+def test_database_from_the_environment(database: Database) -> None:
+    result = CliRunner().invoke(
+        main, ["users", "create", "envuser"], env={"INTERLINK_DATABASE_URL": database.url}
+    )
+    assert result.exit_code == 0, result.output
+    assert "envuser" in ok(database, "users", "list")
+
+
+def test_real_process_defaults_to_interlink_db_in_the_current_directory(tmp_path: Path) -> None:
+    """The installed console script, as a user runs it."""
+    env = {k: v for k, v in os.environ.items() if k != "INTERLINK_DATABASE_URL"}
+
+    def interlink(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(INTERLINK), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    created = interlink("users", "create", "joebloggs")
+    assert created.returncode == 0, created.stderr
+    assert re.fullmatch(r"u-[0-9a-f]{16}\n", created.stdout)
+    assert (tmp_path / "interlink.db").exists()
+    assert interlink("roles", "create", "--user", "joebloggs", "everyday").returncode == 0
+    keyed = interlink("keys", "create", "--role", "everyday")
+    assert keyed.returncode == 0, keyed.stderr
+    key_id, secret = created_key(keyed.stdout)
+    duplicate = interlink("users", "create", "joebloggs")
+    assert duplicate.returncode == 2
+    assert duplicate.stderr.strip() == "Error: user 'joebloggs' already exists"
+
+    database = Database(f"sqlite:///{tmp_path / 'interlink.db'}")
+    try:
+        with database.session() as session:
+            key = find_key(session, key_id)
+        assert key.role.name == "everyday" and key.role.user.username == "joebloggs"
+    finally:
+        database.dispose()
+    for path in tmp_path.glob("interlink.db*"):  # the database and its WAL
+        assert secret.encode() not in path.read_bytes()
