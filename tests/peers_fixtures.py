@@ -171,7 +171,7 @@ def resource_app(state: ResourceState) -> Any:
     async def protected(request: Request) -> Response:
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ").strip()
-        if not header.startswith("Bearer ") or not token or token in state.revoked:
+        if not header.startswith("Bearer ") or not token or token in state.revoked or "*" in state.revoked:
             return JSONResponse({"error": "invalid_token"}, status_code=401)
         state.tokens_seen.append(token)
         claims = _claims(token)
