@@ -68,12 +68,33 @@ def make_user_role_key(database: Database, username: str = "joebloggs") -> tuple
 # -- schema and migrations ---------------------------------------------------------------
 
 
-def test_migrate_creates_the_tables_at_revision_0001_and_is_idempotent(database: Database) -> None:
+def script_head(database: Database) -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(database.alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_migrate_creates_the_tables_at_head_and_is_idempotent(database: Database) -> None:
     assert TABLES <= set(inspect(database.engine).get_table_names())
-    assert database.current_revision() == "0001"
+    head = script_head(database)
+    assert database.current_revision() == head
     database.migrate()
     database.migrate()
+    assert database.current_revision() == head
+
+
+def test_first_revision_is_0001(database: Database) -> None:
+    """Later issues chain their revisions after "0001"; it must keep that id."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(database.alembic_config())
+    assert scripts.get_base() == "0001"
+    database.downgrade("0001")
     assert database.current_revision() == "0001"
+    assert TABLES <= set(inspect(database.engine).get_table_names())
+    database.migrate()
 
 
 def test_migrations_match_the_models(database: Database) -> None:
