@@ -343,13 +343,14 @@ class FileShape(SingleShape):
 
 
 class OptionalShape(Shape):
-    """``T | None``: absent means None; so does an empty value where T is not text."""
+    """``T | None``: absent means None; so does an empty value where T is not str or bytes."""
 
     def __init__(self, inner: Shape) -> None:
         self.inner = inner
         self.single = inner.single
         self.needs_models = inner.needs_models
-        self.empty_is_none = not isinstance(inner, TextShape) or inner.tp is not str
+        # An empty value is None unless it is a valid value of T itself ('' or b'').
+        self.empty_is_none = not (isinstance(inner, TextShape) and inner.tp is str) and not isinstance(inner, BytesShape)
 
     def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
         if self.empty_is_none and not node.children and node.values == [""]:
@@ -457,7 +458,10 @@ class DictShape(Shape):
             key_text = self.key.to_text(key)
             if "." in key_text or key_text == "":
                 raise ValueError(f"dictionary key {key_text!r} cannot be a form name part")
-            self.value.collate(item, join(name, key_text), out)
+            if item is None:  # an absent item would lose the key; send it empty
+                out.append((join(name, key_text), ""))
+            else:
+                self.value.collate(item, join(name, key_text), out)
 
     def encode(self, value: Any) -> Any:
         return {self.key.to_text(k): self.value.encode(v) for k, v in value.items()}
