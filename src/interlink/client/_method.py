@@ -1,0 +1,110 @@
+"""``api.home.describe_site``: a module namespace and a method handle with its properties.
+
+A method is called with keyword arguments and returns result objects; it also has ``.name``,
+``.json(...)``, ``.collate(...)``, ``.callasync(...)`` and ``.broadcast(api_roots, ...)``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ._call import collate_arguments, fields_dict, prepare_fields
+from ._objects import to_objects
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+__all__ = ["Method", "Module", "logger"]
+
+logger = logging.getLogger("interlink.client")
+
+MAX_BROADCAST_THREADS = 64
+
+
+class Module:
+    """``session.home``: its attributes are the module's methods."""
+
+    __slots__ = ("_session", "_name")
+
+    def __init__(self, session: Any, name: str) -> None:
+        self._session = session
+        self._name = name
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._session.method(f"{self._name}.{name}")
+
+    def __repr__(self) -> str:
+        return f"<Module {self._name}>"
+
+
+class Method:
+    """One API method of a session, e.g. ``home.describe_site``."""
+
+    __slots__ = ("_session", "name")
+
+    def __init__(self, session: Session, name: str) -> None:
+        self._session = session
+        #: The API name of the method, e.g. ``"home.describe_site"``.
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the method; the JSON result comes back as ``ApiObject``s and lists."""
+        return to_objects(self.json(*args, **kwargs))
+
+    def json(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the method; the result as decoded JSON (dicts, lists, str, numbers, None)."""
+        fields = prepare_fields(collate_arguments(self.name, args, kwargs))
+        return self._session._send(self._session._root, self.name, fields)
+
+    def collate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The form fields this call would POST, as ``{name: value}``, without credentials."""
+        return fields_dict(collate_arguments(self.name, args, kwargs))
+
+    def callasync(self, *args: Any, **kwargs: Any) -> threading.Thread:
+        """Call on a separate thread; the result is discarded and an exception is logged on
+        ``logging.getLogger("interlink.client")``. Returns the started thread (join it if you
+        must know the call is over; ``session.close()`` joins them all)."""
+        fields = prepare_fields(collate_arguments(self.name, args, kwargs))  # bad arguments fail now
+        session = self._session
+        root = session._root
+
+        def run() -> None:
+            try:
+                session._send(root, self.name, fields)
+            except Exception as exc:
+                logger.error("callasync %s at %s failed: %r", self.name, root, exc)
+            finally:
+                session._forget_thread(threading.current_thread())
+
+        thread = threading.Thread(target=run, name=f"callasync {self.name}")
+        session._remember_thread(thread)
+        thread.start()
+        return thread
+
+    def broadcast(self, api_roots: Iterable[str], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Call the method at every root, each on its own thread, with this session's credentials
+        and headers. Returns ``{root: result or the exception it raised}`` in the order given:
+        every root has an entry, a failure never hides the others' results."""
+        roots = list(api_roots)
+        if len(set(roots)) != len(roots):
+            raise ValueError("api_roots has a root twice; its two answers could not both be returned")
+        fields = prepare_fields(collate_arguments(self.name, args, kwargs))
+        outcomes: dict[str, Any] = {}
+        if not roots:
+            return outcomes
+        workers = min(len(roots), MAX_BROADCAST_THREADS)
+        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=f"broadcast {self.name}") as pool:
+            futures = {root: pool.submit(self._session._send, root, self.name, fields) for root in roots}
+            for root, future in futures.items():
+                error = future.exception()
+                outcomes[root] = error if error is not None else to_objects(future.result())
+        return outcomes
+
+    def __repr__(self) -> str:
+        return f"<Method {self.name}>"

@@ -1,0 +1,103 @@
+"""A session: one site root, one set of credentials and headers, one keep-alive httpx client."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ._call import Fields, build_request, method_url, read_response
+from ._method import Method, Module
+from ._profiles import Credentials
+
+__all__ = ["DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "Session"]
+
+#: Seconds for connecting, and for each read and write.
+DEFAULT_TIMEOUT = 30.0
+#: Extra attempts when a connection cannot be made. Only connecting is retried: once a request
+#: may have reached the server, sending it again could run the method twice.
+DEFAULT_RETRIES = 2
+
+
+class Session:
+    """Calls a site's methods as one caller: ``session.home.describe_site()``.
+
+    Attribute access gives modules (``session.home``); ``session.module(name)`` reaches a module
+    whose name is also a Session method (``close``, ``call``, ``module``, ``method``).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        credentials: Credentials | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._root = root.rstrip("/")
+        self._credentials = credentials
+        self._client = httpx.Client(
+            headers=dict(headers or {}),
+            timeout=timeout,
+            transport=transport or httpx.HTTPTransport(retries=retries),
+            follow_redirects=False,  # a redirected POST would lose or resend its body
+        )
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+
+    # -- what users touch -----------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Module:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Module(self, name)
+
+    def module(self, name: str) -> Module:
+        return Module(self, name)
+
+    def method(self, name: str) -> Method:
+        """The method ``module.function``, e.g. ``session.method("home.describe_site")``."""
+        method_url(self._root, name)  # checks the name's form
+        return Method(self, name)
+
+    def call(self, name: str, /, **kwargs: Any) -> Any:
+        """``session.call("home.list_users", ...)`` is ``session.home.list_users(...)``."""
+        return self.method(name)(**kwargs)
+
+    def close(self) -> None:
+        """Wait for this session's ``callasync`` threads, then close its connections."""
+        with self._lock:
+            pending = list(self._threads)
+        for thread in pending:
+            if thread is not threading.current_thread():
+                thread.join()
+        self._client.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        who = self._credentials.key_id if self._credentials else "anonymous"
+        return f"<Session {self._root} as {who}>"
+
+    # -- used by Method -------------------------------------------------------------------
+
+    def _send(self, root: str, name: str, fields: Fields) -> Any:
+        request = build_request(method_url(root, name), fields, self._credentials)
+        response = self._client.post(request.url, **request.httpx_arguments())
+        return read_response(response.status_code, response.content)
+
+    def _remember_thread(self, thread: threading.Thread) -> None:
+        with self._lock:
+            self._threads.add(thread)
+
+    def _forget_thread(self, thread: threading.Thread) -> None:
+        with self._lock:
+            self._threads.discard(thread)
