@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from typing import Any
 
 import anyio
@@ -123,6 +124,32 @@ def test_downgrade_to_base_and_upgrade_again(database: Database) -> None:
     assert TABLES <= set(inspect(database.engine).get_table_names())
     with database.session() as session:
         assert session.scalars(select(User)).all() == []
+
+
+def test_concurrent_migrations_from_many_workers(database_url: str) -> None:
+    """Workers starting together on an empty database all succeed, and migrate it once."""
+    first = Database(database_url)
+    first.downgrade("base")  # the PostgreSQL database is shared by the run: start it empty
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        db = Database(database_url)
+        try:
+            db.migrate()
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert first.current_revision() == script_head(first)
+    assert TABLES <= set(inspect(first.engine).get_table_names())
+    first.dispose()
 
 
 def test_default_url_is_a_sqlite_file_in_the_current_directory(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -20,6 +21,11 @@ DEFAULT_DATABASE_URL = "sqlite:///interlink.db"
 # Our own version table, so a site's own Alembic history can share the database.
 VERSION_TABLE = "interlink_alembic_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any fixed number: PostgreSQL advisory lock that serialises concurrent migrate() calls.
+_MIGRATION_LOCK_KEY = 0x1A7E_0001
+# Alembic keeps the running migration in module globals (alembic.context, op): one at a time
+# per process.
+_ALEMBIC_LOCK = threading.Lock()
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -70,19 +76,44 @@ class Database:
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema up to ``revision`` with the migrations shipped in this package.
 
-        Idempotent: an up-to-date database is left alone.
+        Idempotent: an up-to-date database is left alone. Safe when several workers start
+        at once: they take turns (PostgreSQL advisory lock, or a lock file next to a SQLite
+        database), and the later ones find nothing left to do.
         """
         from alembic import command
 
-        with self.engine.begin() as connection:
+        with _ALEMBIC_LOCK, self._migration_lock(), self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Held until this transaction ends; PostgreSQL's DDL is transactional.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
             config = self.alembic_config(connection)
             command.upgrade(config, revision)
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        path = make_url(self.url).database if self.is_sqlite else None
+        if not path or path == ":memory:":
+            yield
+            return
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no cross-process lock
+            yield
+            return
+        # A separate file: closing any descriptor of the database file itself would drop
+        # SQLite's own POSIX locks held by this process.
+        with open(f"{path}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def downgrade(self, revision: str) -> None:
         """Step the schema back to ``revision`` (``"base"`` drops every interlink table)."""
         from alembic import command
 
-        with self.engine.begin() as connection:
+        with _ALEMBIC_LOCK, self._migration_lock(), self.engine.begin() as connection:
             command.downgrade(self.alembic_config(connection), revision)
 
     def current_revision(self) -> str | None:
