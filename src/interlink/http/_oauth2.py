@@ -24,7 +24,7 @@ import httpx
 
 from interlink.errors import NotAuthorised
 
-__all__ = ["OAuth2ClientCredentials", "TokenState", "TokenRequestError", "ClientAuthMethod"]
+__all__ = ["OAuth2ClientCredentials", "TokenState", "TokenRequestError", "ClientAuthMethod", "parse_token_response"]
 
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
@@ -36,6 +36,20 @@ class TokenRequestError(NotAuthorised):
         super().__init__(message)
         self.error = error
         self.description = description
+
+
+def parse_token_response(status: int, body: bytes, token_url: str) -> dict[str, Any]:
+    """A token endpoint's JSON answer, or :class:`TokenRequestError` with its OAuth2 error."""
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        data = {}
+    if status != 200 or not isinstance(data, dict) or "access_token" not in data:
+        error = str(data.get("error", "")) if isinstance(data, dict) else ""
+        description = str(data.get("error_description", "")) if isinstance(data, dict) else ""
+        detail = f"{error}: {description}" if description else (error or f"HTTP {status}")
+        raise TokenRequestError(f"token request to {token_url} failed: {detail}", error=error, description=description)
+    return data
 
 
 @dataclass(frozen=True)
@@ -91,16 +105,7 @@ class TokenState:
     def accept(self, status: int, body: bytes, now: float) -> dict[str, Any]:
         """Take the token endpoint's response; raises :class:`TokenRequestError` on failure."""
         self.fetches += 1
-        try:
-            data = json.loads(body) if body else {}
-        except ValueError:
-            data = {}
-        if status != 200 or not isinstance(data, dict) or "access_token" not in data:
-            error = str(data.get("error", "")) if isinstance(data, dict) else ""
-            description = str(data.get("error_description", "")) if isinstance(data, dict) else ""
-            detail = f"{error}: {description}" if description else (error or f"HTTP {status}")
-            raise TokenRequestError(f"token request to {self.token_url} failed: {detail}",
-                                    error=error, description=description)
+        data = parse_token_response(status, body, self.token_url)
         self.access_token = str(data["access_token"])
         lifetime = data.get("expires_in")
         if isinstance(lifetime, (int, float)) or (isinstance(lifetime, str) and lifetime.isdigit()):

@@ -1,0 +1,230 @@
+"""Device login (RFC 8628) for terminal users: ``DeviceGrantAuth`` and ``SavedDeviceGrantAuth``.
+
+``DevicePoll`` is the pure polling state machine (``interval``, ``slow_down``,
+``expires_in``); the functions around it do the HTTP and the printing. Public clients (no
+secret) send a PKCE S256 challenge with the device request and the verifier with the
+token request. The saved refresh token file is written with mode 0600, atomically, each
+time the provider hands out a new refresh token.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import segno
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from interlink.http._oauth2 import TokenRequestError, basic_credentials
+from interlink.rest._openid import OpenIDRestClient, _expiry, discover
+
+__all__ = ["DeviceGrantAuth", "SavedDeviceGrantAuth", "DeviceLoginError", "DevicePoll", "new_pkce_pair"]
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+class DeviceLoginError(TokenRequestError):
+    """The device login was refused, expired, or is not supported by the provider."""
+
+
+def new_pkce_pair() -> tuple[str, str]:
+    """A PKCE (verifier, S256 challenge) pair."""
+    verifier = secrets.token_urlsafe(64)[:96]
+    return verifier, create_s256_code_challenge(verifier)
+
+
+@dataclass
+class DevicePoll:
+    """When to poll the token endpoint next, and when to give up. No I/O."""
+
+    interval: float
+    deadline: float
+    waits: list[float] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, response: dict[str, Any], now: float) -> DevicePoll:
+        interval = float(response.get("interval") or 5)
+        expires_in = float(response.get("expires_in") or 600)
+        return cls(interval=interval, deadline=now + expires_in)
+
+    def next_wait(self, now: float) -> float:
+        """Seconds to sleep before the next poll; raises once the device code has expired."""
+        if now + self.interval > self.deadline:
+            raise DeviceLoginError("device login expired before the user finished it", error="expired_token")
+        self.waits.append(self.interval)
+        return self.interval
+
+    def on_error(self, error: str, description: str = "") -> None:
+        """Digest an error answer: keep polling (maybe slower) or raise."""
+        if error == "authorization_pending":
+            return
+        if error == "slow_down":
+            self.interval += 5  # RFC 8628 3.5
+            return
+        detail = f"{error}: {description}" if description else (error or "unknown error")
+        raise DeviceLoginError(f"device login failed: {detail}", error=error, description=description)
+
+
+def print_login_prompt(response: dict[str, Any], out: TextIO) -> None:
+    """The verification address, the user code and a QR code of the complete address."""
+    uri = response["verification_uri"]
+    complete = response.get("verification_uri_complete") or f"{uri}?user_code={response['user_code']}"
+    qr = io.StringIO()
+    segno.make(complete, error="l").terminal(out=qr, compact=True)
+    out.write(
+        "To sign in, scan the QR code or, on another device, visit:\n"
+        f"  {uri}\n"
+        "and enter the code:\n"
+        f"  {response['user_code']}\n"
+        f"{qr.getvalue()}\n"
+    )
+    out.flush()
+
+
+def perform_device_grant(
+    logger: logging.Logger,
+    device_url: str,
+    token_url: str,
+    client_id: str,
+    client_secret: str | None = None,
+    scopes: list[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    verify: Any = True,
+) -> dict[str, Any]:
+    """Run a device login; returns the token response (with ``refresh_token``)."""
+    form = {"client_id": client_id, "scope": " ".join(["offline_access", *(scopes or [])])}
+    headers: dict[str, str] = {}
+    verifier = None
+    if client_secret:
+        headers["Authorization"] = basic_credentials(client_id, client_secret)
+    else:
+        verifier, challenge = new_pkce_pair()
+        form.update(code_challenge=challenge, code_challenge_method="S256")
+    with httpx.Client(timeout=30, verify=verify) as http:
+        response = http.post(device_url, data=form, headers=headers)
+        data = _json(response)
+        if response.status_code != 200 or "device_code" not in data:
+            raise DeviceLoginError(f"device authorization failed: {data.get('error') or response.status_code}",
+                                   error=str(data.get("error", "")))
+        print_login_prompt(data, out or sys.stdout)
+        poll = DevicePoll.start(data, time.monotonic())
+        token_form = {"grant_type": DEVICE_GRANT, "device_code": data["device_code"], "client_id": client_id}
+        if verifier:
+            token_form["code_verifier"] = verifier
+        while True:
+            sleep(poll.next_wait(time.monotonic()))
+            response = http.post(token_url, data=token_form, headers=headers)
+            answer = _json(response)
+            if response.status_code == 200 and "access_token" in answer:
+                logger.debug("device login complete")
+                return answer
+            poll.on_error(str(answer.get("error", "")), str(answer.get("error_description", "")))
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _device_login(address: str, token_url: str, client_id: str, client_secret: str | None,
+                  scopes: list[str] | None, kwargs: dict[str, Any], update_func: Any = None) -> OpenIDRestClient:
+    logger = kwargs.setdefault("logger", logging.getLogger("DeviceGrantAuth"))
+    out = kwargs.pop("out", None)
+    verify = kwargs.get("cacert", True)
+    info = discover(token_url, verify=verify)
+    endpoint = info.get("device_authorization_endpoint")
+    if not endpoint:
+        raise DeviceLoginError("device login is not supported by this OpenID provider")
+    answer = perform_device_grant(logger, endpoint, info["token_endpoint"], client_id, client_secret, scopes,
+                                  out=out, verify=verify)
+    refresh_token = answer.get("refresh_token")
+    if not refresh_token:
+        raise DeviceLoginError("the provider issued no refresh token (is offline_access allowed?)")
+    if update_func is not None:
+        update_func(answer["access_token"], refresh_token)
+    return OpenIDRestClient(
+        address=address, token_url=token_url, refresh_token=refresh_token, client_id=client_id,
+        client_secret=client_secret, update_func=update_func,
+        initial_access_token=(answer["access_token"], _expiry(answer, answer["access_token"])), **kwargs,
+    )
+
+
+def DeviceGrantAuth(  # noqa: N802 - rest-tools' name: it is a factory returning a client
+    address: str,
+    token_url: str,
+    client_id: str,
+    client_secret: str | None = None,
+    scopes: list[str] | None = None,
+    **kwargs: Any,
+) -> OpenIDRestClient:
+    """A REST client for a terminal user, signed in by a device login.
+
+    Prints the verification address, the user code and a QR code (to ``out=``, default
+    stdout), polls until the user has finished, and returns an :class:`OpenIDRestClient`.
+    """
+    return _device_login(address, token_url, client_id, client_secret, scopes, kwargs)
+
+
+def save_refresh_token(path: Path, token: str | bytes) -> None:
+    """Write ``token`` to ``path`` atomically with mode 0600."""
+    text = token.decode("ascii") if isinstance(token, bytes) else token
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".refresh-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def SavedDeviceGrantAuth(  # noqa: N802
+    address: str,
+    token_url: str,
+    filename: str,
+    client_id: str,
+    client_secret: str | None = None,
+    scopes: list[str] | None = None,
+    **kwargs: Any,
+) -> OpenIDRestClient:
+    """Like :func:`DeviceGrantAuth`, keeping the refresh token in ``filename`` (mode 0600).
+
+    A saved refresh token is tried first; if the provider refuses it, the device login runs.
+    """
+    kwargs.setdefault("logger", logging.getLogger("SavedDeviceGrantAuth"))
+    path = Path(filename)
+
+    def update_func(access: Any, refresh: Any) -> None:
+        if refresh:
+            save_refresh_token(path, refresh)
+
+    if path.exists():
+        saved = path.read_text().strip()
+        if saved:
+            try:
+                return OpenIDRestClient(
+                    address=address, token_url=token_url, refresh_token=saved, client_id=client_id,
+                    client_secret=client_secret, update_func=update_func,
+                    **{k: v for k, v in kwargs.items() if k != "out"},
+                )
+            except TokenRequestError:
+                kwargs["logger"].info("saved refresh token refused; starting a device login")
+    return _device_login(address, token_url, client_id, client_secret, scopes, kwargs, update_func)
