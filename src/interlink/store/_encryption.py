@@ -1,0 +1,56 @@
+"""Secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``).
+
+The key comes from the environment variable ``INTERLINK_SECRET_KEY``: one Fernet key, or
+several separated by commas (the first encrypts, all decrypt — rotate by prepending a new
+key, re-saving, then dropping the old one). Make one with::
+
+    python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+
+Stored values are ``fernet:<token>`` so another scheme can be told apart later. Nothing
+here logs or echoes a secret.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+__all__ = ["SECRET_KEY_ENV", "SecretKeyMissing", "SecretDecryptionFailed", "encrypt_secret", "decrypt_secret"]
+
+SECRET_KEY_ENV = "INTERLINK_SECRET_KEY"
+_PREFIX = "fernet:"
+
+
+class SecretKeyMissing(RuntimeError):
+    """A secret has to be stored or read, but ``INTERLINK_SECRET_KEY`` is not set (or invalid)."""
+
+
+class SecretDecryptionFailed(RuntimeError):
+    """A stored secret does not decrypt with the configured key(s)."""
+
+
+def _fernet() -> MultiFernet:
+    raw = os.environ.get(SECRET_KEY_ENV, "").strip()
+    if not raw:
+        raise SecretKeyMissing(
+            f"{SECRET_KEY_ENV} is not set; service secrets are encrypted at rest with it. Create one with: "
+            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+        )
+    try:
+        return MultiFernet([Fernet(part.strip().encode()) for part in raw.split(",") if part.strip()])
+    except (ValueError, TypeError) as exc:
+        raise SecretKeyMissing(f"{SECRET_KEY_ENV} is not a valid Fernet key (32 url-safe base64 bytes)") from exc
+
+
+def encrypt_secret(plain: str) -> str:
+    return _PREFIX + _fernet().encrypt(plain.encode("utf-8")).decode("ascii")
+
+
+def decrypt_secret(stored: str) -> str:
+    if not stored.startswith(_PREFIX):
+        raise SecretDecryptionFailed("stored secret has an unknown format")
+    try:
+        return _fernet().decrypt(stored[len(_PREFIX):].encode("ascii")).decode("utf-8")
+    except InvalidToken as exc:
+        raise SecretDecryptionFailed(f"stored secret does not decrypt with {SECRET_KEY_ENV}") from exc

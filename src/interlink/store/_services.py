@@ -1,0 +1,92 @@
+"""Service records: where another service lives and how to authenticate to it.
+
+zgw-consumers' ``Service`` in SQLAlchemy. Differences: certificates and keys are stored as
+PEM text (not file paths), every secret (password, API key, client secret, private key) is
+encrypted at rest (``_encryption.py``), and ``base_url`` always ends in ``/``.
+``interlink.http.build_client(service)`` turns a record into a client.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Float, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, validates
+
+from interlink.http._service_client import AUTH_TYPES
+from interlink.http._urls import is_inside, normalise_base_url
+from interlink.store._encryption import decrypt_secret, encrypt_secret
+from interlink.store._models import Base, utcnow
+
+__all__ = ["Service", "find_service", "find_service_for_url", "AUTH_TYPES"]
+
+
+class Service(Base):
+    __tablename__ = "interlink_services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    base_url: Mapped[str] = mapped_column(String(1000))
+    auth_type: Mapped[str] = mapped_column(String(40), default="none")
+    username: Mapped[str] = mapped_column(String(200), default="")
+    client_id: Mapped[str] = mapped_column(String(200), default="")
+    token_url: Mapped[str] = mapped_column(String(1000), default="")
+    scope: Mapped[str] = mapped_column(String(500), default="")
+    client_auth_method: Mapped[str] = mapped_column(String(40), default="client_secret_basic")
+    api_key_header: Mapped[str] = mapped_column(String(100), default="")
+    api_key_query: Mapped[str] = mapped_column(String(100), default="")
+    jwt_lifetime: Mapped[int] = mapped_column(Integer, default=43200)
+    user_id: Mapped[str] = mapped_column(String(200), default="")
+    user_representation: Mapped[str] = mapped_column(String(200), default="")
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    client_certificate: Mapped[str | None] = mapped_column(Text, default=None)
+    client_private_key_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    server_ca: Mapped[str | None] = mapped_column(Text, default=None)
+    timeout: Mapped[float | None] = mapped_column(Float, default=None)
+    extra_headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __init__(self, *, secret: str | None = None, client_private_key: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if secret:
+            self.set_secret(secret)
+        if client_private_key:
+            self.set_client_private_key(client_private_key)
+
+    @validates("base_url")
+    def _normalise_base_url(self, key: str, value: str) -> str:
+        return normalise_base_url(value)
+
+    @validates("auth_type")
+    def _check_auth_type(self, key: str, value: str) -> str:
+        if value not in AUTH_TYPES:
+            raise ValueError(f"unknown auth type {value!r}; expected one of {', '.join(AUTH_TYPES)}")
+        return value
+
+    # Secrets: set in plain text, stored encrypted, read back through get_*.
+    def set_secret(self, plain: str | None) -> None:
+        self.secret_encrypted = encrypt_secret(plain) if plain else None
+
+    def get_secret(self) -> str:
+        return decrypt_secret(self.secret_encrypted) if self.secret_encrypted else ""
+
+    def set_client_private_key(self, pem: str | None) -> None:
+        self.client_private_key_encrypted = encrypt_secret(pem) if pem else None
+
+    def get_client_private_key(self) -> str | None:
+        return decrypt_secret(self.client_private_key_encrypted) if self.client_private_key_encrypted else None
+
+    def __repr__(self) -> str:
+        return f"Service(slug={self.slug!r}, base_url={self.base_url!r}, auth_type={self.auth_type!r})"
+
+
+def find_service(session: Session, slug: str) -> Service | None:
+    return session.scalars(select(Service).where(Service.slug == slug)).one_or_none()
+
+
+def find_service_for_url(session: Session, url: str) -> Service | None:
+    """The service whose base URL contains ``url``, the longest (most specific) one winning."""
+    candidates = [s for s in session.scalars(select(Service)) if is_inside(s.base_url, url)]
+    return max(candidates, key=lambda s: len(s.base_url), default=None)
