@@ -25,7 +25,10 @@ import click
 __all__ = ["main", "CliState", "CliError", "LAZY_COMMANDS"]
 
 #: command name -> "module:attribute"; listed only when the module is importable.
-LAZY_COMMANDS: dict[str, str] = {"serve": "interlink.cli_serve:serve"}
+LAZY_COMMANDS: dict[str, str] = {
+    "serve": "interlink.cli_serve:serve",
+    "services": "interlink.cli_services:services",
+}
 
 
 class CliError(click.ClickException):

@@ -13,6 +13,7 @@ from interlink.store._database import (
     Database,
 )
 from interlink.store._models import DEFAULT_ROLE_NAME, Base, Key, Role, User, UTCDateTime, utcnow
+from interlink.store._services import Service, find_service, find_service_for_url
 from interlink.store._operations import (
     AlreadyExists,
     create_key,
@@ -25,6 +26,9 @@ from interlink.store._operations import (
 )
 
 __all__ = [
+    "Service",
+    "find_service",
+    "find_service_for_url",
     "AlreadyExists",
     "Authenticator",
     "Base",
