@@ -28,6 +28,7 @@ __all__ = ["main", "CliState", "CliError", "LAZY_COMMANDS"]
 LAZY_COMMANDS: dict[str, str] = {
     "serve": "interlink.cli_serve:serve",
     "services": "interlink.cli_services:services",
+    "call": "interlink.cli_call:call",
 }
 
 
@@ -124,6 +125,41 @@ def _when(value: dt.datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(text: str) -> dt.timedelta:
+    """``90s``, ``15m``, ``12h``, ``30d``, ``2w`` (a bare number is seconds)."""
+    text = text.strip().lower()
+    unit = text[-1:] if text[-1:] in _UNITS else "s"
+    number = text[:-1] if text[-1:] in _UNITS else text
+    try:
+        value = float(number)
+    except ValueError:
+        raise CliError(f"{text!r} is not a duration like 90s, 15m, 12h, 30d") from None
+    if value < 0:
+        raise CliError("a duration may not be negative")
+    return dt.timedelta(seconds=value * _UNITS[unit])
+
+
+def _read_password() -> str:
+    """One line from standard input, the trailing newline dropped (never from argv: it would
+    show in ps and shell history)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("no password on standard input")
+    return password
+
+
+def _set_password(user: Any, password: str) -> None:
+    from interlink.passwords import hash_password
+
+    try:
+        user.password_hash = hash_password(password)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+
+
 @click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS)
 @click.option(
     "--database",
@@ -148,17 +184,41 @@ def users() -> None:
 
 
 @users.command("create")
+@click.option("--password-stdin", is_flag=True, help="read a login password from standard input")
 @click.argument("name")
-def users_create(name: str) -> None:
+def users_create(name: str, password_stdin: bool) -> None:
     """Create user NAME with its default role; prints the user's api_id."""
     from interlink.store import AlreadyExists, create_user
 
+    password = _read_password() if password_stdin else None
     with _state().database().session() as session:
         try:
             user = create_user(session, name)
         except (AlreadyExists, ValueError) as error:
             raise CliError(str(error)) from None
+        if password is not None:
+            _set_password(user, password)
         click.echo(user.api_id)
+
+
+@users.command("set-password")
+@click.option("--password-stdin", is_flag=True, required=True, help="read the password from standard input")
+@click.argument("name")
+def users_set_password(name: str, password_stdin: bool) -> None:
+    """Set user NAME's login password (argon2id-hashed) and end the user's site sessions."""
+    from sqlalchemy import delete
+
+    from interlink.store import LoginSession, find_user
+
+    password = _read_password()
+    with _state().database().session() as session:
+        try:
+            user = find_user(session, name)
+        except LookupError as error:
+            raise CliError(str(error)) from None
+        _set_password(user, password)
+        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    click.echo(f"password set for {name}")
 
 
 @users.command("list")
@@ -186,8 +246,10 @@ def roles() -> None:
 
 @roles.command("create")
 @click.option("--user", "username", required=True, help="the user (username or u-… api_id)")
+@click.option("--permission", "permissions", multiple=True, metavar="NAME",
+              help="a permission the role carries (repeat for more), e.g. users.read")
 @click.argument("name")
-def roles_create(username: str, name: str) -> None:
+def roles_create(username: str, name: str, permissions: tuple[str, ...]) -> None:
     """Create role NAME for a user; prints the role's api_id."""
     from interlink.store import AlreadyExists, create_role, find_user
 
@@ -195,6 +257,7 @@ def roles_create(username: str, name: str) -> None:
         try:
             user = find_user(session, username)
             role = create_role(session, user, name)
+            role.permissions = sorted({p.strip() for p in permissions if p.strip()})
         except LookupError as error:
             raise CliError(str(error)) from None
         except (AlreadyExists, ValueError) as error:
@@ -234,16 +297,28 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--role", "role_ref", required=True, help="r-… api_id, role name if unambiguous, or user/role")
-def keys_create(role_ref: str) -> None:
+@click.option("--expires-in", default=None, metavar="DURATION", help="e.g. 90d, 12h: the key stops working then")
+@click.option("--allow-network", "networks", multiple=True, metavar="CIDR",
+              help="only accept the key from this network (repeat for more), e.g. 10.1.0.0/16")
+def keys_create(role_ref: str, expires_in: str | None, networks: tuple[str, ...]) -> None:
     """Create a key for a role; prints its id and secret (the secret only this once)."""
-    from interlink.store import create_key, find_role
+    import ipaddress
 
+    from interlink.store import create_key, find_role, utcnow
+
+    try:
+        allowed = [str(ipaddress.ip_network(n, strict=False)) for n in networks] or None
+    except ValueError as error:
+        raise CliError(str(error)) from None
     with _state().database().session() as session:
         try:
             role = find_role(session, role_ref)
         except LookupError as error:
             raise CliError(str(error)) from None
         key, secret = create_key(session, role)
+        if expires_in is not None:
+            key.expires_at = utcnow() + _duration(expires_in)
+        key.allowed_networks = allowed
         key_id, username, role_name = key.key_id, role.user.username, role.name
     # Printed after the commit: a secret is never shown for a key that was not saved.
     click.echo(f"access_key_id = {key_id}")
@@ -280,11 +355,20 @@ def keys_list(role_ref: str | None) -> None:
                 status = "expired" if key.expires_at is not None else "no secret"
             else:
                 status = "active"
+            if key.previous_secret_hash is not None and key.previous_secret_expires_at is not None \
+                    and now < key.previous_secret_expires_at and status == "active":
+                status = f"rotating (old secret until {_when(key.previous_secret_expires_at)})"
             rows.append(
                 (key.key_id, f"{key.role.user.username}/{key.role.name}", key.role.api_id,
-                 _when(key.created_at), status)
+                 _when(key.created_at), _when(key.expires_at), _when(key.last_used_at),
+                 ",".join(key.allowed_networks or []), status)
             )
-    _print_table("keys", ["key id", "role", "role api_id", "created (UTC)", "status"], rows)
+    _print_table(
+        "keys",
+        ["key id", "role", "role api_id", "created (UTC)", "expires (UTC)", "last used (UTC)",
+         "networks", "status"],
+        rows,
+    )
 
 
 @keys.command("revoke")
@@ -303,6 +387,32 @@ def keys_revoke(key_id: str) -> None:
             return
         key.revoked_at = utcnow()
     click.echo(f"revoked {key_id}")
+
+
+@keys.command("rotate")
+@click.argument("key_id")
+@click.option("--grace", default="24h", show_default=True, metavar="DURATION",
+              help="how long the old secret keeps working (0 ends it now)")
+def keys_rotate(key_id: str, grace: str) -> None:
+    """Give a key a new secret; the old one keeps working for --grace. Prints the new secret."""
+    from interlink.store import find_key
+
+    with _state().database().session() as session:
+        try:
+            key = find_key(session, key_id)
+        except LookupError as error:
+            raise CliError(str(error)) from None
+        if key.revoked_at is not None:
+            raise CliError(f"{key_id} is revoked; create a new key instead")
+        secret = key.rotate_secret(_duration(grace))
+        until = key.previous_secret_expires_at
+    click.echo(f"access_key_id = {key_id}")
+    click.echo(f"access_key_secret = {secret.decode('ascii')}")
+    click.echo(
+        f"New secret for {key_id}; the old one works until {_when(until)}." if until
+        else f"New secret for {key_id}; the old one no longer works.",
+        err=True,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,7 +55,10 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
             app.database = database_url
     elif max_body_size is not None:
         raise click.UsageError("--max-body-size applies to an interlink Api only")
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
+    # client address; Api(trusted_proxies=...) decides that instead (docs/security.md).
     if workers > 1 or reload:
-        uvicorn.run(target, host=host, port=port, workers=workers, reload=reload, log_level="info")
+        uvicorn.run(target, host=host, port=port, workers=workers, reload=reload, log_level="info",
+                    proxy_headers=False)
     else:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from ._auth import Authenticator
+    from ._ratelimit import FailureLimiter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +56,8 @@ class Api:
         version: str = "1.0.0",
         routes: Iterable[BaseRoute] = (),
         docs: bool = True,
+        trusted_proxies: Iterable[str] = (),
+        login_limiter: FailureLimiter | None = None,
     ) -> None:
         self.methods: dict[str, Method] = {}
         self.modules: dict[str, Module] = {}
@@ -66,6 +69,10 @@ class Api:
         self.version = version
         self.routes = list(routes)
         self.docs = docs
+        # Networks of reverse proxies whose X-Forwarded-For is believed (docs/security.md).
+        self.trusted_proxies = list(trusted_proxies)
+        # Failed-login limits; None = the defaults (5 per user, 20 per address, per minute).
+        self.login_limiter = login_limiter
         self._app: Any = None
 
     def module(self, name: str) -> Module:

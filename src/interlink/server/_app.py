@@ -23,6 +23,10 @@ from interlink.errors import ApiError, BadArguments, Forbidden, MethodNotAllowed
 from interlink.wire import WireError
 
 from ._auth import authenticate, basic_authorization, install_log_redaction, warn_query_credentials
+from ._client_address import ClientAddress
+from ._csrf import csrf_matches, pop_csrf
+from ._ratelimit import FailureLimiter
+from ._sessions import session_cookie
 from ._body import ClientDisconnected, content_type_of, form_pairs, json_body, multipart_pairs, query_pairs, read_body, unsupported
 from ._docs import docs_routes
 from ._openapi import openapi_document
@@ -55,6 +59,10 @@ class ApiApp:
             self.add_method(method)
         self.database: Any = None
         self.authenticator: Any = api.authenticator
+        self.sessions: Any = None  # a SessionStore when there is a database (site logins)
+        self.limiter: FailureLimiter = api.login_limiter or FailureLimiter()
+        self.client_address = ClientAddress(api.trusted_proxies)
+        self._pass_client = False
         self._ready = False
         routes: list[Any] = [Route(api.prefix + "/openapi.json", self.openapi, methods=["GET"])]
         if api.docs:
@@ -84,6 +92,11 @@ class ApiApp:
             self.database = database
             if self.authenticator is None:
                 self.authenticator = KeyAuthenticator(database)
+            from ._sessions import SessionStore
+
+            self.sessions = SessionStore(database)
+        # Only authenticators that apply key IP allowlists are handed the client's address.
+        self._pass_client = bool(getattr(self.authenticator, "checks_networks", False))
         self._ready = True
 
     @contextlib.asynccontextmanager
@@ -171,7 +184,13 @@ class ApiApp:
                 raise BadArguments("authorisation sent more than once", field=AUTHORISATION)
             authorisation = body_authorisation
 
-        role = await authenticate(self.authenticator, authorisation, basic_authorization(raw_headers))
+        basic = basic_authorization(raw_headers)
+        if authorisation is None and basic is None and self.sessions is not None:
+            # Site pages: only here, with no other credentials, are cookies looked at at all.
+            token = session_cookie(raw_headers)
+            role = None if token is None else await self.session_role(token, pairs, json_arguments, raw_headers)
+        else:
+            role = await self.authenticate_caller(scope, authorisation, basic)
         kwargs: dict[str, Any]
         arguments = method.arguments
         if method.role_parameter is not None:
@@ -204,10 +223,54 @@ class ApiApp:
             result = await anyio.to_thread.run_sync(functools.partial(method.function, **kwargs))
         return method.result.encode(result)
 
+    async def authenticate_caller(self, scope: Any, authorisation: str | None, basic: str | None) -> Any:
+        """Credentials -> Role, with failed-login rate limiting per identity and address."""
+        limiter = self.limiter
+        if limiter.active:
+            limiter.check(credential_identity(authorisation, basic), self.client_address(scope))
+        try:
+            if self._pass_client and (authorisation is not None or basic is not None):
+                return await authenticate(
+                    self.authenticator, authorisation, basic, client=self.client_address(scope)
+                )
+            return await authenticate(self.authenticator, authorisation, basic)
+        except NotAuthorised:
+            limiter.failed(credential_identity(authorisation, basic), self.client_address(scope))
+            raise
+
+    async def session_role(
+        self, token: str, pairs: list[tuple[str, Any]], json_arguments: Any, headers: list[tuple[bytes, bytes]]
+    ) -> Any:
+        """The user's default role for a session cookie, once the form's CSRF token checks out."""
+        sent = pop_csrf(pairs, json_arguments, headers)
+        if not csrf_matches(token, sent):
+            raise Forbidden(
+                "CSRF token missing or wrong: a form posted with the session cookie must "
+                "include the csrf_token field (csrf_field() in the page's template)"
+            )
+        role = await self.sessions.role_for(token)
+        if role is None:
+            raise NotAuthorised("the session has expired or was logged out; log in again")
+        return role
+
     async def openapi(self, request: Any) -> Any:
         if self._openapi is None:
             self._openapi = dumps(openapi_document(self.api))
         return Response(self._openapi, media_type="application/json")
+
+
+def credential_identity(authorisation: str | None, basic: str | None) -> str | None:
+    """Who a failed login claimed to be (username or key id), for per-user rate limits."""
+    if authorisation is not None:
+        return authorisation.strip().partition(":")[0] or None
+    if basic is not None:
+        from interlink.credentials import parse_basic_header
+
+        try:
+            return parse_basic_header(basic)[0]
+        except ApiError:
+            return None
+    return None
 
 
 def pop_authorisation(pairs: list[tuple[str, Any]]) -> str | None:

@@ -25,12 +25,22 @@ class Authenticator(Protocol):
 
 
 async def authenticate(
-    authenticator: Authenticator, authorisation: str | None, basic_header: str | None
+    authenticator: Authenticator,
+    authorisation: str | None,
+    basic_header: str | None,
+    client: str | None = None,
 ) -> Role | None:
-    """The caller's Role, ``None`` when no credentials were sent; bad ones raise NotAuthorised."""
+    """The caller's Role, ``None`` when no credentials were sent; bad ones raise NotAuthorised.
+
+    ``client`` (the caller's address) is passed on only when given, to authenticators that
+    apply key IP allowlists (``checks_networks``); they raise Forbidden outside them.
+    """
     if authorisation is not None:
         key_id, secret = parse_authorisation(authorisation)
-        role = await authenticator.authenticate_key(key_id, secret)
+        if client is None:
+            role = await authenticator.authenticate_key(key_id, secret)
+        else:
+            role = await authenticator.authenticate_key(key_id, secret, client=client)  # type: ignore[call-arg]
         if role is None:
             raise NotAuthorised("unknown, revoked or wrong key")
         return role
@@ -38,7 +48,10 @@ async def authenticate(
         username, password = parse_basic_header(basic_header)
         pair = split_key_password(password)
         if pair is not None:
-            role = await authenticator.authenticate_user_key(username, *pair)
+            if client is None:
+                role = await authenticator.authenticate_user_key(username, *pair)
+            else:
+                role = await authenticator.authenticate_user_key(username, *pair, client=client)  # type: ignore[call-arg]
         else:
             check_password = getattr(authenticator, "authenticate_password", None)
             if check_password is None:

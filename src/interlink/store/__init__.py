@@ -12,7 +12,16 @@ from interlink.store._database import (
     VERSION_TABLE,
     Database,
 )
-from interlink.store._models import DEFAULT_ROLE_NAME, Base, Key, Role, User, UTCDateTime, utcnow
+from interlink.store._models import (
+    DEFAULT_ROLE_NAME,
+    Base,
+    Key,
+    LoginSession,
+    Role,
+    User,
+    UTCDateTime,
+    utcnow,
+)
 from interlink.store._services import Service, find_service, find_service_for_url
 from interlink.store._operations import (
     AlreadyExists,
@@ -38,6 +47,7 @@ __all__ = [
     "Database",
     "Key",
     "KeyAuthenticator",
+    "LoginSession",
     "MemoryKeys",
     "Role",
     "User",

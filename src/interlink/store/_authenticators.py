@@ -5,11 +5,20 @@ loaded) and the time it was fetched. For ``cache_seconds`` after that, checking 
 is a dict lookup plus one SHA-256 in the event loop: no thread hop, no I/O. After that the
 key is read again, so a revoked or expired key stops working within ``cache_seconds``.
 Unknown and unusable keys are not cached: a key created a moment ago works at once.
+
+Key lifecycle (issue 3): a rotated key accepts its previous secret until
+``previous_secret_expires_at``; a key with ``allowed_networks`` answers Forbidden to a client
+address outside them; ``last_used_at`` is kept in memory per call and written in one batch at
+most every ``last_used_flush_seconds`` (on a cache reload, or ``flush_last_used()``), never a
+write per call. User passwords (the seed's "User's Default Role") are checked by
+``authenticate_password`` with argon2id, at the same cost whether or not the user exists.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -17,10 +26,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio.to_thread
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from interlink.credentials import check_key_secret
+from interlink.errors import Forbidden
 from interlink.store._database import Database
 from interlink.store._models import Key, Role, User
 
@@ -42,6 +52,29 @@ class _Verified:
     username: str
     expires_at: dt.datetime | None
     fetched_at: float  # the authenticator's clock (monotonic)
+    previous_hash: str | None = None
+    previous_expires_at: dt.datetime | None = None
+    networks: tuple[Any, ...] | None = None  # ipaddress networks; None = any address
+
+    def check(self, secret: str) -> bool:
+        if check_key_secret(secret, self.secret_hash):
+            return True
+        if self.previous_hash is None or self.previous_expires_at is None:
+            return False
+        if dt.datetime.now(dt.UTC) >= self.previous_expires_at:
+            return False
+        return check_key_secret(secret, self.previous_hash)
+
+    def allows(self, client: str | None) -> bool:
+        if self.networks is None:
+            return True
+        if client is None:
+            return False
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
 
 _KEY_WITH_ROLE = (
     joinedload(Key.role).joinedload(Role.user).joinedload(User.default_role, innerjoin=False)
@@ -57,27 +90,81 @@ class KeyAuthenticator:
         cache_seconds: float = 2.0,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        last_used_flush_seconds: float = 60.0,
     ) -> None:
         self.database = database
         self.cache_seconds = cache_seconds
         self.max_entries = max_entries
+        self.last_used_flush_seconds = last_used_flush_seconds
         self._clock = clock  # monotonic seconds; replaceable so tests need not sleep
         self._cache: OrderedDict[str, _Verified] = OrderedDict()
+        # key_id -> wall-clock time of its latest successful use, not yet written.
+        self._used: dict[str, float] = {}
+        self._last_flush = clock()
+        self._flush_lock = threading.Lock()
 
-    async def authenticate_key(self, key_id: str, secret: str) -> Role | None:
+    #: the server passes the caller's address (``client=``) so key IP allowlists apply
+    checks_networks = True
+
+    async def authenticate_key(self, key_id: str, secret: str, client: str | None = None) -> Role | None:
         entry = await self._entry(key_id)
-        if entry is None or not check_key_secret(secret, entry.secret_hash):
+        if entry is None or not entry.check(secret):
             return None
+        if entry.networks is not None and not entry.allows(client):
+            raise Forbidden(f"key {key_id} may not be used from {client or 'an unknown address'}")
+        self._used[key_id] = time.time()
         return entry.role
 
-    async def authenticate_user_key(self, username: str, key_id: str, secret: str) -> Role | None:
+    async def authenticate_user_key(
+        self, username: str, key_id: str, secret: str, client: str | None = None
+    ) -> Role | None:
         """The Basic form ``-u user:keyid:secret``: the key must belong to one of user's roles."""
         entry = await self._entry(key_id)
-        if entry is None or entry.username != username:
+        if entry is None or entry.username != username or not entry.check(secret):
             return None
-        if not check_key_secret(secret, entry.secret_hash):
-            return None
+        if entry.networks is not None and not entry.allows(client):
+            raise Forbidden(f"key {key_id} may not be used from {client or 'an unknown address'}")
+        self._used[key_id] = time.time()
         return entry.role
+
+    async def authenticate_password(self, username: str, password: str) -> Role | None:
+        """The user's default role for ``username:password`` (Basic or the login page), or None.
+
+        argon2id runs in a worker thread; an unknown user costs a dummy verification.
+        """
+        return await anyio.to_thread.run_sync(self.check_password, username, password)
+
+    def check_password(self, username: str, password: str) -> Role | None:
+        from interlink.passwords import verify_password
+
+        with self.database.session() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            stored = user.password_hash if user is not None else None
+            role = user.default_role if user is not None else None
+        if not verify_password(password, stored) or role is None:
+            return None
+        return role
+
+    def flush_last_used(self) -> int:
+        """Write the pending last-used times (one UPDATE per key, one transaction); how many."""
+        with self._flush_lock:
+            pending, self._used = self._used, {}
+            self._last_flush = self._clock()
+        if not pending:
+            return 0
+        rows = [
+            {"k": key_id, "t": dt.datetime.fromtimestamp(when, dt.UTC)} for key_id, when in pending.items()
+        ]
+        from sqlalchemy import bindparam
+
+        statement = (
+            update(Key.__table__)
+            .where(Key.__table__.c.key_id == bindparam("k"))
+            .values(last_used_at=bindparam("t"))
+        )
+        with self.database.engine.begin() as connection:
+            connection.execute(statement, rows)
+        return len(rows)
 
     def forget(self, key_id: str | None = None) -> None:
         """Drop one cached key (or all), e.g. right after revoking it in this process."""
@@ -107,6 +194,9 @@ class KeyAuthenticator:
     def _load(self, key_id: str) -> _Verified | None:
         """Runs in a worker thread: one SELECT of key + role + user (eager joins)."""
         fetched_at = self._clock()
+        if self._used and fetched_at - self._last_flush >= self.last_used_flush_seconds:
+            # Piggy-backs on a cache reload, already off the event loop: no write per call.
+            self.flush_last_used()
         with self.database.session() as session:
             # One query: key, its role, the role's user and the user's default role.
             query = select(Key).where(Key.key_id == key_id).options(_KEY_WITH_ROLE)
@@ -116,7 +206,13 @@ class KeyAuthenticator:
             assert key.secret_hash is not None
             role = key.role
             username = role.user.username
-        return _Verified(key.secret_hash, role, username, key.expires_at, fetched_at)
+            networks = None
+            if key.allowed_networks is not None:
+                networks = tuple(ipaddress.ip_network(n, strict=False) for n in key.allowed_networks)
+            return _Verified(
+                key.secret_hash, role, username, key.expires_at, fetched_at,
+                key.previous_secret_hash, key.previous_secret_expires_at, networks,
+            )
 
 
 class MemoryKeys:

@@ -27,6 +27,7 @@ __all__ = [
     "utcnow",
     "DEFAULT_ROLE_NAME",
     "load_for_detach",
+    "LoginSession",
 ]
 
 DEFAULT_ROLE_NAME = "default"
@@ -178,6 +179,11 @@ class Key(Base, Model):
     expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # During a rotation the old secret keeps working until previous_secret_expires_at (0003).
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(128), default=None)
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # CIDR networks the key may be used from; None = anywhere (0003).
+    allowed_networks: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
     role: Mapped[Role] = relationship(back_populates="keys", lazy="joined", innerjoin=True)
 
@@ -199,6 +205,21 @@ class Key(Base, Model):
         self.secret_hash = hash_key_secret(secret)
         return secret.encode("ascii")
 
+    def rotate_secret(self, grace: dt.timedelta, now: dt.datetime | None = None) -> bytes:
+        """A new secret; the current one stays valid for ``grace`` so callers can switch over.
+
+        Returns the new secret (shown once). Two secrets are live at most: rotating again
+        drops the older previous secret at once.
+        """
+        now = now or utcnow()
+        if self.secret_hash is not None and grace > dt.timedelta(0):
+            self.previous_secret_hash = self.secret_hash
+            self.previous_secret_expires_at = now + grace
+        else:
+            self.previous_secret_hash = None
+            self.previous_secret_expires_at = None
+        return self.create_secret()
+
     def usable_at(self, when: dt.datetime) -> bool:
         """Not revoked, not expired, and has a secret."""
         if self.secret_hash is None or self.revoked_at is not None:
@@ -207,6 +228,27 @@ class Key(Base, Model):
 
     def __repr__(self) -> str:
         return f"Key(key_id={self.key_id!r})"
+
+
+class LoginSession(Base):
+    """A browser's login: the cookie holds a random token, the table only its SHA-256.
+
+    Server-side so that logout, expiry and a deleted user reach every worker process
+    (they share the database), not just the one that served the logout.
+    """
+
+    __tablename__ = "interlink_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(80), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("interlink_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    def __repr__(self) -> str:
+        return f"LoginSession(id={self.id!r}, user_id={self.user_id!r})"
 
 
 def load_for_detach(session: Session) -> None:
