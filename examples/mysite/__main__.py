@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import configparser
 import os
+import secrets
 import shlex
 import sys
 
 import uvicorn
 
+from interlink.passwords import hash_password
 from interlink.store import create_key, create_role, create_user, find_key, find_user
 from examples.mysite.api import DATA_DIR, api, database
 
@@ -45,11 +47,33 @@ def demo_credentials() -> tuple[str, str]:
     return key_id, secret.decode()
 
 
+def demo_password() -> str:
+    """The demo user's login password: $MYSITE_DEMO_PASSWORD, else one made on first start and
+    kept beside the demo key in the 0600 credentials file (the client's side; the database holds
+    only its argon2id hash)."""
+    config = configparser.ConfigParser()
+    config.read(CREDENTIALS)
+    password = os.environ.get("MYSITE_DEMO_PASSWORD") or config.get("site", "password", fallback=None)
+    password = password or secrets.token_urlsafe(12)
+    with database.session() as session:
+        user = find_user(session, "demo")
+        from interlink.passwords import verify_password
+
+        if not verify_password(password, user.password_hash):
+            user.password_hash = hash_password(password)
+    config["site"] = {"username": "demo", "password": password}
+    fd = os.open(CREDENTIALS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        config.write(handle)
+    return password
+
+
 def main() -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
     database.migrate()
     key_id, secret = demo_credentials()
+    password = demo_password()
     base = f"http://{host}:{port}"
     data = f"filter.name_gt=a&filter.name_lt=k&authorisation={key_id}:{secret}"
     print(f"""
@@ -58,11 +82,13 @@ mysite is starting on {base}  (database: {database.url!r})
   Try it:
     curl -X POST -d {shlex.quote(data)} {base}/api/home/list_users
 
+  Site pages:             {base}/login  (user demo, password {password})
   API docs (Swagger UI):  {base}/docs
   OpenAPI document:       {base}/api/openapi.json
   Demo credentials file:  {CREDENTIALS}  (profile [default], for interlink.client.API)
 """, flush=True)
-    uvicorn.run(api, host=host, port=port, log_level=os.environ.get("LOG_LEVEL", "info"))
+    # proxy_headers=False: Api(trusted_proxies=...) decides whom X-Forwarded-For is taken from.
+    uvicorn.run(api, host=host, port=port, log_level=os.environ.get("LOG_LEVEL", "info"), proxy_headers=False)
 
 
 if __name__ == "__main__":

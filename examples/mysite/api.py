@@ -11,3 +11,4 @@ database = Database(os.environ.get("INTERLINK_DATABASE_URL") or f"sqlite:///{DAT
 api = Api(database=database, title="mysite", version="0.1.0")
 
 from examples.mysite import home  # noqa: E402,F401 - registers the home.* methods
+from examples.mysite import pages  # noqa: E402,F401 - login, users, editable list, upload pages

@@ -3,5 +3,7 @@
 from ._api import Api, Module
 from ._auth import Authenticator, RedactCredentials
 from ._method import Method
+from ._ratelimit import FailureLimiter
+from ._site import Site
 
-__all__ = ["Api", "Authenticator", "Method", "Module", "RedactCredentials"]
+__all__ = ["Api", "Authenticator", "FailureLimiter", "Method", "Module", "RedactCredentials", "Site"]
