@@ -3,7 +3,6 @@ errors, method properties, broadcast, callasync, headers, uploads and retries.""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import socket
@@ -16,7 +15,6 @@ import pytest
 
 from interlink.client import (
     API,
-    ApiError,
     ApiObject,
     BadArguments,
     FileUpload,
@@ -32,7 +30,6 @@ from interlink.server import Api
 from interlink.store import Database, Role, create_key, create_user
 from test_client_site import (  # noqa: F401  (fixtures)
     ADMIN_KEY,
-    DAY_TO_DAY_KEY,
     DEFAULT_KEY,
     USERS,
     Colour,
