@@ -38,6 +38,7 @@ DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = 32
+LOAD_BEFORE = "?"  # 1-minute load average before the run: other work on the machine skews results
 
 LUA = """
 wrk.method = "POST"
@@ -79,8 +80,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(module: str) -> Iterator[str]:
-    """One uvicorn worker serving ``benchmarks.peers.<module>:app`` on core 0; yields its URL."""
+def serve(module: str) -> Iterator[tuple[str, int]]:
+    """One uvicorn worker serving ``benchmarks.peers.<module>:app`` on core 0; yields its URL and
+    pid (taskset execs uvicorn, so the pid is the server's)."""
     port = _free_port()
     argv = _pinned(0, [
         sys.executable, "-m", "uvicorn", f"benchmarks.peers.{module}:app",
@@ -100,7 +102,7 @@ def serve(module: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{module} did not start listening in 30 s")
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         try:
@@ -164,12 +166,20 @@ def lua_script() -> Iterator[Path]:
         yield script
 
 
+def _load() -> str:
+    with contextlib.suppress(OSError):
+        return Path("/proc/loadavg").read_text().split()[0]
+    return "?"
+
+
 def measure() -> dict[str, list[Round]]:
+    global LOAD_BEFORE
+    LOAD_BEFORE = _load()
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run `make system-deps` (Debian package wrk)")
     rounds: dict[str, list[Round]] = {name: [] for name in PEERS}
     with contextlib.ExitStack() as stack:
-        urls = {name: stack.enter_context(serve(module)) for name, module in PEERS.items()}
+        urls = {name: stack.enter_context(serve(module))[0] for name, module in PEERS.items()}
         check_equivalent(urls)
         script = stack.enter_context(lua_script())
         for number in range(ROUNDS):
@@ -239,7 +249,9 @@ def report(rounds: dict[str, list[Round]]) -> str:
         f"Setup: {_cpu()}; one uvicorn worker per peer (uvloop, httptools, `--log-level warning`, "
         f"no access log), {pinning}; {_wrk_version().split(' [')[0]} with `-t1 -c{CONNECTIONS} "
         f"-d{DURATION}s` after a {WARMUP} s warm-up, {ROUNDS} interleaved rounds, the table shows "
-        f"each peer's median round (requests/s range over rounds: {spread}). What limits "
+        f"each peer's median round (requests/s range over rounds: {spread}; 1-minute load "
+        f"average before the run {LOAD_BEFORE} — above ~0.3 something else was running on the "
+        "2 cores and the numbers are noisier). What limits "
         "interlink's number: [performance.md](performance.md).",
     ]
     return "\n".join(lines)
@@ -249,29 +261,47 @@ def run() -> str:
     return report(measure())
 
 
-def profile(seconds: int = 15) -> None:
-    """py-spy on the interlink peer under the benchmark's load; writes a flame graph and top list."""
-    if shutil.which("py-spy") is None and not (Path(sys.executable).parent / "py-spy").exists():
-        raise SystemExit("py-spy is not installed: pip install py-spy")
+def profile(seconds: int = 20) -> None:
+    """py-spy on the interlink peer under the benchmark's load: collapsed stacks, then a summary."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    out = ROOT / "benchmarks" / "profile-interlink.svg"
-    raw = ROOT / "benchmarks" / "profile-interlink.txt"
-    with serve(PEERS["interlink"]) as url, lua_script() as script:
+    if not Path(spy).exists():
+        raise SystemExit("py-spy is not installed: pip install py-spy")
+    raw = Path(tempfile.gettempdir()) / "interlink-profile.txt"
+    with serve(PEERS["interlink"]) as (url, pid), lua_script() as script:
         check_equivalent({"interlink": url})
         wrk(url, script, WARMUP)
-        port = url.rsplit(":", 1)[1]
-        pid = subprocess.run(["fuser", f"{port}/tcp"], capture_output=True, text=True).stdout.split()
         load = subprocess.Popen(
-            _pinned(1, ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds + 2}s", "-s", str(script), url + common.PATH]),
+            _pinned(1, ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds + 3}s", "-s", str(script), url + common.PATH]),
             stdout=subprocess.DEVNULL,
         )
-        server_pid = pid[0] if pid else None
-        if server_pid is None:
-            raise SystemExit("could not find the server's pid (needs `fuser`, Debian psmisc)")
-        subprocess.run([spy, "record", "-p", server_pid, "-d", str(seconds), "-r", "250", "-o", str(out)], check=True)
-        subprocess.run([spy, "record", "-p", server_pid, "-d", str(seconds), "-r", "250", "-f", "raw", "-o", str(raw)], check=True)
+        time.sleep(1)
+        subprocess.run([spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "200", "--function", "-f", "raw", "-o", str(raw)],
+                       check=True)
         load.wait()
-    print(f"wrote {out} and {raw} (collapsed stacks: sort by the trailing count)")
+    print(summarise(raw.read_text()))
+    print(f"collapsed stacks in {raw} (flamegraph.pl or speedscope.app read them)")
+
+
+def summarise(collapsed: str, top: int = 40) -> str:
+    """Inclusive and self share of the event loop thread's samples per function, from py-spy's
+    collapsed stacks (self time of ``Runner.run`` is uvloop's own C code: sockets, parsing)."""
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if "Thread._bootstrap" in stack:  # the idle thread pool, not the event loop
+            continue
+        count = int(count_text)
+        total += count
+        frames = [re.sub(r" \(/[^)]*/(site-packages|src|lib/python3\.\d+)/", " (", f) for f in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+    lines = [f"{total} samples", "", "inclusive %  self %  function"]
+    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * count / total:10.1f}  {100 * own.get(frame, 0) / total:6.1f}  {frame}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
