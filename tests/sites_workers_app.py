@@ -1,0 +1,30 @@
+"""The app that tests/test_sites_workers.py serves in separate processes on one database:
+`interlink --database URL serve sites_workers_app:api`."""
+
+from __future__ import annotations
+
+import os
+
+from interlink import Api, Role
+from interlink.server import Site
+from interlink.store import find_key, utcnow
+
+api = Api(database=os.environ["INTERLINK_DATABASE_URL"])
+site = Site(api)
+home = api.module("home")
+admin = api.module("admin")
+
+
+@home.method
+def whoami(rl: Role) -> dict[str, object]:
+    return {"user": rl.user.username, "pid": os.getpid()}
+
+
+@admin.method
+def revoke(rl: Role, key_id: str) -> str:
+    """Revoke a key through this process (which forgets it at once; others within 2 s)."""
+    app = api.app
+    with app.database.session() as session:
+        find_key(session, key_id).revoked_at = utcnow()
+    app.authenticator.forget(key_id)
+    return key_id
