@@ -36,8 +36,27 @@ node-deps:
 run: $(STAMP)
 	$(PY) -m examples.mysite
 
+# The suite runs on SQLite and, when a PostgreSQL server answers, on PostgreSQL too.
+# INTERLINK_TEST_POSTGRES_URL points elsewhere; the default is the local server (trust auth,
+# database `test`), started with pg_ctlcluster when it is installed but not running.
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PG_PROBE = $(PY) -c "import sys, psycopg; psycopg.connect(sys.argv[1].replace('+psycopg', ''), connect_timeout=3).close()"
+
 test: $(STAMP) system-deps node-deps
-	$(PY) -m pytest
+	@url="$${INTERLINK_TEST_POSTGRES_URL:-$(TEST_POSTGRES_URL)}"; \
+	if ! $(PG_PROBE) "$$url" 2>/dev/null && [ -z "$$INTERLINK_TEST_POSTGRES_URL" ] && command -v pg_lsclusters >/dev/null; then \
+	  pg_lsclusters --no-header 2>/dev/null | awk '$$4 != "online" {print $$1, $$2}' | \
+	    while read version cluster; do pg_ctlcluster "$$version" "$$cluster" start || true; done; \
+	fi; \
+	if $(PG_PROBE) "$$url" 2>/dev/null; then \
+	  echo "PostgreSQL answers at $$url: the suite runs on SQLite and PostgreSQL"; \
+	  INTERLINK_TEST_POSTGRES_URL="$$url" $(PY) -m pytest; \
+	else \
+	  echo "NOTE: no PostgreSQL answers at $$url, so the suite runs on SQLite only."; \
+	  echo "      For both: a PostgreSQL server on 127.0.0.1:5432 (trust auth, database 'test'),"; \
+	  echo "      or INTERLINK_TEST_POSTGRES_URL=postgresql+psycopg://USER:PASS@HOST:PORT/DB make test"; \
+	  $(PY) -m pytest; \
+	fi
 
 bench: $(STAMP) system-deps
 	$(PY) -m benchmarks.run
