@@ -1,24 +1,19 @@
 """Sites and security: key rotation and IP allowlists, server-side login sessions.
 
 Revision ID: 0003
-Revises: 0001 (or 0002 once the service-records revision lands: see ``down_revision``)
+Revises: 0002
 Create Date: 2025-01-03
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-# Chains after the service-records revision "0002" when it is present, else straight after
-# "0001": the two issues land in either order without an Alembic branch.
-down_revision: str | None = (
-    "0002" if any(Path(__file__).parent.glob("0002_*.py")) else "0001"
-)
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
