@@ -69,7 +69,11 @@ def test_build_client_with_api_key_headers_and_timeout(database, secret_key, res
     assert data["headers"]["x-api-key"] == "k-123" and data["headers"]["x-tenant"] == "t1"
 
 
-def test_build_client_oauth2_shares_one_token_across_clients(database, secret_key, resource_server, oidc_provider) -> None:
+def test_build_client_oauth2_shares_one_token_across_clients(database, secret_key, resource_server, oidc_provider, monkeypatch) -> None:
+    from interlink.http import _service_client
+
+    # The token cache is per process; start empty so each database's run fetches its own token.
+    monkeypatch.setattr(_service_client, "_oauth2_cache", {})
     with database.session() as session:
         session.add(Service(slug="o", base_url=resource_server.url + "/api/", auth_type="oauth2_client_credentials",
                             client_id="svc-basic", secret="svc-basic-secret", token_url=oidc_provider.issuer + "/token",
