@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from interlink.credentials import parse_authorisation, parse_basic_header, split_key_password
 from interlink.errors import NotAuthorised
+from interlink.store import Authenticator
 
 if TYPE_CHECKING:
     from interlink.store import Role
 
 logger = logging.getLogger("interlink.server")
-
-
-class Authenticator(Protocol):
-    """Checks credentials; ``None`` means they do not check out."""
-
-    async def authenticate_key(self, key_id: str, secret: str) -> Role | None: ...
-
-    async def authenticate_user_key(self, username: str, key_id: str, secret: str) -> Role | None: ...
 
 
 async def authenticate(

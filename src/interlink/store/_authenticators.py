@@ -38,6 +38,11 @@ __all__ = ["KeyAuthenticator", "MemoryKeys", "Authenticator"]
 
 
 class Authenticator(Protocol):
+    """What the server asks on a call: which Role these credentials are, ``None`` if they do not
+    check out. ``KeyAuthenticator`` and ``MemoryKeys`` are the two kept here; optional extras an
+    authenticator may have are ``authenticate_password(username, password)`` and a ``client=``
+    keyword (with ``checks_networks = True``) for key IP allowlists."""
+
     async def authenticate_key(self, key_id: str, secret: str) -> Any | None: ...
 
     async def authenticate_user_key(
