@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from interlink.credentials import parse_authorisation, parse_basic_header, split_key_password
 from interlink.errors import NotAuthorised
