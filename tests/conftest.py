@@ -76,48 +76,17 @@ def database(database_url: str) -> Iterator[object]:
 # `live_server(app)` runs any ASGI app under a real uvicorn on a free loopback port in a
 # background thread and returns its base URL ("http://127.0.0.1:PORT"); stopped at teardown.
 
-import socket
-import threading
-import time
 from collections.abc import Callable
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _UvicornThread:
-    def __init__(self, app: object, **config: object) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", **config)
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+from servers import UvicornThread
 
 
 @pytest.fixture
 def live_server() -> Iterator[Callable[..., str]]:
-    servers: list[_UvicornThread] = []
+    servers: list[UvicornThread] = []
 
     def start(app: object, **config: object) -> str:
-        server = _UvicornThread(app, **config)
+        server = UvicornThread(app, **config)
         servers.append(server)
         return server.start()
 

@@ -13,11 +13,12 @@
 
 from __future__ import annotations
 
+from servers import UvicornThread
+
 import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -212,38 +213,6 @@ def _claims(token: str) -> dict[str, Any] | None:
     from interlink.http._jwt import unverified_claims
 
     return unverified_claims(token)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class UvicornThread:
-    def __init__(self, app: Any, **config: Any) -> None:
-        import uvicorn
-
-        self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off", **config))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self, scheme: str = "http") -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return f"{scheme}://127.0.0.1:{self.port}"
-
-    def open_connections(self) -> int:
-        return len(self.server.server_state.connections)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import free_port
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

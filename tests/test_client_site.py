@@ -7,18 +7,17 @@ run with only the import line (and the site's address) changed.
 
 from __future__ import annotations
 
+from servers import UvicornThread
+
 import contextlib
 import dataclasses
 import datetime as dt
 import enum
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 
 from interlink.server import Api
 from interlink.store import MemoryKeys, Role
@@ -139,31 +138,16 @@ def make_site(site_name: str = "my wonderful site") -> Api:
     return api
 
 
-class LiveServer:
-    """uvicorn serving an ASGI app on 127.0.0.1 in a thread."""
+class LiveServer(UvicornThread):
+    """A test site's server; ``root`` is its API root."""
 
-    def __init__(self, app: Any, port: int = 0) -> None:
-        self.app = app
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        self.port: int = self.server.servers[0].sockets[0].getsockname()[1]
+    def start(self) -> LiveServer:  # type: ignore[override]
+        super().start()
         return self
 
     @property
     def root(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port
+from servers import free_port
 from openapi_spec_validator import validate
 
 REPO = Path(__file__).resolve().parent.parent

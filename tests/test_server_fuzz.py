@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from test_wire_properties import NAMES, Colour, Inner
 
+from servers import UvicornThread
+
 from interlink import Api, FileUpload, Role
 from interlink.store import MemoryKeys
 
@@ -20,8 +22,6 @@ SECRET = "a" * 40
 
 @pytest.fixture(scope="module")
 def fuzz_url() -> Any:
-    import conftest
-
     api = Api(authenticator=MemoryKeys({KEY: (SECRET, Role(name="fuzz"))}))
 
     @api.method(module="home")
@@ -39,7 +39,7 @@ def fuzz_url() -> Any:
     ) -> int:
         return len(filters) + len(usernames)
 
-    server = conftest._UvicornThread(api)
+    server = UvicornThread(api)
     url = server.start()
     yield url
     server.stop()

@@ -1,0 +1,44 @@
+"""uvicorn on 127.0.0.1 in a background thread: the one way the tests run a real server in-process."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+
+def free_port() -> int:
+    """A port free right now, for servers started in another process (which must be told one)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class UvicornThread:
+    """Serves ``app`` on 127.0.0.1 (a port the kernel picks unless given); ``start()`` -> base URL."""
+
+    def __init__(self, app: Any, port: int = 0, **config: Any) -> None:
+        import uvicorn
+
+        config.setdefault("lifespan", "auto")
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self.port = port
+
+    def start(self, scheme: str = "http") -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def open_connections(self) -> int:
+        return len(self.server.server_state.connections)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
