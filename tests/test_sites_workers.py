@@ -17,7 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import free_port
+from servers import free_port
 from interlink.cli import main
 
 TESTS = Path(__file__).resolve().parent
