@@ -42,3 +42,19 @@ class UvicornThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def wait_until_serving(url: str, process: Any, seconds: float = 30) -> None:
+    """Poll ``url`` until a server started as ``process`` (a Popen) answers; fail if it exits."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stream = process.stdout or process.stderr
+                raise RuntimeError(f"{url} did not start: {stream.read() if stream else ''}") from None
+            time.sleep(0.1)

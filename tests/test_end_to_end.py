@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import free_port
+from servers import free_port, wait_until_serving
 from openapi_spec_validator import validate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,19 +56,6 @@ SITE = textwrap.dedent(
 )
 
 
-def wait_for(url: str, process: subprocess.Popen[str], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stdout.read() if process.stdout else ''}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("server did not start")
-
-
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -98,7 +85,7 @@ def test_cli_walkthrough_then_curl(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/api/openapi.json", server)
+        wait_until_serving(f"http://127.0.0.1:{port}/api/openapi.json", server)
         curl = subprocess.run(
             ["curl", "-s", "-X", "POST", "-d", f"filter.name_gt=a&filter.name_lt=p&authorisation={key_id}:{secret}",
              f"http://127.0.0.1:{port}/api/home/list_users"],

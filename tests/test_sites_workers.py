@@ -17,7 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from servers import free_port
+from servers import free_port, wait_until_serving
 from interlink.cli import main
 
 TESTS = Path(__file__).resolve().parent
@@ -45,15 +45,7 @@ def workers(database: Any) -> Iterator[list[str]]:
             ))
             urls.append(f"http://127.0.0.1:{port}")
         for process, url in zip(processes, urls):
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(url + "/login", timeout=1)
-                    break
-                except httpx.TransportError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"worker did not start: {process.stderr.read() if process.stderr else ''}")
-                    time.sleep(0.1)
+            wait_until_serving(url + "/login", process)
         yield urls
     finally:
         for process in processes:

@@ -38,6 +38,14 @@ class CliError(click.ClickException):
     exit_code = 2
 
 
+def _find(finder: Any, session: Any, ref: str) -> Any:
+    """``finder(session, ref)`` (find_user, find_role, find_key), 'not found' as a CliError."""
+    try:
+        return finder(session, ref)
+    except LookupError as error:
+        raise CliError(str(error)) from None
+
+
 class LazyGroup(click.Group):
     """A group that imports some subcommands only when they are used."""
 
@@ -212,10 +220,7 @@ def users_set_password(name: str, password_stdin: bool) -> None:
 
     password = _read_password()
     with _state().database().session() as session:
-        try:
-            user = find_user(session, name)
-        except LookupError as error:
-            raise CliError(str(error)) from None
+        user = _find(find_user, session, name)
         _set_password(user, password)
         session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     click.echo(f"password set for {name}")
@@ -254,12 +259,10 @@ def roles_create(username: str, name: str, permissions: tuple[str, ...]) -> None
     from interlink.store import AlreadyExists, create_role, find_user
 
     with _state().database().session() as session:
+        user = _find(find_user, session, username)
         try:
-            user = find_user(session, username)
             role = create_role(session, user, name)
             role.permissions = sorted({p.strip() for p in permissions if p.strip()})
-        except LookupError as error:
-            raise CliError(str(error)) from None
         except (AlreadyExists, ValueError) as error:
             raise CliError(str(error)) from None
         click.echo(role.api_id)
@@ -276,10 +279,7 @@ def roles_list(username: str | None) -> None:
     with _state().database().session() as session:
         query = select(Role).join(Role.user).order_by(User.username, Role.name)
         if username is not None:
-            try:
-                query = query.where(Role.user_id == find_user(session, username).id)
-            except LookupError as error:
-                raise CliError(str(error)) from None
+            query = query.where(Role.user_id == _find(find_user, session, username).id)
         rows = [
             (r.api_id, r.user.username, r.name, "yes" if r.is_default else "", _when(r.created_at))
             for r in session.scalars(query).unique()
@@ -311,10 +311,7 @@ def keys_create(role_ref: str, expires_in: str | None, networks: tuple[str, ...]
     except ValueError as error:
         raise CliError(str(error)) from None
     with _state().database().session() as session:
-        try:
-            role = find_role(session, role_ref)
-        except LookupError as error:
-            raise CliError(str(error)) from None
+        role = _find(find_role, session, role_ref)
         key, secret = create_key(session, role)
         if expires_in is not None:
             key.expires_at = utcnow() + _duration(expires_in)
@@ -343,10 +340,7 @@ def keys_list(role_ref: str | None) -> None:
     with _state().database().session() as session:
         query = select(Key).order_by(Key.id)
         if role_ref is not None:
-            try:
-                query = query.where(Key.role_id == find_role(session, role_ref).id)
-            except LookupError as error:
-                raise CliError(str(error)) from None
+            query = query.where(Key.role_id == _find(find_role, session, role_ref).id)
         rows = []
         for key in session.scalars(query).unique():
             if key.revoked_at is not None:
@@ -378,10 +372,7 @@ def keys_revoke(key_id: str) -> None:
     from interlink.store import find_key, utcnow
 
     with _state().database().session() as session:
-        try:
-            key = find_key(session, key_id)
-        except LookupError as error:
-            raise CliError(str(error)) from None
+        key = _find(find_key, session, key_id)
         if key.revoked_at is not None:
             click.echo(f"{key_id} was already revoked at {_when(key.revoked_at)}")
             return
@@ -398,10 +389,7 @@ def keys_rotate(key_id: str, grace: str) -> None:
     from interlink.store import find_key
 
     with _state().database().session() as session:
-        try:
-            key = find_key(session, key_id)
-        except LookupError as error:
-            raise CliError(str(error)) from None
+        key = _find(find_key, session, key_id)
         if key.revoked_at is not None:
             raise CliError(f"{key_id} is revoked; create a new key instead")
         secret = key.rotate_secret(_duration(grace))
