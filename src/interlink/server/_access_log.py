@@ -1,0 +1,153 @@
+"""An access log line per HTTP request, formatted once and written in batches.
+
+uvicorn's access log builds a ``logging.LogRecord`` per request, runs the record through
+filters (ours redacts credentials with a regular expression) and a colourising formatter, and
+writes and flushes the stream once per line. On a small API call that was a large share of the
+server's time (docs/performance.md). ``AccessLog`` keeps the same information — client
+address, method, path and query string, HTTP version, status — adds the duration, formats the
+line with one f-string and appends it to a buffer that is written out by the event loop at
+most every ``interval`` seconds (or when it is full) and at exit.
+
+Credentials never reach the log: query-string fields whose name, *percent-decoded* and
+case-folded, is a credential name (``authorisation``, ``password``, ...) have their value
+replaced by ``[redacted]``, so ``?%61uthorisation=k-…:secret`` is redacted as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import re
+import sys
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import IO, Any
+from urllib.parse import quote, unquote_plus
+
+__all__ = ["AccessLog", "BufferedLines", "redact_query", "CREDENTIAL_NAMES"]
+
+#: Query-string field names (decoded, lower case, stripped) whose values are never logged.
+CREDENTIAL_NAMES = frozenset({
+    "authorisation", "authorization", "password", "secret", "token", "access_token",
+    "csrf_token", "api_key", "apikey",
+})
+
+_PHRASES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+# Printable ASCII without space, quote and backslash: such a path needs no quoting.
+_PLAIN = re.compile(r"[!#-\[\]-~]*")
+_FIELD = re.compile(r"[^&;]+")
+
+
+def _redact_field(match: re.Match[str]) -> str:
+    field = match.group()
+    name, sep, _ = field.partition("=")
+    if "%" in name or "+" in name:
+        decoded = unquote_plus(name, errors="replace")
+    else:
+        decoded = name
+    if decoded.strip().casefold() in CREDENTIAL_NAMES:
+        return f"{name}=[redacted]"
+    return field
+
+
+def redact_query(query: str) -> str:
+    """``query`` with the values of credential fields replaced by ``[redacted]``."""
+    return _FIELD.sub(_redact_field, query)
+
+
+def _plain(text: str) -> str:
+    """Text safe on one log line inside quotes: escaped unless it is plain printable ASCII."""
+    if _PLAIN.fullmatch(text):
+        return text
+    return quote(text, safe="/:@!$&'()*+,;=%?-._~")
+
+
+class BufferedLines:
+    """Collects lines and writes them to ``stream`` in one write per ``interval`` seconds
+    (scheduled on the running event loop) or whenever ``limit`` lines are waiting; what is
+    left is written at exit. Called from the event loop's thread only."""
+
+    def __init__(self, stream: IO[str] | None = None, interval: float = 0.1, limit: int = 512) -> None:
+        self._stream = stream
+        self.interval = interval
+        self.limit = limit
+        self._lines: list[str] = []
+        self._timer: asyncio.TimerHandle | None = None
+        atexit.register(self.flush)
+
+    def __call__(self, line: str) -> None:
+        lines = self._lines
+        lines.append(line)
+        if len(lines) >= self.limit:
+            self.flush()
+        elif self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(self.interval, self.flush)
+            except RuntimeError:  # no event loop: write at once
+                self.flush()
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._lines:
+            return
+        text = "".join(self._lines)
+        self._lines = []
+        stream = self._stream or sys.stdout
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken stream: the lines are dropped
+            pass
+
+
+class AccessLog:
+    """ASGI middleware: one line per HTTP request, e.g.
+    ``INFO:     127.0.0.1:50412 - "POST /api/home/list_users HTTP/1.1" 200 OK 0.4 ms``.
+
+    ``write`` receives each line (with its newline); the default batches them to standard
+    output. Pass e.g. ``lambda line: logger.info(line.rstrip())`` to use logging instead, at
+    the cost of a log record per request.
+    """
+
+    def __init__(self, app: Any, write: Callable[[str], None] | None = None) -> None:
+        self.app = app
+        self.write = write if write is not None else BufferedLines()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 0
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except BaseException:
+            if not status:
+                status = 500  # uvicorn answers 500 for an app that raised before answering
+            raise
+        finally:
+            self.write(self.line(scope, status, time.perf_counter() - start))
+
+    @staticmethod
+    def line(scope: Any, status: int, seconds: float) -> str:
+        client = scope.get("client")
+        address = f"{client[0]}:{client[1]}" if client else "-"
+        path = _plain(scope.get("root_path", "") + scope["path"])
+        query: bytes = scope.get("query_string", b"")
+        if query:
+            path = f"{path}?{_plain(redact_query(query.decode('latin-1')))}"
+        shown = _PHRASES.get(status, str(status)) if status else "- (no response)"
+        return (
+            f'INFO:     {address} - "{scope["method"]} {path} HTTP/{scope.get("http_version", "1.1")}" '
+            f"{shown} {seconds * 1000:.1f} ms\n"
+        )
