@@ -36,8 +36,11 @@ def load_target(target: str) -> Any:
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
 @click.option("--reload", is_flag=True, help="restart when the code changes (development)")
 @click.option("--max-body-size", type=int, default=None, help="bytes; larger bodies get a 413")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="a line per request on standard output (credentials redacted)")
 @click.pass_context
-def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, reload: bool, max_body_size: int | None) -> None:
+def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, reload: bool, max_body_size: int | None,
+          access_log: bool) -> None:
     """Serve an interlink Api, e.g. ``interlink serve mysite.api:api``."""
     import uvicorn
 
@@ -57,8 +60,27 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
         raise click.UsageError("--max-body-size applies to an interlink Api only")
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
     # client address; Api(trusted_proxies=...) decides that instead (docs/security.md).
+    # access_log=False: uvicorn's access log costs a log record per request; interlink's
+    # AccessLog (server/_access_log.py) writes the same line, batched.
     if workers > 1 or reload:
-        uvicorn.run(target, host=host, port=port, workers=workers, reload=reload, log_level="info",
-                    proxy_headers=False)
+        os.environ[TARGET_ENV] = target
+        os.environ[ACCESS_LOG_ENV] = "1" if access_log else ""
+        uvicorn.run("interlink.cli_serve:worker_app", factory=True, host=host, port=port, workers=workers,
+                    reload=reload, log_level="info", proxy_headers=False, access_log=False)
     else:
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+        from interlink.server._access_log import AccessLog
+
+        uvicorn.run(AccessLog(app) if access_log else app, host=host, port=port, log_level="info",
+                    proxy_headers=False, access_log=False)
+
+
+TARGET_ENV = "INTERLINK_SERVE_TARGET"
+ACCESS_LOG_ENV = "INTERLINK_SERVE_ACCESS_LOG"
+
+
+def worker_app() -> Any:
+    """The app of each uvicorn worker process (and of each reload): the target, behind the access log."""
+    from interlink.server._access_log import AccessLog
+
+    app = load_target(os.environ[TARGET_ENV])
+    return AccessLog(app) if os.environ.get(ACCESS_LOG_ENV) else app
