@@ -2,7 +2,7 @@
 
 A call's way: body read once -> flat pairs -> reserved fields pulled out -> authenticate ->
 Role -> decode with the method's compiled converter -> call (async awaited, plain functions
-in the thread pool) -> encode -> JSON. Every failure on that way is an ApiError with its one
+in interlink's thread pool, server/_threads.py) -> encode -> JSON. Every failure on that way is an ApiError with its one
 shape; anything else is our bug or the method's, and is a logged 500.
 """
 
@@ -27,6 +27,7 @@ from ._client_address import ClientAddress
 from ._csrf import csrf_matches, pop_csrf
 from ._ratelimit import FailureLimiter
 from ._sessions import session_cookie
+from ._threads import ThreadPool
 from ._body import ClientDisconnected, content_type_of, form_pairs, json_body, multipart_pairs, query_pairs, read_body, unsupported
 from ._docs import docs_routes
 from ._openapi import openapi_document
@@ -64,6 +65,7 @@ class ApiApp:
         self.client_address = ClientAddress(api.trusted_proxies)
         self._pass_client = False
         self._ready = False
+        self.threads = ThreadPool()  # runs plain `def` methods (and model loading) off the event loop
         routes: list[Any] = [Route(api.prefix + "/openapi.json", self.openapi, methods=["GET"])]
         if api.docs:
             routes += docs_routes(api.prefix + "/openapi.json", api.title)
@@ -208,7 +210,7 @@ class ApiApp:
                     if json_arguments is not None
                     else functools.partial(arguments.decode_pairs, pairs, self.load_model)
                 )
-                kwargs = await anyio.to_thread.run_sync(decode)
+                kwargs = await self.threads.run(decode)
             elif json_arguments is not None:
                 kwargs = arguments.decode_json(json_arguments)
             else:
@@ -220,7 +222,7 @@ class ApiApp:
         if method.is_async:
             result = await method.function(**kwargs)
         else:
-            result = await anyio.to_thread.run_sync(functools.partial(method.function, **kwargs))
+            result = await self.threads.run(method.function, **kwargs)
         return method.result.encode(result)
 
     async def authenticate_caller(self, scope: Any, authorisation: str | None, basic: str | None) -> Any:
