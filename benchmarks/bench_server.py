@@ -1,14 +1,26 @@
-"""Server throughput: the ``home.list_users``-like call on interlink, FastAPI and plain Starlette.
+"""Server throughput: the ``home.list_users``-like call, the way users run it and at best.
 
-Each peer (``benchmarks/peers/``) runs in its own uvicorn process (one worker, uvloop, httptools,
-no access log) pinned to core 0; wrk runs pinned to core 1 with 1 thread and 32 connections,
-POSTing the same urlencoded form. Before measuring, every peer must answer the call with 200 and
-the same JSON, and a wrong key with 401, so the three do the same job. The peers are measured in
-interleaved rounds (interlink, FastAPI, Starlette, interlink, ...) so drift on the machine hits
-them alike; the table shows each peer's median round.
+The headline is the *default path* each framework's user gets without tuning:
 
-``python -m benchmarks.bench_server --profile`` instead records the interlink server under the
-same load with py-spy and prints where its time goes (see docs/performance.md).
+* interlink: ``interlink serve`` (the real CLI, in a subprocess) with a plain ``def`` method,
+  the key created with the store API in an SQLite file, the access log on;
+* FastAPI: ``uvicorn module:app`` with a ``def`` endpoint, uvicorn's access log on.
+
+Beside it, the best case (an ``async def`` method, keys in an in-memory dict, no access log,
+uvicorn started by hand) for interlink, FastAPI and plain Starlette; then what each of
+interlink's defaults costs, one change at a time (store keys vs in-memory keys, access log on
+vs off, ``def`` vs ``async def``); then 200 concurrent connections for 30 s.
+
+Every server is one process pinned to core 0 (``taskset``); wrk runs pinned to core 1 with one
+thread and 32 connections, POSTing the same urlencoded form (each peer's own key). Before
+measuring, every peer must answer the call with 200 and the same JSON, and a wrong key with
+401, so they all do the same job. All servers run side by side and are measured in interleaved
+rounds (each round visits every server once), so drift on the machine hits them alike; tables
+show each server's median round, and ratios are the median of the per-round ratios.
+
+``python -m benchmarks.bench_server --profile [PEER]`` instead records one server (default:
+the interlink default path) under the same load with py-spy and prints where its time goes
+(see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -19,24 +31,29 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from benchmarks.peers import common
 
 ROOT = Path(__file__).resolve().parent.parent
+# Modules for `serve()` (uvicorn by hand, no access log); bench_client uses the interlink one.
 PEERS = {"interlink": "interlink_app", "FastAPI": "fastapi_app", "Starlette": "starlette_app"}
-DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
 WARMUP = int(os.environ.get("BENCH_WARMUP_SECONDS", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONNECTIONS = 32
+MANY_CONNECTIONS = 200
+MANY_SECONDS = int(os.environ.get("BENCH_MANY_SECONDS", "30"))
+MANY_TIMEOUT = "2s"  # wrk's default: an answer slower than this counts as a timeout
 LOAD_BEFORE = "?"  # 1-minute load average before the run: other work on the machine skews results
 
 LUA = """
@@ -45,15 +62,17 @@ wrk.body = {body}
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 
 function done(summary, latency, requests)
-  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d errors=%d\\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.timeout))
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d non2xx=%d "
+    .. "connect=%d read=%d write=%d timeout=%d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
+    summary.errors.status, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.timeout))
 end
 """
 
 RESULT = re.compile(
-    r"RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) non2xx=(\d+) errors=(\d+)"
+    r"RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) max_us=(\d+) non2xx=(\d+) "
+    r"connect=(\d+) read=(\d+) write=(\d+) timeout=(\d+)"
 )
 
 
@@ -62,6 +81,62 @@ class Round:
     rps: float
     p50_ms: float
     p99_ms: float
+    max_ms: float = 0.0
+    cpu_us: float = 0.0  # server CPU time (all threads, user + system) per request
+    non2xx: int = 0
+    socket_errors: int = 0
+    timeouts: int = 0
+
+
+@dataclass
+class Peer:
+    """One server: how to start it on a port, and the key its callers send."""
+
+    name: str
+    command: Callable[[int], list[str]]
+    store: bool = False  # keys in the bench's SQLite file (INTERLINK_DATABASE_URL)
+    key: tuple[str, str] = (common.KEY_ID, common.KEY_SECRET)
+    url: str = ""
+    pid: int = 0
+    rounds: list[Round] = field(default_factory=list)
+
+
+def _uvicorn(target: str, *extra: str) -> Callable[[int], list[str]]:
+    return lambda port: [
+        sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port), *extra,
+    ]
+
+
+# uvicorn as the existing best-case bench starts it: uvloop, httptools, no access log.
+TUNED = ("--workers", "1", "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log")
+
+
+def _interlink_serve(target: str, *extra: str) -> Callable[[int], list[str]]:
+    cli = str(Path(sys.executable).parent / "interlink")
+    return lambda port: [cli, "serve", target, "--host", "127.0.0.1", "--port", str(port), *extra]
+
+
+DEFAULT = "interlink default"
+FASTAPI_DEFAULT = "FastAPI default"
+BEST = "interlink best case"
+MEMORY_KEYS = "in-memory keys"
+NO_ACCESS_LOG = "access log off"
+ASYNC = "async def"
+
+
+def all_peers() -> list[Peer]:
+    """In measuring order; each variant of the default path changes one thing."""
+    target = "benchmarks.peers.interlink_default"
+    return [
+        Peer(DEFAULT, _interlink_serve(f"{target}:api"), store=True),
+        Peer(FASTAPI_DEFAULT, _uvicorn("benchmarks.peers.fastapi_app:default_app")),
+        Peer(MEMORY_KEYS, _interlink_serve(f"{target}:api_memory_keys")),
+        Peer(NO_ACCESS_LOG, _interlink_serve(f"{target}:api", "--no-access-log"), store=True),
+        Peer(ASYNC, _interlink_serve(f"{target}:api_async"), store=True),
+        Peer(BEST, _uvicorn("benchmarks.peers.interlink_app:app", *TUNED)),
+        Peer("FastAPI best case", _uvicorn("benchmarks.peers.fastapi_app:app", *TUNED)),
+        Peer("Starlette best case", _uvicorn("benchmarks.peers.starlette_app:app", *TUNED)),
+    ]
 
 
 def _two_cores() -> bool:
@@ -79,27 +154,25 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(module: str) -> Iterator[tuple[str, int]]:
-    """One uvicorn worker serving ``benchmarks.peers.<module>:app`` on core 0; yields its URL and
-    pid (taskset execs uvicorn, so the pid is the server's)."""
+def start(name: str, command: Callable[[int], list[str]], env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """One server process on core 0; yields its URL and pid (taskset execs the server, so the
+    pid is the server's). Its output (the access log) goes to a temporary file, as to a log file."""
     port = _free_port()
-    argv = _pinned(0, [
-        sys.executable, "-m", "uvicorn", f"benchmarks.peers.{module}:app",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log",
-    ])
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        _pinned(0, command(port)), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
                 log.seek(0)
-                raise RuntimeError(f"{module} exited: {log.read().decode(errors='replace')}")
+                raise RuntimeError(f"{name} exited: {log.read().decode(errors='replace')}")
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{module} did not start listening in 30 s")
+                raise RuntimeError(f"{name} did not start listening in 30 s")
             time.sleep(0.05)
         yield f"http://127.0.0.1:{port}", process.pid
     finally:
@@ -110,6 +183,26 @@ def serve(module: str) -> Iterator[tuple[str, int]]:
             process.kill()
             process.wait()
         log.close()
+
+
+def serve(module: str) -> contextlib.AbstractContextManager[tuple[str, int]]:
+    """``benchmarks.peers.<module>:app`` under uvicorn, tuned and without access log."""
+    return start(module, _uvicorn(f"benchmarks.peers.{module}:app", *TUNED))
+
+
+def create_store_key(url: str) -> tuple[str, str]:
+    """A user, role and key in a fresh database, with the store API; the key's id and secret."""
+    from interlink.store import Database, create_key, create_role, create_user
+
+    database = Database(url)
+    database.migrate()
+    with database.session() as session:
+        role = create_role(session, create_user(session, "bench"), "bench")
+        key, secret = create_key(session, role)
+        key_id = key.key_id
+        session.commit()
+    database.engine.dispose()
+    return key_id, secret.decode()
 
 
 def post(url: str, body: str) -> tuple[int, bytes]:
@@ -124,45 +217,66 @@ def post(url: str, body: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def check_equivalent(urls: dict[str, str]) -> list[dict]:
+def check_equivalent(peers: list[Peer]) -> list[dict]:
     """Every peer: the call gives 200 and the same JSON; a wrong key gives 401."""
     expected = common.expected_answer()
-    answers = {}
-    for name, url in urls.items():
-        status, body = post(url, common.form_body())
+    for peer in peers:
+        key_id, secret = peer.key
+        status, body = post(peer.url, common.form_body(secret, key_id))
         if status != 200:
-            raise RuntimeError(f"{name} answered {status}: {body[:300]!r}")
-        answers[name] = json.loads(body)
-        status, body = post(url, common.form_body(secret="x" * 40))
+            raise RuntimeError(f"{peer.name} answered {status}: {body[:300]!r}")
+        if json.loads(body) != expected:
+            raise RuntimeError(f"{peer.name} answers {body[:300]!r}, expected {expected!r}")
+        status, body = post(peer.url, common.form_body("x" * 40, key_id))
         if status != 401:
-            raise RuntimeError(f"{name} answered {status}, not 401, to a wrong key: {body[:300]!r}")
-    for name, answer in answers.items():
-        if answer != expected:
-            raise RuntimeError(f"{name} answers {answer!r}, expected {expected!r}")
+            raise RuntimeError(f"{peer.name} answered {status}, not 401, to a wrong key: {body[:300]!r}")
     return expected
 
 
-def wrk(url: str, script: Path, seconds: int) -> Round:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, script: Path, seconds: int, connections: int = CONNECTIONS, strict: bool = True,
+        pid: int = 0) -> Round:
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     argv = _pinned(1, [
-        "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
+        "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+        "--timeout", MANY_TIMEOUT if connections == MANY_CONNECTIONS else "5s",
         "-s", str(script), url + common.PATH,
     ])
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu_before if pid else 0.0
     match = RESULT.search(out)
     if match is None:
         raise RuntimeError(f"no RESULT line from wrk:\n{out}")
-    requests, duration_us, p50_us, p99_us, non2xx, errors = map(int, match.groups())
-    if non2xx or errors:
-        raise RuntimeError(f"wrk saw {non2xx} non-2xx answers and {errors} socket errors against {url}")
-    return Round(requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000)
+    requests, duration_us, p50_us, p99_us, max_us, non2xx, connect, read, write, timeout = map(int, match.groups())
+    result = Round(
+        requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000, max_ms=max_us / 1000,
+        cpu_us=1e6 * cpu / max(requests, 1), non2xx=non2xx, socket_errors=connect + read + write,
+        timeouts=timeout,
+    )
+    if strict and (non2xx or result.socket_errors or timeout):
+        raise RuntimeError(f"wrk saw {non2xx} non-2xx answers, {result.socket_errors} socket errors and "
+                           f"{timeout} timeouts against {url}")
+    return result
 
 
 @contextlib.contextmanager
-def lua_script() -> Iterator[Path]:
+def lua_scripts(peers: list[Peer]) -> Iterator[dict[str, Path]]:
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "post.lua"
-        script.write_text(LUA.format(body=json.dumps(common.form_body())))
-        yield script
+        scripts = {}
+        for number, peer in enumerate(peers):
+            script = Path(tmp) / f"post{number}.lua"
+            key_id, secret = peer.key
+            script.write_text(LUA.format(body=json.dumps(common.form_body(secret, key_id))))
+            scripts[peer.name] = script
+        yield scripts
 
 
 def _load() -> str:
@@ -171,27 +285,62 @@ def _load() -> str:
     return "?"
 
 
-def measure() -> dict[str, list[Round]]:
-    global LOAD_BEFORE
-    LOAD_BEFORE = _load()
+@contextlib.contextmanager
+def running(peers: list[Peer]) -> Iterator[dict[str, Path]]:
+    """Every peer started (store peers on one fresh SQLite file with one key) and checked."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run `make system-deps` (Debian package wrk)")
-    rounds: dict[str, list[Round]] = {name: [] for name in PEERS}
     with contextlib.ExitStack() as stack:
-        urls = {name: stack.enter_context(serve(module))[0] for name, module in PEERS.items()}
-        check_equivalent(urls)
-        script = stack.enter_context(lua_script())
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        database_url = f"sqlite:///{tmp}/bench.db"
+        store_key = create_store_key(database_url)
+        for peer in peers:
+            env = None
+            if peer.store:
+                peer.key = store_key
+                env = {"INTERLINK_DATABASE_URL": database_url}
+            peer.url, peer.pid = stack.enter_context(start(peer.name, peer.command, env))
+        check_equivalent(peers)
+        yield stack.enter_context(lua_scripts(peers))
+
+
+@dataclass
+class Results:
+    peers: dict[str, Peer]
+    many: dict[str, Round]
+
+
+def measure(names: list[str] | None = None) -> Results:
+    global LOAD_BEFORE
+    LOAD_BEFORE = _load()
+    peers = [p for p in all_peers() if names is None or p.name in names]
+    many: dict[str, Round] = {}
+    with running(peers) as scripts:
         for number in range(ROUNDS):
-            for name, url in urls.items():
-                wrk(url, script, WARMUP)
-                result = wrk(url, script, DURATION)
-                print(f"round {number + 1} {name}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms", flush=True)
-                rounds[name].append(result)
-    return rounds
+            for peer in peers:
+                wrk(peer.url, scripts[peer.name], WARMUP)
+                result = wrk(peer.url, scripts[peer.name], DURATION, pid=peer.pid)
+                print(f"round {number + 1} {peer.name}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms, "
+                      f"{result.cpu_us:.0f} µs CPU per request", flush=True)
+                peer.rounds.append(result)
+        for peer in peers:
+            if peer.name in (DEFAULT, FASTAPI_DEFAULT) and MANY_SECONDS > 0:
+                wrk(peer.url, scripts[peer.name], WARMUP, MANY_CONNECTIONS, strict=False)
+                result = wrk(peer.url, scripts[peer.name], MANY_SECONDS, MANY_CONNECTIONS, strict=False)
+                print(f"{MANY_CONNECTIONS} connections {peer.name}: {result.rps:,.0f} req/s, p99 "
+                      f"{result.p99_ms:.2f} ms, {result.timeouts} timeouts", flush=True)
+                many[peer.name] = result
+    return Results({p.name: p for p in peers}, many)
 
 
 def median_round(results: list[Round]) -> Round:
     return sorted(results, key=lambda r: r.rps)[len(results) // 2]
+
+
+def ratio(results: Results, a: str, b: str) -> float:
+    """Median over rounds of a's requests/s ÷ b's in the same round."""
+    pairs = zip(results.peers[a].rounds, results.peers[b].rounds)
+    return statistics.median(x.rps / y.rps for x, y in pairs)
 
 
 def _cpu() -> str:
@@ -207,89 +356,175 @@ def _wrk_version() -> str:
     return (out.stdout or out.stderr).splitlines()[0].strip() if (out.stdout or out.stderr) else "wrk"
 
 
-def report(rounds: dict[str, list[Round]]) -> str:
-    best = {name: median_round(results) for name, results in rounds.items()}
-    interlink = best["interlink"]
+def _met(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def report(results: Results) -> str:
+    peers = results.peers
+    best = {name: median_round(peer.rounds) for name, peer in peers.items()}
+    default = best[DEFAULT]
     lines = [
         "## Server: a `home.list_users`-like call",
         "",
         "`POST /api/home/list_users` with an urlencoded form: a dataclass filter "
         "(`filter.name_gt`, `filter.name_lt`), 8 bare repeated `usernames`, a bool `active` and "
-        "`authorisation=keyid:secret` checked against an in-memory dict (SHA-256, constant-time "
-        "compare) by every peer. The peers are in `benchmarks/peers/`: interlink (`@home.method` "
-        "with typed parameters), FastAPI (a pydantic model read with `Form()`, key checked in a "
-        "dependency, `response_model`), plain Starlette (`request.form()` and hand-written checks). "
-        "Before measuring, each must answer 200 with the same JSON and 401 to a wrong key.",
+        "`authorisation=keyid:secret`. The servers are in `benchmarks/peers/`: interlink "
+        "(`@home.method` with typed parameters), FastAPI (a pydantic model read with `Form()`, key "
+        "checked in a dependency against a dict with SHA-256 and a constant-time compare, "
+        "`response_model`), plain Starlette (`request.form()` and hand-written checks). Before "
+        "measuring, each must answer 200 with the same JSON and 401 to a wrong key.",
         "",
-        "| server | requests/s | p50 latency | p99 latency | interlink ÷ this |",
+        "### The default path",
+        "",
+        "What a user gets without tuning. **interlink default**: `interlink serve` (the CLI, "
+        "uvicorn underneath) with a plain `def` method, the key created with the store API in an "
+        "SQLite file, the access log on. **FastAPI default**: `uvicorn module:app` with a `def` "
+        "endpoint and uvicorn's access log on. The best cases (an `async def` method, keys in an "
+        "in-memory dict, no access log, uvicorn started with `--no-access-log`) are beside them, "
+        "labelled.",
+        "",
+        "| server | requests/s | p50 latency | p99 latency | interlink default ÷ this |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name, result in best.items():
-        ratio = interlink.rps / result.rps
-        lines.append(
-            f"| {name} | {result.rps:,.0f} | {result.p50_ms:.2f} ms | {result.p99_ms:.2f} ms | {ratio:.2f}× |"
-        )
-    fastapi, starlette = best["FastAPI"], best["Starlette"]
-    goal_fastapi = "met" if interlink.rps >= 2 * fastapi.rps else "not met"
-    goal_starlette = "met" if interlink.rps >= 0.95 * starlette.rps else "not met"
+    for name in [DEFAULT, FASTAPI_DEFAULT, BEST, "FastAPI best case", "Starlette best case"]:
+        if name not in best:
+            continue
+        r = best[name]
+        shown = f"**{name}**" if name in (DEFAULT, FASTAPI_DEFAULT) else name
+        lines.append(f"| {shown} | {r.rps:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms | "
+                     f"{ratio(results, DEFAULT, name):.2f}× |")
+
+    lines += [
+        "",
+        "### What each default costs",
+        "",
+        "The interlink default path with one thing changed, measured in the same rounds.",
+        "",
+        "| interlink default, but … | requests/s | p99 latency | default ÷ this |",
+        "|---|---:|---:|---:|",
+        f"| (nothing: the default path) | {default.rps:,.0f} | {default.p99_ms:.2f} ms | 1.00× |",
+    ]
+    descriptions = {
+        MEMORY_KEYS: "keys in an in-memory dict (`MemoryKeys`) instead of the store",
+        NO_ACCESS_LOG: "`interlink serve --no-access-log`",
+        ASYNC: "the method is `async def`",
+    }
+    for name, text in descriptions.items():
+        if name in best:
+            r = best[name]
+            lines.append(f"| {text} | {r.rps:,.0f} | {r.p99_ms:.2f} ms | {ratio(results, DEFAULT, name):.2f}× |")
+
+    goals = []
+    if FASTAPI_DEFAULT in peers:
+        x = ratio(results, DEFAULT, FASTAPI_DEFAULT)
+        goals.append(f"default path ≥ 2× FastAPI's default path: {_met(x >= 2)} ({x:.2f}×)")
+    if MEMORY_KEYS in peers:
+        x = ratio(results, DEFAULT, MEMORY_KEYS)
+        goals.append(f"store-backed keys within 5 % of in-memory keys: {_met(x >= 0.95)} "
+                     f"({100 * (1 - x):+.1f} % slower)")
+    if NO_ACCESS_LOG in peers:
+        x = ratio(results, DEFAULT, NO_ACCESS_LOG)
+        goals.append(f"the access log costs < 10 %: {_met(x > 0.90)} ({100 * (1 - x):.1f} %)")
+    if ASYNC in peers:
+        x = ratio(results, DEFAULT, ASYNC)
+        goals.append(f"a `def` method within 25 % of `async def`: {_met(x >= 0.75)} "
+                     f"({100 * (1 - x):+.1f} % slower)")
+    if BEST in peers and "FastAPI best case" in peers:
+        x = ratio(results, BEST, "FastAPI best case")
+        goals.append(f"best case ≥ 2× FastAPI's best case: {_met(x >= 2)} ({x:.2f}×)")
+    if BEST in peers and "Starlette best case" in peers:
+        x = ratio(results, BEST, "Starlette best case")
+        goals.append(f"best case at least level with plain Starlette (≥ 0.95×): {_met(x >= 0.95)} ({x:.2f}×)")
+
+    if results.many:
+        lines += [
+            "",
+            f"### {MANY_CONNECTIONS} concurrent connections for {MANY_SECONDS} s",
+            "",
+            f"The two default paths under `wrk -t1 -c{MANY_CONNECTIONS} -d{MANY_SECONDS}s --timeout "
+            f"{MANY_TIMEOUT}` (after a {WARMUP} s warm-up): an answer slower than {MANY_TIMEOUT} "
+            "counts as a timeout.",
+            "",
+            "| server | requests/s | p50 latency | p99 latency | slowest | timeouts | socket errors | non-2xx |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, r in results.many.items():
+            lines.append(f"| {name} | {r.rps:,.0f} | {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | "
+                         f"{r.max_ms:.0f} ms | {r.timeouts} | {r.socket_errors} | {r.non2xx} |")
+        if DEFAULT in results.many:
+            r = results.many[DEFAULT]
+            goals.append(f"no timeouts at {MANY_CONNECTIONS} connections for {MANY_SECONDS} s: "
+                         f"{_met(r.timeouts == 0 and r.socket_errors == 0)} ({r.timeouts} timeouts, "
+                         f"{r.socket_errors} socket errors, p99 {r.p99_ms:.1f} ms)")
+
     spread = ", ".join(
-        f"{name} {min(r.rps for r in rs):,.0f}–{max(r.rps for r in rs):,.0f}" for name, rs in rounds.items()
+        f"{name} {min(r.rps for r in p.rounds):,.0f}–{max(r.rps for r in p.rounds):,.0f}"
+        for name, p in peers.items()
     )
     pinning = (
-        "server pinned to core 0 (`taskset -c 0`), wrk to core 1"
+        "each server pinned to core 0 (`taskset -c 0`), wrk to core 1"
         if _two_cores() else "NOT pinned (fewer than 2 cores or no taskset): numbers are noisier"
     )
     lines += [
         "",
-        f"Goals: interlink ≥ 2× FastAPI — **{goal_fastapi}** "
-        f"({interlink.rps / fastapi.rps:.2f}×); at least level with plain Starlette (≥ 0.95×) — "
-        f"**{goal_starlette}** ({interlink.rps / starlette.rps:.2f}×).",
+        "Goals:",
         "",
-        f"Setup: {_cpu()}; one uvicorn worker per peer (uvloop, httptools, `--log-level warning`, "
-        f"no access log), {pinning}; {_wrk_version().split(' [')[0]} with `-t1 -c{CONNECTIONS} "
-        f"-d{DURATION}s` after a {WARMUP} s warm-up, {ROUNDS} interleaved rounds, the table shows "
-        f"each peer's median round (requests/s range over rounds: {spread}; 1-minute load "
+        *[f"- {goal}" for goal in goals],
+        "",
+        f"Setup: {_cpu()}; one server process each, {pinning}; "
+        f"{_wrk_version().split(' [')[0]} with `-t1 -c{CONNECTIONS} -d{DURATION}s` after a {WARMUP} s "
+        f"warm-up, {ROUNDS} interleaved rounds; tables show each server's median round and ratios "
+        f"are medians of per-round ratios (requests/s range over rounds: {spread}; 1-minute load "
         f"average before the run {LOAD_BEFORE} — above ~0.3 something else was running on the "
-        "2 cores and the numbers are noisier). What limits "
-        "interlink's number: [performance.md](performance.md).",
+        "2 cores and the numbers are noisier). The servers' output (access logs) goes to a file. "
+        "Where interlink's time goes: [performance.md](performance.md).",
     ]
     return "\n".join(lines)
 
 
 def run() -> str:
-    return report(measure())
+    only = os.environ.get("BENCH_SERVERS")  # a comma-separated subset of the servers' names
+    return report(measure(only.split(",") if only else None))
 
 
-def profile(seconds: int = 20) -> None:
-    """py-spy on the interlink peer under the benchmark's load: collapsed stacks, then a summary."""
+def profile(name: str = DEFAULT, seconds: int = 20) -> None:
+    """py-spy on one server under the benchmark's load: collapsed stacks, then a summary."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: pip install py-spy")
     raw = Path(tempfile.gettempdir()) / "interlink-profile.txt"
-    with serve(PEERS["interlink"]) as (url, pid), lua_script() as script:
-        check_equivalent({"interlink": url})
-        wrk(url, script, WARMUP)
+    peers = [p for p in all_peers() if p.name == name]
+    if not peers:
+        raise SystemExit(f"no server {name!r}; one of: {', '.join(p.name for p in all_peers())}")
+    with running(peers) as scripts:
+        peer, script = peers[0], scripts[name]
+        wrk(peer.url, script, WARMUP)
         load = subprocess.Popen(
-            _pinned(1, ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds + 3}s", "-s", str(script), url + common.PATH]),
+            _pinned(1, ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds + 3}s", "-s", str(script), peer.url + common.PATH]),
             stdout=subprocess.DEVNULL,
         )
         time.sleep(1)
-        subprocess.run([spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "200", "--function", "-f", "raw", "-o", str(raw)],
-                       check=True)
+        subprocess.run([spy, "record", "-p", str(peer.pid), "-d", str(seconds), "-r", "200", "--function",
+                        "-f", "raw", "-o", str(raw)], check=True)
         load.wait()
     print(summarise(raw.read_text()))
     print(f"collapsed stacks in {raw} (flamegraph.pl or speedscope.app read them)")
 
 
-def summarise(collapsed: str, top: int = 40) -> str:
-    """Inclusive and self share of the event loop thread's samples per function, from py-spy's
-    collapsed stacks (self time of ``Runner.run`` is uvloop's own C code: sockets, parsing)."""
+IDLE = re.compile(r"^(Condition\.wait|Event\.wait|_worker|SimpleQueue\.get) ")
+
+
+def summarise(collapsed: str, top: int = 45) -> str:
+    """Inclusive and self share of all busy samples per function, from py-spy's collapsed
+    stacks (self time of ``Runner.run`` is uvloop's own C code: sockets, parsing). Worker
+    threads (``def`` methods) are counted too: they share the server's one core."""
     inclusive: dict[str, int] = {}
     own: dict[str, int] = {}
     total = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if "Thread._bootstrap" in stack:  # the idle thread pool, not the event loop
+        if IDLE.search(stack.rpartition(";")[2]):  # a pool thread waiting for work
             continue
         count = int(count_text)
         total += count
@@ -305,6 +540,7 @@ def summarise(collapsed: str, top: int = 40) -> str:
 
 if __name__ == "__main__":
     if "--profile" in sys.argv:
-        profile()
+        rest = [a for a in sys.argv[1:] if a != "--profile"]
+        profile(" ".join(rest) if rest else DEFAULT)
     else:
         print(run())

@@ -1,6 +1,6 @@
 """What the three peers share: the user table, the one key, the request body and the result.
 
-The method is shaped like ``home.list_users`` of the seed: a dataclass filter sent as
+The method is shaped like the example site's ``home.list_users``: a dataclass filter sent as
 ``filter.name_gt``/``filter.name_lt``, a bare repeated list ``usernames``, a bool ``active``, and
 the key in the ``authorisation`` field. Every peer checks the key the same way interlink's
 ``MemoryKeys`` does (SHA-256 of the secret against a stored digest, constant-time compare), so
@@ -65,13 +65,13 @@ def expected_answer() -> list[dict]:
     return [dataclasses.asdict(u) for u in list_users(UserFilter("b", "w"), list(USERNAMES), True)]
 
 
-def form_body(secret: str = KEY_SECRET) -> str:
+def form_body(secret: str = KEY_SECRET, key_id: str = KEY_ID) -> str:
     pairs = [
         ("filter.name_gt", "b"),
         ("filter.name_lt", "w"),
         *[("usernames", n) for n in USERNAMES],
         ("active", "true"),
-        ("authorisation", f"{KEY_ID}:{secret}"),
+        ("authorisation", f"{key_id}:{secret}"),
     ]
     return urlencode(pairs)
 
