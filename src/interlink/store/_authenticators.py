@@ -81,6 +81,13 @@ class _Verified:
             return False
         return any(address in network for network in self.networks)
 
+@dataclass(slots=True)
+class _Loading:
+    done: anyio.Event
+    entry: _Verified | None = None
+    error: BaseException | None = None
+
+
 _KEY_WITH_ROLE = (
     joinedload(Key.role).joinedload(Role.user).joinedload(User.default_role, innerjoin=False)
 )
@@ -107,6 +114,9 @@ class KeyAuthenticator:
         self._used: dict[str, float] = {}
         self._last_flush = clock()
         self._flush_lock = threading.Lock()
+        # key_id -> the read of that key in progress: calls that find the key stale meanwhile
+        # wait for it instead of each starting a read of their own (a burst every cache_seconds).
+        self._loading: dict[str, _Loading] = {}
 
     #: the server passes the caller's address (``client=``) so key IP allowlists apply
     checks_networks = True
@@ -186,7 +196,7 @@ class KeyAuthenticator:
                 return entry
             self._cache.pop(key_id, None)
             return None
-        entry = await anyio.to_thread.run_sync(self._load, key_id)
+        entry = await self._load_once(key_id)
         if entry is None:
             self._cache.pop(key_id, None)
             return None
@@ -195,6 +205,25 @@ class KeyAuthenticator:
         while len(self._cache) > self.max_entries:
             self._cache.popitem(last=False)
         return entry
+
+    async def _load_once(self, key_id: str) -> _Verified | None:
+        """``_load(key_id)`` in a worker thread, one read per key at a time."""
+        loading = self._loading.get(key_id)
+        if loading is not None:
+            await loading.done.wait()
+            if loading.error is not None:
+                raise loading.error
+            return loading.entry
+        loading = self._loading[key_id] = _Loading(anyio.Event())
+        try:
+            loading.entry = await anyio.to_thread.run_sync(self._load, key_id)
+            return loading.entry
+        except BaseException as error:
+            loading.error = error
+            raise
+        finally:
+            del self._loading[key_id]
+            loading.done.set()
 
     def _load(self, key_id: str) -> _Verified | None:
         """Runs in a worker thread: one SELECT of key + role + user (eager joins)."""
