@@ -58,7 +58,7 @@ test: $(STAMP) system-deps node-deps
 	  $(PY) -m pytest; \
 	fi
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) system-deps node-deps
 	$(PY) -m benchmarks.run
 
 clean:
