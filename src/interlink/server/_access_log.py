@@ -63,6 +63,18 @@ def _plain(text: str) -> str:
     return quote(text, safe="/:@!$&'()*+,;=%?-._~")
 
 
+_PATHS: dict[str, str] = {}  # path -> _plain(path): an API's paths repeat
+
+
+def _plain_path(path: str) -> str:
+    shown = _PATHS.get(path)
+    if shown is None:
+        shown = _plain(path)
+        if len(_PATHS) < 4096:
+            _PATHS[path] = shown
+    return shown
+
+
 class BufferedLines:
     """Collects lines and writes them to ``stream`` in one write per ``interval`` seconds
     (scheduled on the running event loop) or whenever ``limit`` lines are waiting; what is
@@ -142,7 +154,7 @@ class AccessLog:
     def line(scope: Any, status: int, seconds: float) -> str:
         client = scope.get("client")
         address = f"{client[0]}:{client[1]}" if client else "-"
-        path = _plain(scope.get("root_path", "") + scope["path"])
+        path = _plain_path(scope.get("root_path", "") + scope["path"])
         query: bytes = scope.get("query_string", b"")
         if query:
             path = f"{path}?{_plain(redact_query(query.decode('latin-1')))}"
