@@ -28,10 +28,16 @@ from interlink.store._operations import (
     create_key,
     create_role,
     create_user,
+    end_sessions,
     find_key,
     find_role,
     find_user,
+    list_keys,
+    list_roles,
+    list_services,
+    list_users,
     load_model,
+    set_password,
 )
 
 __all__ = [
@@ -56,9 +62,15 @@ __all__ = [
     "create_key",
     "create_role",
     "create_user",
+    "end_sessions",
     "find_key",
     "find_role",
     "find_user",
+    "list_keys",
+    "list_roles",
+    "list_services",
+    "list_users",
     "load_model",
+    "set_password",
     "utcnow",
 ]
