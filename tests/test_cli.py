@@ -273,3 +273,32 @@ def test_key_status_in_listings_comes_from_the_store(database: Database) -> None
         assert Key(secret_hash=None).status(now) == "no secret"
     listing = ok(database, "keys", "list")
     assert "rotating (old secret until" in listing and "revoked 20" in listing and "expired" in listing
+
+
+def test_set_password_ends_the_users_site_sessions_through_the_store(database: Database) -> None:
+    import datetime as dt
+
+    from interlink.store import LoginSession, end_sessions, find_user, utcnow
+
+    ok(database, "users", "create", "joe")
+    ok(database, "users", "create", "ann")
+    later = utcnow() + dt.timedelta(days=1)
+    with database.session() as session:
+        joe, ann = find_user(session, "joe"), find_user(session, "ann")
+        for n, user in enumerate((joe, joe, ann)):
+            session.add(LoginSession(token_hash=f"hash-{n}", user_id=user.id, expires_at=later))
+    result = CliRunner().invoke(main, ["--database", database.url, "users", "set-password", "--password-stdin",
+                                       "joe"], input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    with database.session() as session:
+        assert [s.user.username for s in session.query(LoginSession)] == ["ann"]
+        assert end_sessions(session, find_user(session, "ann")) == 1
+        assert session.query(LoginSession).count() == 0
+
+
+@pytest.mark.parametrize("fields", [["a..b=1"], [".a=1"], ["a.=1", "a=2"]])
+def test_call_fields_the_wire_tree_could_not_read_are_usage_errors(fields: list[str]) -> None:
+    from interlink.cli._call import parse_fields
+
+    with pytest.raises(click.BadParameter):
+        parse_fields(fields)

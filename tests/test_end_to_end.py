@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import free_port, wait_until_serving
 from openapi_spec_validator import validate
+from servers import free_port, wait_until_serving
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

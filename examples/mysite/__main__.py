@@ -18,9 +18,9 @@ import sys
 
 import uvicorn
 
+from examples.mysite.api import DATA_DIR, api, database
 from interlink.passwords import hash_password
 from interlink.store import create_key, create_role, create_user, find_key, find_user
-from examples.mysite.api import DATA_DIR, api, database
 
 CREDENTIALS = os.path.join(DATA_DIR, "credentials")
 

@@ -42,7 +42,7 @@ from ._keys import keys
 from ._roles import roles
 from ._users import users
 
-__all__ = ["main", "CliState", "CliError", "EXIT_FAILED", "EXIT_USAGE", "LAZY_COMMANDS", "print_table"]
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "LAZY_COMMANDS", "CliError", "CliState", "main", "print_table"]
 
 #: command name -> "module:attribute"; listed only when the module is importable.
 LAZY_COMMANDS: dict[str, str] = {

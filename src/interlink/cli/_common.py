@@ -17,10 +17,10 @@ from typing import Any, TypeVar
 import click
 
 __all__ = [
-    "CliError",
-    "CliState",
     "EXIT_FAILED",
     "EXIT_USAGE",
+    "CliError",
+    "CliState",
     "duration",
     "find",
     "print_table",
