@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from interlink.store._models import DEFAULT_ROLE_NAME, Key, LoginSession, Role, User
+from interlink.store._models import DEFAULT_ROLE_NAME, Key, Role, User
 from interlink.store._services import Service
+from interlink.store._sessions import end_sessions
 
 __all__ = [
     "create_user",
@@ -25,7 +26,6 @@ __all__ = [
     "list_roles",
     "list_keys",
     "list_services",
-    "end_sessions",
     "set_password",
     "AlreadyExists",
 ]
@@ -150,17 +150,6 @@ def list_keys(session: Session, role: Role | None = None) -> list[Key]:
 def list_services(session: Session) -> list[Service]:
     """Every service record, by slug."""
     return list(session.scalars(select(Service).order_by(Service.slug)))
-
-
-def end_sessions(session: Session, user: User | int) -> int:
-    """Log ``user`` (or a user id) out of the site everywhere; returns how many sessions ended.
-
-    The sessions live in the database, so this reaches every worker; a server's short cache
-    of live sessions may still let one through for its cache time.
-    """
-    user_id = user if isinstance(user, int) else user.id
-    result: Any = session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
-    return int(result.rowcount or 0)
 
 
 def set_password(session: Session, user: User, password: str) -> None:
