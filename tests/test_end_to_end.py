@@ -163,6 +163,17 @@ def check_the_advertised_credentials_file(banner: str, port: int) -> None:
     )
     assert called.returncode == 0, called.stderr
     assert [u["username"] for u in json.loads(called.stdout)] == ["joebloggs", "johndoe"]
+    # The banner's curl -u forms, with the secret from the same file.
+    import configparser
+
+    profile = configparser.ConfigParser()
+    profile.read(path)
+    key_id, secret = profile["default"]["access_key_id"], profile["default"]["access_key_secret"]
+    assert f"-u {key_id}:SECRET" in banner and f"-u demo:{key_id}:SECRET" in banner
+    for user in (f"{key_id}:{secret}", f"demo:{key_id}:{secret}"):
+        curl = subprocess.run(["curl", "-s", "-u", user, "-d", "filter.name_gt=a", "-d", "filter.name_lt=b",
+                               f"{root}/home/list_users"], capture_output=True, text=True, timeout=30)
+        assert [u["username"] for u in json.loads(curl.stdout)] == ["alice"], curl.stdout
 
 
 def test_make_run_on_a_taken_port_says_what_to_do_before_any_banner(tmp_path: Path) -> None:
