@@ -6,6 +6,7 @@ which the server asks "which role is this keyid:secret?" on every call.
 """
 
 from interlink.store._authenticators import Authenticator, KeyAuthenticator, MemoryKeys
+from interlink.store._login_attempts import DatabaseCounters, LoginAttempt
 from interlink.store._database import (
     DATABASE_URL_ENV,
     DEFAULT_DATABASE_URL,
@@ -35,6 +36,8 @@ from interlink.store._operations import (
 )
 
 __all__ = [
+    "DatabaseCounters",
+    "LoginAttempt",
     "Service",
     "find_service",
     "find_service_for_url",
