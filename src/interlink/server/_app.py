@@ -25,7 +25,7 @@ from interlink.wire import WireError
 from ._auth import authenticate, basic_authorization, install_log_redaction, warn_query_credentials
 from ._client_address import ClientAddress
 from ._csrf import csrf_matches, pop_csrf
-from ._ratelimit import FailureLimiter
+from ._ratelimit import FailureLimiter, credential_identity
 from ._sessions import session_cookie
 from ._body import ClientDisconnected, content_type_of, form_pairs, json_body, multipart_pairs, query_pairs, read_body, unsupported
 from ._docs import docs_routes
@@ -60,7 +60,7 @@ class ApiApp:
         self.database: Any = None
         self.authenticator: Any = api.authenticator
         self.sessions: Any = None  # a SessionStore when there is a database (site logins)
-        self.limiter: FailureLimiter = api.login_limiter or FailureLimiter()
+        self.limiter: FailureLimiter = api.login_limiter or FailureLimiter(storage=api.login_limits)
         self.client_address = ClientAddress(api.trusted_proxies)
         self._pass_client = False
         self._ready = False
@@ -95,6 +95,7 @@ class ApiApp:
             from ._sessions import SessionStore
 
             self.sessions = SessionStore(database)
+        self.limiter.bind(self.database)  # the failed-login counts: database, Redis or memory
         # Only authenticators that apply key IP allowlists are handed the client's address.
         self._pass_client = bool(getattr(self.authenticator, "checks_networks", False))
         self._ready = True
@@ -143,6 +144,8 @@ class ApiApp:
             status, body = exc.status, dumps(exc.to_dict())
             if status == 401:
                 headers = [*JSON_HEADERS, (b"www-authenticate", b'Basic realm="api", charset="UTF-8"')]
+            elif status == 429 and hasattr(exc, "retry_after"):
+                headers = [*JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
         except ClientDisconnected:
             return
         except Exception:
@@ -224,19 +227,25 @@ class ApiApp:
         return method.result.encode(result)
 
     async def authenticate_caller(self, scope: Any, authorisation: str | None, basic: str | None) -> Any:
-        """Credentials -> Role, with failed-login rate limiting per identity and address."""
+        """Credentials -> Role, under the failed-login limits of server/_ratelimit.py."""
+        if authorisation is None and basic is None:
+            return None
+        address = self.client_address(scope)
+        identity, password = credential_identity(authorisation, basic)
         limiter = self.limiter
-        if limiter.active:
-            limiter.check(credential_identity(authorisation, basic), self.client_address(scope))
+        attempt = await limiter.begin(identity, address, password=password)
         try:
-            if self._pass_client and (authorisation is not None or basic is not None):
-                return await authenticate(
-                    self.authenticator, authorisation, basic, client=self.client_address(scope)
-                )
-            return await authenticate(self.authenticator, authorisation, basic)
+            if self._pass_client:
+                role = await authenticate(self.authenticator, authorisation, basic, client=address)
+            else:
+                role = await authenticate(self.authenticator, authorisation, basic)
         except NotAuthorised:
-            limiter.failed(credential_identity(authorisation, basic), self.client_address(scope))
+            await limiter.failed(attempt)
             raise
+        finally:
+            limiter.release(attempt)
+        await limiter.succeeded(attempt)
+        return role
 
     async def session_role(
         self, token: str, pairs: list[tuple[str, Any]], json_arguments: Any, headers: list[tuple[bytes, bytes]]
@@ -257,20 +266,6 @@ class ApiApp:
         if self._openapi is None:
             self._openapi = dumps(openapi_document(self.api))
         return Response(self._openapi, media_type="application/json")
-
-
-def credential_identity(authorisation: str | None, basic: str | None) -> str | None:
-    """Who a failed login claimed to be (username or key id), for per-user rate limits."""
-    if authorisation is not None:
-        return authorisation.strip().partition(":")[0] or None
-    if basic is not None:
-        from interlink.credentials import parse_basic_header
-
-        try:
-            return parse_basic_header(basic)[0]
-        except ApiError:
-            return None
-    return None
 
 
 def pop_authorisation(pairs: list[tuple[str, Any]]) -> str | None:
