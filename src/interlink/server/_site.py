@@ -187,16 +187,22 @@ class Site:
         password = str(form.get("password") or "")
         app = self._app()
         address = app.client_address(request.scope)
+        limiter = app.limiter
         try:
-            app.limiter.check(username, address)
+            attempt = await limiter.begin(username, address, password=True)
         except TooManyRequests as error:
-            return self._login_form(request, next_path, error.message, 429)
-        check = getattr(app.authenticator, "authenticate_password", None)
-        role = await check(username, password) if check is not None and username else None
+            response = self._login_form(request, next_path, error.message, 429)
+            response.headers["retry-after"] = str(getattr(error, "retry_after", 60))
+            return response
+        try:
+            check = getattr(app.authenticator, "authenticate_password", None)
+            role = await check(username, password) if check is not None and username else None
+        finally:
+            limiter.release(attempt)
         if role is None:
-            app.limiter.failed(username or None, address)
+            await limiter.failed(attempt)
             return self._login_form(request, next_path, "Wrong username or password.", 401)
-        app.limiter.succeeded(username)
+        await limiter.succeeded(attempt)
         sessions = app.sessions
         if self.session_lifetime is not None:
             sessions.lifetime = self.session_lifetime
