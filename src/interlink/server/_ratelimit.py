@@ -136,10 +136,12 @@ class LimitsCounters:
     def __init__(self, uri: str, namespace: str = "interlink") -> None:
         from limits.storage import storage_from_string
 
+        url = uri
         if uri.startswith(("redis://", "rediss://", "redis+unix://")):
             uri, options = "async+" + uri, {"implementation": "redispy"}
         else:
             options = {}
+        self.url = url
         self.storage: Any = storage_from_string(uri, **options)
         self.namespace = namespace
 
