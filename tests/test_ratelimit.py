@@ -374,3 +374,12 @@ def test_limiter_rule_with_an_injected_clock() -> None:
         assert [await attempt("joe", "a3", False, True) for _ in range(3)] == ["failed", "failed", "refused"]
 
     anyio.run(scenario)
+
+
+def test_login_limits_can_name_redis(database: Any, live_server: Any, verify_spy: VerifySpy) -> None:
+    api = build_api(database, login_limits=redis_url())
+    url = live_server(api)
+    assert isinstance(api.app.limiter.shared, LimitsCounters)
+    name = f"nobody-{uuid.uuid4().hex}"  # Redis outlives the test: a name no other run uses
+    answers = [call(url, "10.8.0.1", auth=(name, "nope")).status_code for _ in range(6)]
+    assert answers == [401] * 5 + [429] and verify_spy.calls == 5

@@ -42,7 +42,8 @@ from typing import Any, Protocol
 
 import anyio
 
-from interlink.errors import TooManyRequests
+from interlink.credentials import KEY_ID_PATTERN, parse_basic_header, split_key_password
+from interlink.errors import ApiError, TooManyRequests
 
 __all__ = ["Attempt", "Counters", "FailureLimiter", "credential_identity", "LimitsCounters", "LoginLimited", "MemoryCounters",
            "counters_from"]
@@ -347,9 +348,6 @@ def credential_identity(authorisation: str | None, basic: str | None) -> tuple[s
     """(the identity an attempt claims, whether it is a password): the key id for every key
     form (``authorisation``, Basic ``user:keyid:secret``, Basic ``keyid:secret``), the username
     for a Basic password; None when the credentials do not even parse."""
-    from interlink.credentials import KEY_ID_PATTERN, parse_basic_header, split_key_password
-    from interlink.errors import ApiError
-
     if authorisation is not None:
         return authorisation.strip().partition(":")[0] or None, False
     if basic is None:
