@@ -9,8 +9,10 @@ from ._method import Method
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from ._auth import Authenticator
+    from interlink.identity import Authenticator
+
     from ._ratelimit import FailureLimiter
+    from ._site import Site
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,6 +79,8 @@ class Api:
         # Where failed-login counts live: "memory://", "database" or "redis://…" (interlink[redis]);
         # None: the database when there is one, else memory. See server/_ratelimit.py.
         self.login_limits = login_limits
+        # Site pages served with this Api; each is handed its collaborators at startup.
+        self.sites: list[Site] = []
         self._app: Any = None
 
     def module(self, name: str) -> Module:

@@ -42,10 +42,9 @@ from typing import Any, Protocol
 
 import anyio
 
-from interlink.credentials import KEY_ID_PATTERN, parse_basic_header, split_key_password
-from interlink.errors import ApiError, TooManyRequests
+from interlink.errors import TooManyRequests
 
-__all__ = ["Attempt", "Counters", "FailureLimiter", "credential_identity", "LimitsCounters", "LoginLimited", "MemoryCounters",
+__all__ = ["Attempt", "Counters", "FailureLimiter", "LimitsCounters", "LoginLimited", "MemoryCounters",
            "counters_from"]
 
 
@@ -343,22 +342,3 @@ class FailureLimiter:
             await shared.clear(trust)
             await shared.hit(trust, self.trust_seconds)
 
-
-def credential_identity(authorisation: str | None, basic: str | None) -> tuple[str | None, bool]:
-    """(the identity an attempt claims, whether it is a password): the key id for every key
-    form (``authorisation``, Basic ``user:keyid:secret``, Basic ``keyid:secret``), the username
-    for a Basic password; None when the credentials do not even parse."""
-    if authorisation is not None:
-        return authorisation.strip().partition(":")[0] or None, False
-    if basic is None:
-        return None, False
-    try:
-        username, password = parse_basic_header(basic)
-    except ApiError:
-        return None, False
-    pair = split_key_password(password)
-    if pair is not None:
-        return pair[0], False
-    if KEY_ID_PATTERN.fullmatch(username):
-        return username, False
-    return username, True
