@@ -236,6 +236,36 @@ def test_password_guesses_from_elsewhere_do_not_lock_the_user_out_where_they_log
     assert there == [401] * 5 + [429] * 2
 
 
+def test_a_successful_key_call_does_no_limiter_io(database: Any, live_server: Any) -> None:
+    from sqlalchemy import event
+
+    cli(database, "users", "create", "joebloggs")
+    key_id, secret = new_key(database, "joebloggs/default")
+    url = live_server(build_api(database))
+    assert call(url, "10.5.0.1", auth=("joebloggs", "a guess")).status_code == 401  # counts exist
+    assert call(url, "10.5.0.1", data={"authorisation": f"{key_id}:nope"}).status_code == 401
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        for address in ("10.5.0.1", "10.5.0.2"):
+            for _ in range(3):
+                assert call(url, address, data={"authorisation": f"{key_id}:{secret}"}).status_code == 200
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if "interlink_login_attempts" in s]
+    # ... while a password attempt does take its slot in the shared table.
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        call(url, "10.5.0.3", auth=("joebloggs", "a guess"))
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert [s for s in statements if "interlink_login_attempts" in s]
+
+
 # -- the count is shared ------------------------------------------------------------------
 
 
