@@ -68,10 +68,10 @@ $(DOCS_STAMP): pyproject.toml | $(PY)
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
-	$(VENV)/bin/mkdocs serve --dev-addr $(DOCS_HOST):$(DOCS_PORT)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr $(DOCS_HOST):$(DOCS_PORT)
 
 docs-build: $(DOCS_STAMP)
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP) system-deps
 	$(PY) -m benchmarks.run
