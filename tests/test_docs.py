@@ -291,6 +291,9 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-4000:]
     index = (tmp_path / "site" / "index.html").read_text()
     assert "fonts.googleapis.com" not in index  # offline: no CDN fonts
+    for page in (tmp_path / "site").rglob("*.html"):  # offline: no script or stylesheet from the network
+        html = page.read_text()
+        assert not re.search(r'<script[^>]+src="https?://|<link[^>]+rel="stylesheet"[^>]+href="https?://', html), page
     assert (tmp_path / "site" / "search" / "search_index.json").exists()
 
 
