@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port, wait_until_serving
+from servers import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
