@@ -37,15 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 TUTORIAL = [DOCS / "tutorial" / name for name in ("first-steps.md", "own-method.md", "site-page.md", "client-script.md")]
 
-try:
-    from interlink import Call  # noqa: F401
-
-    HAS_CALL = True
-except (ImportError, AttributeError):
-    HAS_CALL = False
-
-needs_call = pytest.mark.xfail(not HAS_CALL, strict=True, reason="needs interlink.Call")
-
 
 def _client_reads_a_file_with_a_site_section() -> bool:
     """``make run`` keeps the demo user's password as a ``[site]`` section beside the ``[default]``
@@ -302,13 +293,11 @@ def test_tutorial_first_steps(runner: Runner) -> None:
     run_pages(runner, TUTORIAL[:1], everything=True)
 
 
-@needs_call
 @needs_usable_demo_credentials
 def test_tutorial_own_method_page_and_client(runner: Runner) -> None:
     run_pages(runner, TUTORIAL, everything=True)
 
 
-@needs_call
 def test_readme_runs(runner: Runner) -> None:
     run_pages(runner, [ROOT / "README.md"], everything=True)
 
