@@ -151,7 +151,7 @@ class LimitsCounters:
     async def hit(self, bucket: str, window: float) -> tuple[int, float]:
         key = self._key(bucket)
         count = await self.storage.incr(key, max(1, math.ceil(window)))
-        return count, max(0.0, await self.storage.get_expiry(key) - time.time())
+        return count, min(window, max(0.0, await self.storage.get_expiry(key) - time.time()))
 
     async def peek(self, bucket: str) -> tuple[int, float]:
         key = self._key(bucket)

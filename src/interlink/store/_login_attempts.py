@@ -74,7 +74,8 @@ class DatabaseCounters:
             if now >= self._next_purge:
                 self._next_purge = now + self.purge_every * 1000
                 connection.execute(delete(table).where(table.c.ends_at_ms <= now))
-        return int(count), (ends_at - now) / 1000
+        # Another process's clock may run a little ahead: never report more than the window.
+        return int(count), min(window, (ends_at - now) / 1000)
 
     def peek_now(self, bucket: str) -> tuple[int, float]:
         now = int(self._clock() * 1000)
