@@ -169,7 +169,9 @@ class ApiApp:
             pairs += await multipart_pairs(scope, receive, limit)
         elif kind == "application/json":
             json_arguments = json_body(await read_body(receive, limit, length))
-            if isinstance(json_arguments, dict) and AUTHORISATION in json_arguments:
+            if not isinstance(json_arguments, dict):  # `null` too: never read as "no arguments"
+                raise BadArguments("a JSON body must be an object of arguments")
+            if AUTHORISATION in json_arguments:
                 if authorisation is not None:
                     raise BadArguments("authorisation sent more than once", field=AUTHORISATION)
                 value = json_arguments.pop(AUTHORISATION)
