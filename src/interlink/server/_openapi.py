@@ -69,6 +69,7 @@ DESCRIPTION = (
     "the `authorisation=keyid:secret` POST field or JSON member, as in the API-calls "
     "specification's curl examples. Send a key once: in the header or in the body, not both."
 )
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MARKER = {"type": "string", "const": "", "description": "empty marker: sends the structure with its defaults"}
 
 
@@ -189,6 +190,20 @@ def _operation(method: Method, components: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
+def _bound_integers(schema: Any) -> Any:
+    """Integers are signed 64-bit on the wire (and in the databases): say so, so that tools
+    generate only numbers the server accepts."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "integer" and "format" not in schema:
+            schema = {**schema, "format": "int64"}
+            schema.setdefault("minimum", INT64_MIN)
+            schema.setdefault("maximum", INT64_MAX)
+        return {k: _bound_integers(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_bound_integers(v) for v in schema]
+    return schema
+
+
 def _rebase_refs(schema: Any) -> Any:
     if isinstance(schema, dict):
         return {
@@ -214,6 +229,6 @@ def openapi_document(api: Api) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": api.title, "version": api.version, "description": DESCRIPTION},
-        "paths": paths,
-        "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
+        "paths": _bound_integers(paths),
+        "components": {"schemas": _bound_integers(components), "securitySchemes": SECURITY_SCHEMES},
     }
