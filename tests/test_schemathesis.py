@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
+from example_site import example_site, new_user_key
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -36,31 +37,6 @@ CONFORMANCE = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-
-
-def example_site(tmp_path: Path) -> Any:
-    """examples.mysite's Api on a database of this test (or the one an earlier test imported it with)."""
-    os.environ["MYSITE_DATA_DIR"] = str(tmp_path)
-    os.environ["INTERLINK_DATABASE_URL"] = f"sqlite:///{tmp_path / 'mysite.db'}"
-    try:
-        from examples.mysite import api as module
-    finally:
-        os.environ.pop("INTERLINK_DATABASE_URL")
-        os.environ.pop("MYSITE_DATA_DIR")
-    return module
-
-
-def key_for_new_user(database: Any, username: str) -> str:
-    from interlink.store import create_key, create_role, create_user
-
-    database.migrate()
-    with database.session() as session:
-        user = create_user(session, username)
-        for name in ("alice", "bob", "carol"):
-            create_user(session, f"{username}-{name}")
-        key, secret = create_key(session, create_role(session, user, "everyday"))
-        session.commit()
-        return f"{key.key_id}:{secret.decode()}"
 
 
 def run_operation(operation: Any, media_type: str, mode: GenerationMode, examples: int, base_url: str,
@@ -97,10 +73,10 @@ def run_operation(operation: Any, media_type: str, mode: GenerationMode, example
 def test_schemathesis_finds_no_server_errors_and_no_schema_violations(tmp_path: Path, live_server: Any) -> None:
     site = example_site(tmp_path)
     username = f"schemathesis-{os.getpid()}-{tmp_path.name}"
-    key = key_for_new_user(site.database, username)
+    key_id, secret = new_user_key(site.database, username)
     base = live_server(site.api)
     schema = schemathesis.openapi.from_url(base + "/api/openapi.json")
-    import base64; headers = {"Authorization": "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode()}
+    headers = {"Authorization": f"Bearer {key_id}:{secret}"}
 
     valid: Counter[int] = Counter()
     invalid: Counter[int] = Counter()

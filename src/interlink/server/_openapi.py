@@ -116,7 +116,7 @@ def exact_form(form: dict[str, Any], arguments_schema: dict[str, Any]) -> dict[s
     """The wire's flat form schema, made to refuse what the server refuses.
 
     Unknown names are refused; a structure is sent by any of its fields or by its empty
-    ``name.`` marker, so a required structure whose fields all have defaults needs the marker;
+    ``name.`` marker, so a required structure whose fields all have defaults needs one of them;
     a required list of values needs at least one (or its ``name.`` marker, for none).
     """
     defs = arguments_schema.get("$defs", {})
@@ -133,11 +133,13 @@ def exact_form(form: dict[str, Any], arguments_schema: dict[str, Any]) -> dict[s
             is_required = is_required and not nullable
             prefix = ".".join(parts[: depth + 1])
             structures[prefix] = structures.get(prefix, False) or is_required
+    one_of_each: list[dict[str, Any]] = []
     for prefix, is_required in structures.items():
         properties.setdefault(prefix + ".", MARKER)
-        has_required_field = any(r.startswith(prefix + ".") and r != prefix + "." for r in required)
-        if is_required and not has_required_field and prefix + "." not in required:
-            required.append(prefix + ".")
+        if is_required and not any(r.startswith(prefix + ".") for r in required):
+            # Not `required: [prefix.]`: Swagger UI refuses to send a required field left empty.
+            names = [n for n in properties if n.startswith(prefix + ".")]
+            one_of_each.append({"anyOf": [{"required": [n]} for n in names]})
     for name in required:
         prop = properties.get(name, {})
         if prop.get("type") == "array" and "minItems" not in prop:
@@ -145,6 +147,10 @@ def exact_form(form: dict[str, Any], arguments_schema: dict[str, Any]) -> dict[s
     out: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         out["required"] = required
+    if len(one_of_each) == 1:
+        out.update(one_of_each[0])
+    elif one_of_each:
+        out["allOf"] = one_of_each
     return out
 
 
@@ -164,7 +170,10 @@ def _operation(method: Method, components: dict[str, Any]) -> dict[str, Any]:
         }
     result_schema = method.result.json_schema()
     result_schema = _hoist(_rebase_refs(result_schema), components)
-    description = markdown(method.description)
+    # Swagger UI shows the summary as plain text and renders the description as CommonMark:
+    # the whole docstring goes in the description, its first line, unmarked, in the summary.
+    summary = re.sub(r"`([^`]+)`", r"\1", markdown(method.summary)) or method.name
+    description = markdown("\n\n".join(p for p in (method.summary, method.description) if p))
     if method.requires:
         description = (description + "\n\n" if description else "") + (
             "Requires the permission(s): " + ", ".join(f"`{p}`" for p in sorted(method.requires))
@@ -172,8 +181,8 @@ def _operation(method: Method, components: dict[str, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": method.name,
         "tags": [method.module],
-        "summary": markdown(method.summary) or method.name,
-        "requestBody": {"required": bool(form.get("required")), "content": content},
+        "summary": summary,
+        "requestBody": {"required": bool(json_schema.get("required")), "content": content},
         "responses": {
             "200": {"description": "The result", "content": {"application/json": {"schema": result_schema}}},
             **{
@@ -183,7 +192,7 @@ def _operation(method: Method, components: dict[str, Any]) -> dict[str, Any]:
         },
         "security": [] if method.public else [{"basic": []}, {"bearer": []}],
     }
-    if description:
+    if description and description != summary:
         operation["description"] = description
     if method.requires:
         operation["x-requires-permissions"] = sorted(method.requires)
