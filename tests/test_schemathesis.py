@@ -93,7 +93,6 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_violations(tmp_path: 
     print(report)
     assert not failures, "\n\n".join(failures[:10]) + "\n" + report
     assert not any(status >= 500 for status in valid | invalid), report
-    assert not any(200 <= status < 300 for status in invalid), report
     reached = sum(n for status, n in valid.items() if 200 <= status < 300)
     assert sum(valid.values()) >= 200, report
     assert reached * 2 >= sum(valid.values()), report
