@@ -59,20 +59,29 @@ def authorize(page: Any, scheme: str, key_id: str, secret: str) -> None:
     page.locator(".modal-ux button.btn-done").first.click()
 
 
-def try_it_out(page: Any, path: str, fields: dict[str, str] | None = None) -> tuple[str, str, dict[str, Any]]:
-    """Expand the operation, Try it out, fill form fields, Execute: (status, response body, request sent)."""
+def try_it_out(page: Any, path: str) -> Any:
+    """Expand the operation and press "Try it out"; the operation's block."""
     operation = page.locator(".opblock", has=page.locator(f"[data-path='{path}']"))
     operation.locator(".opblock-summary").first.click()
     operation.locator("button.try-out__btn").click()
+    return operation
+
+
+def execute(page: Any, operation: Any, fields: dict[str, str] | None = None) -> tuple[str, str, dict[str, Any]]:
+    """Fill form fields, press Execute: (status shown, response body shown, the request sent)."""
     for name, value in (fields or {}).items():
         operation.locator(f"tr[data-property-name='{name}'] input[type=text]").fill(value)
-    with page.expect_request(lambda r: r.url.endswith(path)) as sent:
+    with page.expect_response(lambda r: "/api/home/" in r.url) as answered:
         operation.locator("button.execute").click()
+    request = answered.value.request
     status = operation.locator(".live-responses-table .response .response-col_status")
-    status.wait_for()
+    page.wait_for_function(
+        "([element, status]) => element.innerText.trim() === status",
+        arg=[status.element_handle(), str(answered.value.status)],
+    )
     body = operation.locator(".live-responses-table .response-col_description pre").first.inner_text()
-    request = sent.value
     return status.inner_text().strip(), body, {"authorization": request.headers.get("authorization"),
+                                                "content-type": request.headers.get("content-type", ""),
                                                 "body": request.post_data or ""}
 
 
@@ -83,17 +92,26 @@ def test_authorize_then_try_it_out_answers_200(site: tuple[str, str, str], page:
     page.wait_for_selector(".opblock")
     authorize(page, scheme, key_id, secret)
 
-    status, body, request = try_it_out(page, "/api/home/describe_site")
+    status, body, request = execute(page, try_it_out(page, "/api/home/describe_site"))
     assert status == "200", body
     assert '"name": "mysite"' in body
     assert request["authorization"].startswith("Bearer " if scheme == "bearer" else "Basic ")
     assert secret not in request["body"] and "authorisation" not in request["body"]
 
     # A method with form fields: the structure's fields as Swagger UI's form shows them.
-    status, body, request = try_it_out(page, "/api/home/list_users", {"filter.name_gt": "swagger-"})
+    operation = try_it_out(page, "/api/home/list_users")
+    status, body, request = execute(page, operation, {"filter.name_gt": "swagger-"})
     assert status == "200", body
+    assert request["content-type"].startswith("application/x-www-form-urlencoded")
     assert "filter.name_gt=swagger-" in request["body"]
     assert "-alice" in body and "-carol" in body
+
+    # The same method as JSON, sending the example Swagger UI builds from the schema.
+    operation.locator(".opblock-section-request-body select.content-type").select_option("application/json")
+    status, body, request = execute(page, operation)
+    assert status == "200", body
+    assert request["content-type"].startswith("application/json")
+    assert '"filter": {' in request["body"]
 
 
 def test_docstrings_render_as_markdown(site: tuple[str, str, str], page: Any) -> None:

@@ -12,6 +12,8 @@ its Authorize header would send the key twice.
 
 from __future__ import annotations
 
+import enum
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -224,10 +226,19 @@ def _rebase_refs(schema: Any) -> Any:
     return schema
 
 
+@functools.lru_cache(maxsize=1)
 def _generator() -> Any:
     from interlink.wire import WireJsonSchema
 
-    return WireJsonSchema
+    class DocumentJsonSchema(WireJsonSchema):
+        """Enum defaults by name, as enums travel (pydantic writes the value)."""
+
+        def encode_default(self, dft: Any) -> Any:
+            if isinstance(dft, enum.Enum):
+                return dft.name
+            return super().encode_default(dft)
+
+    return DocumentJsonSchema
 
 
 def openapi_document(api: Api) -> dict[str, Any]:
