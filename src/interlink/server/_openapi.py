@@ -136,8 +136,9 @@ def exact_form(form: dict[str, Any], arguments_schema: dict[str, Any]) -> dict[s
             prefix = ".".join(parts[: depth + 1])
             structures[prefix] = structures.get(prefix, False) or is_required
     one_of_each: list[dict[str, Any]] = []
-    for prefix, is_required in structures.items():
+    for prefix in structures:
         properties.setdefault(prefix + ".", MARKER)
+    for prefix, is_required in structures.items():
         if is_required and not any(r.startswith(prefix + ".") for r in required):
             # Not `required: [prefix.]`: Swagger UI refuses to send a required field left empty.
             names = [n for n in properties if n.startswith(prefix + ".")]
