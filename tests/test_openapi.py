@@ -71,6 +71,8 @@ def test_every_operation_declares_every_error_status_with_the_one_shape(
     # A public method answers 401 to wrong credentials: declared above, seen here.
     response = httpx.post(base + "/api/home/ping", headers={"Authorization": "Bearer k-0000000000000000:wrong"})
     assert response.status_code == 401 and response.json()["error"]["code"] == "not_authorised"
+    declared = document["paths"]["/api/home/ping"]["post"]["responses"]["401"]["headers"]["WWW-Authenticate"]
+    assert response.headers["www-authenticate"] == declared["schema"]["const"] == 'Bearer realm="api"'
 
 
 def test_bodies_refuse_unknown_fields_and_non_objects_like_the_server(

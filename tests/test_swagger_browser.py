@@ -124,3 +124,13 @@ def test_docstrings_render_as_markdown(site: tuple[str, str, str], page: Any) ->
     description = operation.locator(".opblock-description-wrapper").first
     assert description.locator("code").first.inner_text() == "user=u-…"
     assert "``" not in description.inner_text()
+
+
+def test_wrong_credentials_show_401_in_the_page(site: tuple[str, str, str], page: Any) -> None:
+    """No Basic challenge on a 401: it would make the browser prompt for a password instead."""
+    base, key_id, _ = site
+    page.goto(base + "/docs")
+    page.wait_for_selector(".opblock")
+    authorize(page, "basic", key_id, "not the secret")
+    status, body, _ = execute(page, try_it_out(page, "/api/home/describe_site"))
+    assert status == "401" and '"not_authorised"' in body

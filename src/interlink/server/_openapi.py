@@ -192,6 +192,11 @@ def _operation(method: Method, components: dict[str, Any]) -> dict[str, Any]:
                 status: {"description": text, "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}}
                 for status, text in ERRORS.items()
             },
+            "401": {
+                "description": ERRORS["401"],
+                "headers": {"WWW-Authenticate": {"schema": {"type": "string", "const": 'Bearer realm="api"'}}},
+                "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+            },
         },
         "security": [] if method.public else [{"basic": []}, {"bearer": []}],
     }
