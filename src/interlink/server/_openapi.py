@@ -73,6 +73,7 @@ DESCRIPTION = (
 )
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MARKER = {"type": "string", "const": "", "description": "empty marker: sends the structure with its defaults"}
+EMPTY = {"type": "string", "const": "", "description": "empty marker: sends it empty"}
 
 
 def markdown(text: str) -> str:
@@ -114,46 +115,79 @@ def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, An
             return schema, nullable
 
 
+def _sent(pattern: str) -> dict[str, Any]:
+    """A schema for "some field name matches ``pattern``"."""
+    return {"not": {"propertyNames": {"not": {"pattern": pattern}}}}
+
+
 def exact_form(form: dict[str, Any], arguments_schema: dict[str, Any]) -> dict[str, Any]:
     """The wire's flat form schema, made to refuse what the server refuses.
 
     Unknown names are refused; a structure is sent by any of its fields or by its empty
     ``name.`` marker, so a required structure whose fields all have defaults needs one of them;
     a required list of values needs at least one (or its ``name.`` marker, for none).
+    Dictionaries (``name.key=value``) and lists of structures (``name.0.field=…``) are sent
+    under their name's prefix: pattern properties, not one field.
     """
     defs = arguments_schema.get("$defs", {})
     properties: dict[str, Any] = dict(form.get("properties", {}))
     required: list[str] = list(form.get("required", []))
     structures: dict[str, bool] = {}  # dotted prefix -> required
+    containers: dict[str, bool] = {}  # dictionaries and lists of structures -> required
+    patterns: dict[str, Any] = {}
 
     for name in list(properties):
         parts = name.split(".")
         schema, is_required = arguments_schema, True
-        for depth, part in enumerate(parts[:-1]):
+        for depth, part in enumerate(parts):
             is_required = is_required and part in schema.get("required", [])
             schema, nullable = _resolve(schema.get("properties", {}).get(part, {}), defs)
             is_required = is_required and not nullable
-            prefix = ".".join(parts[: depth + 1])
-            structures[prefix] = structures.get(prefix, False) or is_required
-    one_of_each: list[dict[str, Any]] = []
+            if depth < len(parts) - 1:
+                prefix = ".".join(parts[: depth + 1])
+                structures[prefix] = structures.get(prefix, False) or is_required
+        values = schema.get("additionalProperties")
+        items = _resolve(schema.get("items", {}), defs)[0] if schema.get("type") == "array" else {}
+        if schema.get("type") == "object" and isinstance(values, dict) or items.get("type") == "object" or "properties" in items:
+            del properties[name]
+            if name in required:
+                required.remove(name)
+            containers[name] = is_required
+            properties[name + "."] = EMPTY
+            escaped = re.escape(name)
+            if isinstance(values, dict) and values.get("type") in ("string", "integer", "number", "boolean"):
+                patterns[f"^{escaped}\\.[^.]+$"] = values
+            elif isinstance(values, dict):
+                patterns[f"^{escaped}\\..+$"] = {}
+            else:  # a list of structures: name.0.field, name.1.field, …
+                fields = "|".join(re.escape(f) for f in items.get("properties", {})) or "[^.]+"
+                patterns[f"^{escaped}\\.(0|[1-9][0-9]*)\\.({fields})(\\..+)?$"] = {}
+    requirements: list[dict[str, Any]] = []
     for prefix in structures:
         properties.setdefault(prefix + ".", MARKER)
     for prefix, is_required in structures.items():
         if is_required and not any(r.startswith(prefix + ".") for r in required):
             # Not `required: [prefix.]`: Swagger UI refuses to send a required field left empty.
             names = [n for n in properties if n.startswith(prefix + ".")]
-            one_of_each.append({"anyOf": [{"required": [n]} for n in names]})
+            inside = [_sent(f"^{re.escape(c)}\\.") for c in containers if c.startswith(prefix + ".")]
+            requirements.append({"anyOf": [{"required": [n]} for n in names] + inside})
+    for name, is_required in containers.items():
+        if is_required and not any(name.startswith(p + ".") for p in structures):
+            requirements.append(_sent(f"^{re.escape(name)}\\."))
     for name in required:
         prop = properties.get(name, {})
         if prop.get("type") == "array" and "minItems" not in prop:
             properties[name] = {**prop, "minItems": 1}
-    out: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if patterns:
+        out["patternProperties"] = patterns
+    out["additionalProperties"] = False
     if required:
         out["required"] = required
-    if len(one_of_each) == 1:
-        out.update(one_of_each[0])
-    elif one_of_each:
-        out["allOf"] = one_of_each
+    if len(requirements) == 1:
+        out.update(requirements[0])
+    elif requirements:
+        out["allOf"] = requirements
     return out
 
 
