@@ -172,3 +172,33 @@ def test_docstrings_become_markdown_and_nested_structures_need_a_field() -> None
         {"anyOf": [{"required": ["outer.inner.depth"]}, {"required": ["outer.inner."]}]},
     ]
     assert markdown("``a`` and ``b``") == "`a` and `b`"
+
+
+@dataclasses.dataclass
+class Item:
+    name: str
+    count: int = 0
+
+
+def test_dictionaries_and_lists_of_structures_are_sent_under_their_prefix(live_server: Any) -> None:
+    from interlink.store import MemoryKeys
+
+    api = Api(authenticator=MemoryKeys({}), docs=False)
+
+    @api.method(module="shapes")
+    def tally(labels: dict[str, str], items: list[Item]) -> int:
+        return len(labels) + sum(item.count for item in items)
+
+    form = openapi_document(api)["paths"]["/api/shapes/tally"]["post"]["requestBody"]["content"][
+        "application/x-www-form-urlencoded"]["schema"]
+    assert set(form["properties"]) == {"labels.", "items."}
+    assert form["patternProperties"] == {r"^labels\.[^.]+$": {"type": "string"},
+                                         r"^items\.(0|[1-9][0-9]*)\.(name|count)(\..+)?$": {}}
+    assert form["allOf"] == [{"not": {"propertyNames": {"not": {"pattern": r"^labels\."}}}},
+                             {"not": {"propertyNames": {"not": {"pattern": r"^items\."}}}}]
+    base = live_server(api)
+    sent = {"labels.a": "x", "items.0.name": "n", "items.0.count": "2"}
+    assert httpx.post(base + "/api/shapes/tally", data=sent).json() == 3
+    assert httpx.post(base + "/api/shapes/tally", data={"labels.": "", "items.": ""}).json() == 0
+    assert httpx.post(base + "/api/shapes/tally", data={"items.": ""}).json()["error"]["field"] == "labels"
+    assert httpx.post(base + "/api/shapes/tally", data={"labels": "", "items.": ""}).status_code == 400
