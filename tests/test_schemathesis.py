@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
-from example_site import example_site, new_user_key
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -27,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from example_site import example_site, new_user_key
 
 POSITIVE_EXAMPLES = 25
 NEGATIVE_EXAMPLES = 15

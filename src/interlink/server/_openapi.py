@@ -69,7 +69,7 @@ DESCRIPTION = (
     "JSON, answered with JSON; errors are `{\"error\": {\"code\", \"message\", \"field\"}}`.\n\n"
     "Credentials: HTTP Basic or Bearer with a key's `keyid:secret` (the Authorize button), or "
     "the `authorisation=keyid:secret` POST field or JSON member, as in the API-calls "
-    "specification's curl examples. Send a key once: in the header or in the body, not both."
+    "specification's curl examples (the field wins over the header; an empty one counts as not sent)."
 )
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MARKER = {"type": "string", "const": "", "description": "empty marker: sends the structure with its defaults"}
