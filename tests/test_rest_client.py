@@ -89,7 +89,7 @@ def test_callable_token_refreshed_only_near_expiry(resource_server) -> None:
 
     def token() -> str:
         lifetime = 3 if not issued else 600  # the first expires within the 5 s margin
-        issued.append(encode_hs256({"exp": int(time.time()) + lifetime, "n": len(issued)}, "k"))
+        issued.append(encode_hs256({"exp": int(time.time()) + lifetime, "n": len(issued)}, "k" * 32))
         return issued[-1]
 
     api = RestClient(resource_server.url + "/api", token=token)
