@@ -85,6 +85,9 @@ class TokenState:
     auth_method: ClientAuthMethod = "client_secret_basic"
     extra: dict[str, str] = field(default_factory=dict)
     max_leeway: float = 30.0
+    #: Renew exactly this many seconds before expiry (rest-tools' 5 s); ``None``: ``max_leeway``
+    #: or a tenth of a short lifetime.
+    leeway: float | None = None
     access_token: str | None = field(default=None, repr=False)
     expires_at: float | None = None
     refresh_at: float | None = None
@@ -132,7 +135,8 @@ class TokenState:
             return
         self.expires_at = now + float(lifetime)
         # Renew shortly before expiry: 30 s (``max_leeway``), or a tenth of a short lifetime.
-        self.refresh_at = self.expires_at - min(self.max_leeway, float(lifetime) / 10)
+        leeway = self.leeway if self.leeway is not None else min(self.max_leeway, float(lifetime) / 10)
+        self.refresh_at = self.expires_at - leeway
 
     def invalidate(self, token: str | None) -> None:
         """Forget ``token`` if it is still the cached one (a 401 said it is no good)."""
