@@ -17,7 +17,9 @@ from ._call import Fields, build_request, collate_arguments, fields_dict, method
 from ._method import Module, logger
 from ._objects import to_objects
 from ._profiles import Credentials
-from ._session import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from interlink.http._transport import AsyncRetryTransport
+
+from ._session import DEFAULT_RETRIES, DEFAULT_TIMEOUT, site_retry_policy
 
 __all__ = ["AsyncAPI", "AsyncMethod", "AsyncSession"]
 
@@ -98,7 +100,7 @@ class AsyncSession:
         self._client = httpx.AsyncClient(
             headers=dict(headers or {}),
             timeout=timeout,
-            transport=transport or httpx.AsyncHTTPTransport(retries=retries),
+            transport=transport or AsyncRetryTransport(policy=site_retry_policy(retries)),
             follow_redirects=False,
         )
         self._tasks: set[asyncio.Task[None]] = set()

@@ -1,4 +1,10 @@
-"""A session: one site root, one set of credentials and headers, one keep-alive httpx client."""
+"""A session: one site root, one set of credentials and headers, one keep-alive httpx client.
+
+The client sends through ``interlink.http``'s retry transport, the one stack every interlink
+client shares. Its :class:`~interlink.http.RetryPolicy` retries a call only where that is
+safe for a POST: when the connection could not be made. A call that may have reached the
+server (a dropped connection, a 503) is not sent again, since the method could run twice.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
+from interlink.http._retry import RetryPolicy
+from interlink.http._transport import RetryTransport
 
 from ._call import Fields, build_request, method_url, read_response
 from ._method import Method, Module
@@ -19,6 +28,11 @@ DEFAULT_TIMEOUT = 30.0
 #: Extra attempts when a connection cannot be made. Only connecting is retried: once a request
 #: may have reached the server, sending it again could run the method twice.
 DEFAULT_RETRIES = 2
+
+
+def site_retry_policy(retries: int) -> RetryPolicy:
+    """Calls are POSTs: the policy retries them only when no connection was made."""
+    return RetryPolicy(retries=retries)
 
 
 class Session:
@@ -43,7 +57,7 @@ class Session:
         self._client = httpx.Client(
             headers=dict(headers or {}),
             timeout=timeout,
-            transport=transport or httpx.HTTPTransport(retries=retries),
+            transport=transport or RetryTransport(policy=site_retry_policy(retries)),
             follow_redirects=False,  # a redirected POST would lose or resend its body
         )
         self._threads: set[threading.Thread] = set()
