@@ -168,6 +168,54 @@ def token_request(request: TokenRequest) -> httpx.Request:
                          extensions={TOKEN_REQUEST: True})
 
 
+def _is_token_request(step: httpx.Request) -> bool:
+    return bool(step.extensions.get(TOKEN_REQUEST))
+
+
+class _Run:
+    """One pass of a flow for a driver: the bookkeeping both drivers share.
+
+    It hands out the flow's next request or ``LOCK`` (for the driver to acquire, which may
+    wait), releases the lock itself on ``UNLOCK`` (releasing never waits), and releases it on
+    exit if the flow stopped while holding it (an error, or httpx closing the flow).
+    """
+
+    def __init__(self, flow: Generator[Step, Any, Any], lock: Any) -> None:
+        self._flow = flow
+        self._lock = lock
+        self._held = False
+        self._answer: httpx.Response | None = None
+        self.result: Any = None
+
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+    def step(self) -> httpx.Request | _Marker | None:
+        """The next request to send, ``LOCK``, or ``None`` when the flow is done."""
+        try:
+            step = self._flow.send(self._answer)
+            while step is UNLOCK:
+                self._held = False
+                self._lock.release()
+                step = self._flow.send(None)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+        self._answer = None
+        return step
+
+    def locked(self, _acquired: object = None) -> None:
+        self._held = True
+
+    def answer(self, response: httpx.Response, _read: object = None) -> None:
+        self._answer = response
+
+
 class TokenFlow(httpx.Auth):
     """``Authorization: Bearer`` with a cached token that :meth:`fetch` renews.
 
@@ -209,58 +257,30 @@ class TokenFlow(httpx.Auth):
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
 
-    # -- the two drivers: they differ only in how they lock and read ---------------------
+    # -- the two drivers: all they do apart is wait (take the lock, read the token answer) --
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         yield from self.drive_sync(self.auth_flow(request), self._thread_lock)
 
     @staticmethod
     def drive_sync(flow: Generator[Step, Any, Any], lock: threading.Lock) -> Generator[httpx.Request, httpx.Response, Any]:
-        held = False
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, _Marker):
-                    if step is LOCK:
-                        lock.acquire()
-                    else:
-                        lock.release()
-                    held = step is LOCK
-                    step = next(flow)
+        with _Run(flow, lock) as run:
+            while (step := run.step()) is not None:
+                if step is LOCK:
+                    run.locked(lock.acquire())
                     continue
                 response = yield step
-                if step.extensions.get(TOKEN_REQUEST):
-                    response.read()
-                step = flow.send(response)
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            if held:
-                lock.release()
+                run.answer(response, _is_token_request(step) and response.read())
+        return run.result
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        flow = self.auth_flow(request)
         lock = self._async_lock()
-        held = False
-        try:
-            step = next(flow)
-            while True:
-                if isinstance(step, _Marker):
-                    if step is LOCK:
-                        await lock.acquire()
-                    else:
-                        lock.release()
-                    held = step is LOCK
-                    step = next(flow)
+        with _Run(self.auth_flow(request), lock) as run:
+            while (step := run.step()) is not None:
+                if step is LOCK:
+                    run.locked(await lock.acquire())
                     continue
                 response = yield step
-                if step.extensions.get(TOKEN_REQUEST):
-                    await response.aread()
-                step = flow.send(response)
-        except StopIteration:
-            return
-        finally:
-            if held:
-                lock.release()
+                run.answer(response, _is_token_request(step) and await response.aread())
 
     def _async_lock(self) -> asyncio.Lock:
         # asyncio locks belong to one loop; tests and apps may run several loops in turn.
