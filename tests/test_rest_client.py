@@ -205,3 +205,26 @@ def test_pkce_pair_is_s256() -> None:
     verifier, challenge = new_pkce_pair()
     assert 43 <= len(verifier) <= 128
     assert challenge == base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def test_without_segno_the_prompt_names_the_address_and_code(monkeypatch) -> None:
+    import sys
+
+    from interlink.rest._device import print_login_prompt
+
+    monkeypatch.setitem(sys.modules, "segno", None)  # as if not installed: import raises ImportError
+    out = io.StringIO()
+    print_login_prompt({"verification_uri": "https://idp/device", "user_code": "ABCD-EFGH"}, out)
+    text = out.getvalue()
+    assert "https://idp/device" in text and "ABCD-EFGH" in text and "pip install segno" in text
+    assert "█" not in text and "▀" not in text
+
+
+def test_device_login_errors_keep_rest_tools_runtime_error_base() -> None:
+    from interlink.errors import NotAuthorised
+    from interlink.http import ClientError, TokenRequestError
+
+    error = DeviceLoginError("expired", error="expired_token")
+    assert isinstance(error, RuntimeError) and isinstance(error, TokenRequestError) and isinstance(error, ClientError)
+    assert not isinstance(error, NotAuthorised)
+    assert issubclass(OpenIDDiscoveryError, RuntimeError) and issubclass(RestHTTPError, ClientError)
