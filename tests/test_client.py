@@ -28,7 +28,7 @@ from interlink.client import (
 )
 from interlink.server import Api
 from interlink.store import Database, Role, create_key, create_user
-from test_client_site import (  # noqa: F401  (fixtures)
+from client_site import (  # noqa: F401  (fixtures)
     ADMIN_KEY,
     DEFAULT_KEY,
     USERS,

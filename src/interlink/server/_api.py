@@ -9,8 +9,10 @@ from ._method import Method
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from ._auth import Authenticator
+    from interlink.identity import Authenticator
+
     from ._ratelimit import FailureLimiter
+    from ._site import Site
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,6 +75,8 @@ class Api:
         self.trusted_proxies = list(trusted_proxies)
         # Failed-login limits; None = the defaults (5 per user, 20 per address, per minute).
         self.login_limiter = login_limiter
+        # Site pages served with this Api; each is handed its collaborators at startup.
+        self.sites: list[Site] = []
         self._app: Any = None
 
     def module(self, name: str) -> Module:

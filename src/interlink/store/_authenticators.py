@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import select, update
@@ -34,20 +34,7 @@ from interlink.errors import Forbidden
 from interlink.store._database import Database
 from interlink.store._models import Key, Role, User
 
-__all__ = ["KeyAuthenticator", "MemoryKeys", "Authenticator"]
-
-
-class Authenticator(Protocol):
-    """What the server asks on a call: which Role these credentials are, ``None`` if they do not
-    check out. ``KeyAuthenticator`` and ``MemoryKeys`` are the two kept here; optional extras an
-    authenticator may have are ``authenticate_password(username, password)`` and a ``client=``
-    keyword (with ``checks_networks = True``) for key IP allowlists."""
-
-    async def authenticate_key(self, key_id: str, secret: str) -> Any | None: ...
-
-    async def authenticate_user_key(
-        self, username: str, key_id: str, secret: str
-    ) -> Any | None: ...
+__all__ = ["KeyAuthenticator", "MemoryKeys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +95,7 @@ class KeyAuthenticator:
         self._last_flush = clock()
         self._flush_lock = threading.Lock()
 
-    #: the server passes the caller's address (``client=``) so key IP allowlists apply
-    checks_networks = True
-
-    async def authenticate_key(self, key_id: str, secret: str, client: str | None = None) -> Role | None:
+    async def authenticate_key(self, key_id: str, secret: str, *, client: str | None = None) -> Role | None:
         entry = await self._entry(key_id)
         if entry is None or not entry.check(secret):
             return None
@@ -121,7 +105,7 @@ class KeyAuthenticator:
         return entry.role
 
     async def authenticate_user_key(
-        self, username: str, key_id: str, secret: str, client: str | None = None
+        self, username: str, key_id: str, secret: str, *, client: str | None = None
     ) -> Role | None:
         """The Basic form ``-u user:keyid:secret``: the key must belong to one of user's roles."""
         entry = await self._entry(key_id)
@@ -222,7 +206,8 @@ class KeyAuthenticator:
 
 class MemoryKeys:
     """The same interface over a dict ``{key_id: (secret, role)}``: no database, for tests and
-    benchmarks. A role's user is found as ``role.user.username`` when there is one."""
+    benchmarks. A role's user is found as ``role.user.username`` when there is one; there are
+    no passwords and no IP allowlists."""
 
     def __init__(self, keys: Mapping[str, tuple[str | bytes, Any]]) -> None:
         from interlink.credentials import hash_key_secret
@@ -232,15 +217,20 @@ class MemoryKeys:
             text = secret.decode("ascii") if isinstance(secret, bytes) else secret
             self._keys[key_id] = (hash_key_secret(text), role)
 
-    async def authenticate_key(self, key_id: str, secret: str) -> Any | None:
+    async def authenticate_key(self, key_id: str, secret: str, *, client: str | None = None) -> Any | None:
         found = self._keys.get(key_id)
         if found is None or not check_key_secret(secret, found[0]):
             return None
         return found[1]
 
-    async def authenticate_user_key(self, username: str, key_id: str, secret: str) -> Any | None:
+    async def authenticate_user_key(
+        self, username: str, key_id: str, secret: str, *, client: str | None = None
+    ) -> Any | None:
         role = await self.authenticate_key(key_id, secret)
         user = getattr(role, "user", None)
         if role is None or getattr(user, "username", None) != username:
             return None
         return role
+
+    async def authenticate_password(self, username: str, password: str) -> Any | None:
+        return None

@@ -39,6 +39,20 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _create_private_file(path: str) -> None:
+    """Create a new SQLite file readable by its owner only (0600): it holds key hashes, password
+    hashes and encrypted secrets. SQLite gives its -wal and -shm files the same mode."""
+    if path.startswith("file:") or os.path.exists(path):
+        return
+    directory = os.path.dirname(path)
+    if directory and not os.path.isdir(directory):
+        return  # SQLite will say so, with its own message
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
 class Database:
     """An interlink database named by a SQLAlchemy URL.
 
@@ -54,6 +68,8 @@ class Database:
             # An in-memory database exists per connection: share one so tables persist.
             engine_options.setdefault("poolclass", StaticPool)
             engine_options.setdefault("connect_args", {"check_same_thread": False})
+        if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
+            _create_private_file(parsed.database)
         self.engine: Engine = create_engine(self.url, **engine_options)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _on_sqlite_connect)
