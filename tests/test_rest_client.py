@@ -216,7 +216,7 @@ def test_without_segno_the_prompt_names_the_address_and_code(monkeypatch) -> Non
     out = io.StringIO()
     print_login_prompt({"verification_uri": "https://idp/device", "user_code": "ABCD-EFGH"}, out)
     text = out.getvalue()
-    assert "https://idp/device" in text and "ABCD-EFGH" in text and "pip install segno" in text
+    assert "https://idp/device" in text and "ABCD-EFGH" in text and "interlink[device]" in text
     assert "█" not in text and "▀" not in text
 
 

@@ -104,7 +104,7 @@ def qr_code(text: str) -> str:
     try:
         import segno
     except ImportError:
-        return "(install segno for a QR code: pip install segno)\n"
+        return '(for a QR code: pip install "interlink[device]")\n'
     qr = io.StringIO()
     segno.make(text, error="l").terminal(out=qr, compact=True)
     return qr.getvalue()

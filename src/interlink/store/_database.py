@@ -16,8 +16,8 @@ from sqlalchemy.pool import StaticPool
 
 __all__ = ["Database", "DATABASE_URL_ENV", "DEFAULT_DATABASE_URL", "VERSION_TABLE", "MIGRATIONS_DIR"]
 
-DATABASE_URL_ENV = "INTERLINK_DATABASE_URL"
-DEFAULT_DATABASE_URL = "sqlite:///interlink.db"
+from interlink.settings import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Settings
+
 # Our own version table, so a site's own Alembic history can share the database.
 VERSION_TABLE = "interlink_alembic_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -61,7 +61,7 @@ class Database:
     """
 
     def __init__(self, url: str | None = None, **engine_options: Any) -> None:
-        self.url: str = url or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+        self.url: str = url or Settings.from_environ().database_url
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database in (None, "", ":memory:"):
