@@ -139,7 +139,9 @@ class ApiApp:
         except ApiError as exc:
             status, body = exc.status, dumps(exc.to_dict())
             if status == 401:
-                headers = [*JSON_HEADERS, (b"www-authenticate", b'Basic realm="api", charset="UTF-8"')]
+                # Bearer, not Basic: a Basic challenge makes browsers prompt for a password over
+                # the page that called (Swagger UI's Try it out never shows the 401).
+                headers = [*JSON_HEADERS, (b"www-authenticate", b'Bearer realm="api"')]
             elif status == 429 and hasattr(exc, "retry_after"):
                 headers = [*JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
         except ClientDisconnected:
