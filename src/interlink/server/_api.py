@@ -60,6 +60,7 @@ class Api:
         docs: bool = True,
         trusted_proxies: Iterable[str] = (),
         login_limiter: FailureLimiter | None = None,
+        login_limits: str | None = None,
     ) -> None:
         self.methods: dict[str, Method] = {}
         self.modules: dict[str, Module] = {}
@@ -75,6 +76,9 @@ class Api:
         self.trusted_proxies = list(trusted_proxies)
         # Failed-login limits; None = the defaults (5 per user, 20 per address, per minute).
         self.login_limiter = login_limiter
+        # Where failed-login counts live: "memory://", "database" or "redis://…" (interlink[redis]);
+        # None: the database when there is one, else memory. See server/_ratelimit.py.
+        self.login_limits = login_limits
         # Site pages served with this Api; each is handed its collaborators at startup.
         self.sites: list[Site] = []
         self._app: Any = None

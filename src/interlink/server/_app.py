@@ -64,7 +64,7 @@ class ApiApp:
             self.add_method(method)
         self.backend: Backend | None = None
         self.authentication: Authentication | None = None
-        self.limiter: FailureLimiter = api.login_limiter or FailureLimiter()
+        self.limiter: FailureLimiter = api.login_limiter or FailureLimiter(storage=api.login_limits)
         self.client_address = ClientAddress(api.trusted_proxies)
         self._ready = False
         routes: list[Any] = [Route(api.prefix + "/openapi.json", self.openapi, methods=["GET"])]
@@ -87,6 +87,7 @@ class ApiApp:
         install_log_redaction()
         backend = open_backend(self.api)
         self.backend = backend
+        self.limiter.bind(backend.database)  # failed-login counts: database, Redis or memory
         self.authentication = Authentication(backend.authenticator, self.limiter)
         for site in self.api.sites:
             site.bind(self.authentication, backend.sessions, self.client_address)
@@ -138,7 +139,11 @@ class ApiApp:
         except ApiError as exc:
             status, body = exc.status, dumps(exc.to_dict())
             if status == 401:
-                headers = [*JSON_HEADERS, (b"www-authenticate", b'Basic realm="api", charset="UTF-8"')]
+                # Bearer, not Basic: a Basic challenge makes browsers prompt for a password over
+                # the page that called (Swagger UI's Try it out never shows the 401).
+                headers = [*JSON_HEADERS, (b"www-authenticate", b'Bearer realm="api"')]
+            elif status == 429 and hasattr(exc, "retry_after"):
+                headers = [*JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
         except ClientDisconnected:
             return
         except ResultMismatch as exc:

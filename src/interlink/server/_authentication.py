@@ -19,14 +19,17 @@ class Authentication:
         self.limiter = limiter
 
     async def role_for(self, credentials: Credentials, client: str | None) -> Role:
-        """The Role the credentials name; NotAuthorised (counted) when they do not check out."""
+        """The Role the credentials name; NotAuthorised (counted) when they do not check out,
+        TooManyRequests when the limits of server/_ratelimit.py refuse the attempt."""
         limiter = self.limiter
-        identity = credentials.identity
-        if limiter.active:
-            limiter.check(identity, client)
-        role = await self._verify(credentials, client)
+        is_key = isinstance(credentials, KeyCredentials)
+        attempt = await limiter.begin(credentials.identity, client, password=not is_key)
+        try:
+            role = await self._verify(credentials, client)
+        finally:
+            limiter.release(attempt)
         if role is None:
-            limiter.failed(identity, client)
+            await limiter.failed(attempt)
             if isinstance(credentials, KeyCredentials):
                 if credentials.username is None:
                     raise NotAuthorised("unknown, revoked or wrong key")
@@ -34,16 +37,21 @@ class Authentication:
             raise NotAuthorised(
                 "wrong username or password (a key is sent as user:keyid:secret or keyid:secret)"
             )
+        await limiter.succeeded(attempt)
         return role
 
     async def login(self, username: str, password: str, client: str | None) -> Role | None:
         """The login page's check: the user's default role, or None; TooManyRequests when limited."""
-        self.limiter.check(username, client)
-        role = await self.authenticator.authenticate_password(username, password) if username else None
+        limiter = self.limiter
+        attempt = await limiter.begin(username, client, password=True)
+        try:
+            role = await self.authenticator.authenticate_password(username, password) if username else None
+        finally:
+            limiter.release(attempt)
         if role is None:
-            self.limiter.failed(username or None, client)
+            await limiter.failed(attempt)
             return None
-        self.limiter.succeeded(username)
+        await limiter.succeeded(attempt)
         return role
 
     async def _verify(self, credentials: Credentials, client: str | None) -> Role | None:

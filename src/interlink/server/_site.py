@@ -253,7 +253,9 @@ class Site:
         try:
             role = await self._authentication.login(username, password, address)
         except TooManyRequests as error:
-            return self._login_form(request, next_path, error.message, 429)
+            response = self._login_form(request, next_path, error.message, 429)
+            response.headers["retry-after"] = str(getattr(error, "retry_after", 60))
+            return response
         if role is None:
             return self._login_form(request, next_path, "Wrong username or password.", 401)
         token = await anyio.to_thread.run_sync(sessions.create, role.user)

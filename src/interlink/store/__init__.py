@@ -13,6 +13,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
 from interlink.identity import Authenticator
 from interlink.store._authenticators import KeyAuthenticator, MemoryKeys
 from interlink.store._backend import open_backend
+from interlink.store._login_attempts import DatabaseCounters, LoginAttempt
 from interlink.store._sessions import SessionStore, end_sessions
 from interlink.store._database import (
     DATABASE_URL_ENV,
@@ -48,6 +49,8 @@ from interlink.store._operations import (
 )
 
 __all__ = [
+    "DatabaseCounters",
+    "LoginAttempt",
     "SessionStore",
     "end_sessions",
     "open_backend",

@@ -20,7 +20,6 @@ import datetime as dt
 import ipaddress
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from sqlalchemy.orm import joinedload
 
 from interlink.credentials import check_key_secret
 from interlink.errors import Forbidden
+from interlink.store._cache import RecentCache
 from interlink.store._database import Database
 from interlink.store._models import Key, Role, User
 
@@ -89,7 +89,7 @@ class KeyAuthenticator:
         self.max_entries = max_entries
         self.last_used_flush_seconds = last_used_flush_seconds
         self._clock = clock  # monotonic seconds; replaceable so tests need not sleep
-        self._cache: OrderedDict[str, _Verified] = OrderedDict()
+        self._cache: RecentCache[_Verified] = RecentCache(cache_seconds, max_entries, clock)
         # key_id -> wall-clock time of its latest successful use, not yet written.
         self._used: dict[str, float] = {}
         self._last_flush = clock()
@@ -160,24 +160,20 @@ class KeyAuthenticator:
         if key_id is None:
             self._cache.clear()
         else:
-            self._cache.pop(key_id, None)
+            self._cache.pop(key_id)
 
     async def _entry(self, key_id: str) -> _Verified | None:
-        now = self._clock()
         entry = self._cache.get(key_id)
-        if entry is not None and now - entry.fetched_at < self.cache_seconds:
+        if entry is not None:
             if entry.expires_at is None or dt.datetime.now(dt.UTC) < entry.expires_at:
                 return entry
-            self._cache.pop(key_id, None)
+            self._cache.pop(key_id)
             return None
         entry = await anyio.to_thread.run_sync(self._load, key_id)
         if entry is None:
-            self._cache.pop(key_id, None)
+            self._cache.pop(key_id)
             return None
-        self._cache[key_id] = entry
-        self._cache.move_to_end(key_id)
-        while len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
+        self._cache.put(key_id, entry, entry.fetched_at)
         return entry
 
     def _load(self, key_id: str) -> _Verified | None:

@@ -15,13 +15,13 @@ import datetime as dt
 import hashlib
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import delete, select
 
+from interlink.store._cache import RecentCache
 from interlink.store._database import Database
 from interlink.store._models import LoginSession, Role, User, utcnow
 
@@ -52,7 +52,7 @@ class SessionStore:
         self.cache_seconds = cache_seconds
         self.max_entries = max_entries
         self._clock = clock
-        self._cache: OrderedDict[str, tuple[Role, dt.datetime, float]] = OrderedDict()
+        self._cache: RecentCache[tuple[Role, dt.datetime]] = RecentCache(cache_seconds, max_entries, clock)
 
     def create(self, user: User | int) -> str:
         """A new session for the user; returns the token for the cookie (kept only hashed)."""
@@ -65,7 +65,7 @@ class SessionStore:
         return token
 
     def end(self, token: str) -> None:
-        self._cache.pop(_hash(token), None)
+        self._cache.pop(_hash(token))
         with self.database.session() as session:
             session.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(token)))
 
@@ -78,19 +78,14 @@ class SessionStore:
     async def role_for(self, token: str) -> Role | None:
         """The user's default role for a live session token, else None."""
         token_hash = _hash(token)
-        now = self._clock()
         cached = self._cache.get(token_hash)
-        if cached is not None and now - cached[2] < self.cache_seconds:
-            if dt.datetime.now(dt.UTC) < cached[1]:
-                return cached[0]
+        if cached is not None and dt.datetime.now(dt.UTC) < cached[1]:
+            return cached[0]
         found = await anyio.to_thread.run_sync(self._load, token_hash)
         if found is None:
-            self._cache.pop(token_hash, None)
+            self._cache.pop(token_hash)
             return None
-        self._cache[token_hash] = (*found, now)
-        self._cache.move_to_end(token_hash)
-        while len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
+        self._cache.put(token_hash, found)
         return found[0]
 
     def _load(self, token_hash: str) -> tuple[Any, dt.datetime] | None:
