@@ -35,7 +35,10 @@ import importlib
 import importlib.util
 from typing import Any
 
-import click
+try:
+    import click
+except ImportError as error:  # pragma: no cover - depends on the installed extras
+    raise ImportError(f"the interlink command needs the cli extra ({error}): pip install 'interlink[cli]'") from error
 
 from ._common import EXIT_FAILED, EXIT_USAGE, CliError, CliState, print_table
 from ._keys import keys
