@@ -4,8 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.installed
+# `make run` installs only what running the example site needs (pip warns and installs the
+# base package if an extra is not defined). `make run HOST=0.0.0.0 PORT=8001` picks the address.
+RUN_EXTRAS ?= server,store,cli
+RUN_STAMP  := $(VENV)/.installed-run
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: run test bench install clean system-deps browser-deps node-deps
+.PHONY: run test bench install clean system-deps browser-deps node-deps docs docs-build
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +20,10 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -e '.[test,bench]'
 	touch $(STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -e '.[$(RUN_EXTRAS)]'
+	touch $(RUN_STAMP)
 
 install: $(STAMP)
 
@@ -33,8 +43,8 @@ node-deps:
 	  cd tests/peers && { [ -d node_modules ] && [ node_modules -nt package.json ] || npm install --no-audit --no-fund --silent; }; \
 	fi
 
-run: $(STAMP)
-	$(PY) -m examples.mysite
+run: $(RUN_STAMP)
+	HOST='$(HOST)' PORT='$(PORT)' $(PY) -m examples.mysite
 
 # The suite runs on SQLite and, when a PostgreSQL server answers, on PostgreSQL too.
 # INTERLINK_TEST_POSTGRES_URL points elsewhere; the default is the local server (trust auth,
@@ -57,6 +67,21 @@ test: $(STAMP) system-deps node-deps
 	  echo "      or INTERLINK_TEST_POSTGRES_URL=postgresql+psycopg://USER:PASS@HOST:PORT/DB make test"; \
 	  $(PY) -m pytest; \
 	fi
+
+# The user documentation (MkDocs Material), offline: search and fonts come from the wheel, no CDN.
+DOCS_HOST ?= 127.0.0.1
+DOCS_PORT ?= 8001
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr $(DOCS_HOST):$(DOCS_PORT)
+
+docs-build: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP) system-deps node-deps
 	$(PY) -m benchmarks.run

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from interlink.client import API, FileUpload
 from interlink.server import Api
 from interlink.store import MemoryKeys
-from test_client_site import LiveServer, serving
+from client_site import LiveServer, serving
 
 
 class Size(enum.Enum):

@@ -9,13 +9,14 @@ the client. Nothing here imports the rest of interlink.
 from ._arguments import Arguments, Parameter, collate, decode
 from ._result import Result
 from ._schema import WireJsonSchema
-from ._shape import SEED_FALSE, SEED_TRUE, Shape, shape_of, shape_of_value
+from ._shape import SEED_FALSE, SEED_TRUE, Node, Shape, build_tree, shape_of, shape_of_value
 from ._values import FileUpload, Model, WireError
 
 __all__ = [
     "Arguments",
     "FileUpload",
     "Model",
+    "Node",
     "Parameter",
     "Result",
     "SEED_FALSE",
@@ -23,6 +24,7 @@ __all__ = [
     "Shape",
     "WireError",
     "WireJsonSchema",
+    "build_tree",
     "collate",
     "decode",
     "shape_of",
