@@ -70,7 +70,7 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
     if workers > 1 or reload:
         os.environ[TARGET_ENV] = target
         os.environ[ACCESS_LOG_ENV] = "1" if access_log else ""
-        uvicorn.run("interlink.cli_serve:worker_app", factory=True, host=host, port=port, workers=workers,
+        uvicorn.run("interlink.cli._serve:worker_app", factory=True, host=host, port=port, workers=workers,
                     reload=reload, log_level="info", proxy_headers=False, access_log=False)
     else:
         from interlink.server._access_log import AccessLog
