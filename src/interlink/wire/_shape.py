@@ -71,34 +71,52 @@ def build_tree(pairs: typing.Iterable[tuple[str, Any]], depths: typing.Mapping[s
     parts is sorted in.
     """
     root = Node()
+    limits: typing.Mapping[str, int] = _ANY_NAME if depths is None else depths
+    below = limits.get
+    max_length = MAX_NAME_LENGTH
     for name, value in pairs:
         if name.endswith(".") and isinstance(value, str) and "=" in value:
-            # The seed's own example sends `filter.=filter.name_gt=a&…`: a marker whose value
-            # holds a field. Read that value as fields (one level) so the example works as written.
-            add_pair(root, name, "", depths)
-            try:
-                inner = parse_qsl(value, keep_blank_values=True, max_num_fields=MAX_FIELDS)
-            except ValueError:
-                raise WireError(name, f"more than {MAX_FIELDS} fields in one value") from None
-            for inner_name, inner_value in inner:
-                add_pair(root, inner_name, inner_value, depths)
+            add_marker_fields(root, name, value, limits)
             continue
-        add_pair(root, name, value, depths)
+        # Inlined add_pair: this loop runs for every field of every call.
+        if len(name) > max_length:
+            raise_too_long(name)
+        parts = name.split(".")  # at most MAX_NAME_LENGTH parts, by the check above
+        # A name of one or two parts builds at most two nodes whatever it is, and decoding
+        # refuses it if it matches nothing: only longer names are checked here.
+        if len(parts) > 2 and len(parts) > below(parts[0], -1) + 1:
+            raise_no_match(parts, name, limits)
+        node = root
+        for part in parts:
+            children = node.children
+            if children is None:
+                children = node.children = {}
+            child = children.get(part)
+            if child is None:
+                child = children[part] = Node()
+            node = child
+        node.values.append(value)
     return root
 
 
-def add_pair(root: Node, name: str, value: Any, depths: typing.Mapping[str, int] | None = None) -> None:
+def add_marker_fields(root: Node, name: str, value: str, limits: typing.Mapping[str, int]) -> None:
+    """The seed's own example sends `filter.=filter.name_gt=a&…`: a marker whose value holds a
+    field. That value is read as fields (one level) so the example works as written."""
+    add_pair(root, name, "", limits)
+    try:
+        inner = parse_qsl(value, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise WireError(name, f"more than {MAX_FIELDS} fields in one value") from None
+    for inner_name, inner_value in inner:
+        add_pair(root, inner_name, inner_value, limits)
+
+
+def add_pair(root: Node, name: str, value: Any, limits: typing.Mapping[str, int]) -> None:
     if len(name) > MAX_NAME_LENGTH:
-        raise WireError(name, f"a field name may be at most {MAX_NAME_LENGTH} characters long")
-    parts = name.split(".", MAX_DEPTH)  # bounded: the rest stays in one piece, and is refused
-    if depths is None:
-        below = MAX_DEPTH - 1
-    else:
-        below = depths.get(parts[0], -1)
-        if below < 0:
-            raise WireError(parts[0], "unknown argument")
-    if len(parts) > below + 1:
-        raise WireError(name, "unknown field: nested deeper than its type allows")
+        raise_too_long(name)
+    parts = name.split(".")
+    if len(parts) > limits.get(parts[0], -1) + 1:
+        raise_no_match(parts, name, limits)
     node = root
     for part in parts:
         children = node.children
@@ -109,6 +127,29 @@ def add_pair(root: Node, name: str, value: Any, depths: typing.Mapping[str, int]
             child = children[part] = Node()
         node = child
     node.values.append(value)
+
+
+def raise_too_long(name: str) -> typing.NoReturn:
+    raise WireError(name, f"a field name may be at most {MAX_NAME_LENGTH} characters long")
+
+
+def raise_no_match(parts: list[str], name: str, limits: typing.Mapping[str, int]) -> typing.NoReturn:
+    if parts[0] not in limits:
+        raise WireError(parts[0], "unknown argument")
+    raise WireError(name, "unknown field: nested deeper than its type allows")
+
+
+class _AnyNameDepth:
+    """The limits of a tree read without a method's shapes: any name, up to MAX_DEPTH parts."""
+
+    def get(self, name: str, default: int) -> int:
+        return MAX_DEPTH - 1
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_ANY_NAME: typing.Any = _AnyNameDepth()
 
 
 def consume_marker(node: Node, path: str) -> None:
