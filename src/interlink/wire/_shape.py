@@ -2,10 +2,10 @@
 
 ``shape_of(T)`` walks a type once and returns a tree of small objects; each knows how its
 type is read from form pairs and from JSON, how it is collated back into form pairs, and how
-a result of it is encoded as JSON. Text-like scalars (str, int, float, Decimal, UUID, date,
-time) are left as text here and parsed by pydantic; the rest (bool, Enum, datetime, bytes,
-Model, FileUpload) follow rules of the seed that pydantic does not know, so they are read here.
-"""
+a result of it is encoded as JSON. Text-like scalars (str, UUID, date, time) are left as text
+here and parsed by pydantic; numbers are measured here first (``_limits.py``: int64, finite
+floats, bounded Decimals); the rest (bool, Enum, datetime, bytes, Model, FileUpload) follow
+wire rules (docs/spec/api-calls.md) that pydantic does not know, so they are read here."""
 
 from __future__ import annotations
 
@@ -100,8 +100,9 @@ def build_tree(pairs: typing.Iterable[tuple[str, Any]], depths: typing.Mapping[s
 
 
 def add_marker_fields(root: Node, name: str, value: str, limits: typing.Mapping[str, int]) -> None:
-    """The seed's own example sends `filter.=filter.name_gt=a&…`: a marker whose value holds a
-    field. That value is read as fields (one level) so the example works as written."""
+    """The API-calls specification's own example (docs/spec/api-calls.md) sends
+    ``filter.=filter.name_gt=a&…``: a marker whose value holds a field. That value is read as
+    fields (one level) so the example works as written."""
     add_pair(root, name, "", limits)
     try:
         inner = parse_qsl(value, keep_blank_values=True, max_num_fields=MAX_FIELDS)
