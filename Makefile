@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench install clean system-deps browser-deps node-deps
+.PHONY: run test bench install clean system-deps browser-deps node-deps docs docs-build
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,21 @@ test: $(STAMP) system-deps node-deps
 	  echo "      or INTERLINK_TEST_POSTGRES_URL=postgresql+psycopg://USER:PASS@HOST:PORT/DB make test"; \
 	  $(PY) -m pytest; \
 	fi
+
+# The user documentation (MkDocs Material), offline: search and fonts come from the wheel, no CDN.
+DOCS_HOST ?= 127.0.0.1
+DOCS_PORT ?= 8001
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr $(DOCS_HOST):$(DOCS_PORT)
+
+docs-build: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP) system-deps
 	$(PY) -m benchmarks.run

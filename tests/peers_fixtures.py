@@ -187,6 +187,13 @@ def resource_app(state: ResourceState) -> Any:
         state.revoked.add(token)
         return JSONResponse({"revoked": True})
 
+    async def token(request: Request) -> Response:
+        """A client-credentials token endpoint for TLS tests (the OpenID provider speaks HTTP)."""
+        with state.lock:
+            state.hits["token"] += 1
+            number = state.hits["token"]
+        return JSONResponse({"access_token": f"tok-{number}", "token_type": "Bearer", "expires_in": 300})
+
     async def stream(request: Request) -> Response:
         count = int(request.query_params.get("n", "3"))
 
@@ -204,6 +211,7 @@ def resource_app(state: ResourceState) -> Any:
         Route("/api/empty", empty, methods=methods),
         Route("/api/protected", protected, methods=methods),
         Route("/api/stream", stream, methods=methods),
+        Route("/oauth/token", token, methods=["POST"]),
         Route("/_test/revoke", revoke, methods=["POST"]),
         Route("/{path:path}", echo, methods=methods),
     ])

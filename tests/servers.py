@@ -22,7 +22,8 @@ class UvicornThread:
         import uvicorn
 
         config.setdefault("lifespan", "auto")
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config))
+        config.setdefault("log_level", "warning")
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self.port = port
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from interlink import Api, Role
+from interlink import Api, Call, Role
 from interlink.server import Site
 from interlink.store import find_key, utcnow
 
@@ -21,10 +21,9 @@ def whoami(rl: Role) -> dict[str, object]:
 
 
 @admin.method
-def revoke(rl: Role, key_id: str) -> str:
+def revoke(rl: Role, call: Call, key_id: str) -> str:
     """Revoke a key through this process (which forgets it at once; others within 2 s)."""
-    app = api.app
-    with app.database.session() as session:
-        find_key(session, key_id).revoked_at = utcnow()
-    app.authenticator.forget(key_id)
+    find_key(call.db, key_id).revoked_at = utcnow()
+    call.db.commit()
+    api.app.authenticator.forget(key_id)
     return key_id

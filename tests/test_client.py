@@ -28,7 +28,7 @@ from interlink.client import (
 )
 from interlink.server import Api
 from interlink.store import Database, Role, create_key, create_user
-from test_client_site import (  # noqa: F401  (fixtures)
+from client_site import (  # noqa: F401  (fixtures)
     ADMIN_KEY,
     DEFAULT_KEY,
     USERS,
@@ -405,7 +405,13 @@ def test_a_request_that_was_sent_is_not_retried() -> None:
     def serve_one() -> None:
         listener.settimeout(10)
         conn, _ = listener.accept()
-        accepted.append(conn.recv(65536))
+        received = b""
+        while b"text=once" not in received:  # the whole request, so closing sends no reset
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        accepted.append(received)
         conn.close()
 
     thread = threading.Thread(target=serve_one, daemon=True)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from interlink.client import AsyncAPI, AsyncSession, BadArguments, FileUpload, NotAuthorised, ServerError
-from test_client_site import (  # noqa: F401  (fixtures)
+from client_site import (  # noqa: F401  (fixtures)
     DEFAULT_KEY,
     USERS,
     UserFilter,

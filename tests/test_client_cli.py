@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from interlink.cli import main
 from interlink.cli_call import parse_fields
-from test_client_site import SEED_CONFIG, USERS, site  # noqa: F401  (fixture)
+from client_site import SEED_CONFIG, USERS, site  # noqa: F401  (fixture)
 
 
 @pytest.fixture

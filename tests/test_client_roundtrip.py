@@ -20,7 +20,7 @@ from interlink.client import API, FileUpload
 from interlink.server import Api
 from interlink.store import MemoryKeys
 from interlink.wire import INT_MAX, INT_MIN
-from test_client_site import LiveServer, serving
+from client_site import LiveServer, serving
 
 
 class Size(enum.Enum):

@@ -80,3 +80,18 @@ def test_resolved_urls_never_leave_the_base(parts: list[str]) -> None:
         return
     assert absolute.startswith("https://example.com/api/") or absolute == "https://example.com/api"
     assert is_inside(BASE, absolute)
+
+
+def test_the_rules_live_in_the_core_without_httpx() -> None:
+    """The store checks records with these rules; importing them (or the store) loads no httpx."""
+    import subprocess
+    import sys
+
+    from interlink import urls
+
+    with pytest.raises(urls.URLRuleError):
+        urls.resolve_url("https://example.com/api", "https://example.com.evil.org/api")
+    assert issubclass(InvalidURLError, urls.URLRuleError) and issubclass(urls.URLRuleError, ValueError)
+    code = "import sys, interlink.urls, interlink.service_auth, interlink.store; print('httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -89,7 +89,7 @@ def test_callable_token_refreshed_only_near_expiry(resource_server) -> None:
 
     def token() -> str:
         lifetime = 3 if not issued else 600  # the first expires within the 5 s margin
-        issued.append(encode_hs256({"exp": int(time.time()) + lifetime, "n": len(issued)}, "k"))
+        issued.append(encode_hs256({"exp": int(time.time()) + lifetime, "n": len(issued)}, "k" * 32))
         return issued[-1]
 
     api = RestClient(resource_server.url + "/api", token=token)
@@ -205,3 +205,26 @@ def test_pkce_pair_is_s256() -> None:
     verifier, challenge = new_pkce_pair()
     assert 43 <= len(verifier) <= 128
     assert challenge == base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def test_without_segno_the_prompt_names_the_address_and_code(monkeypatch) -> None:
+    import sys
+
+    from interlink.rest._device import print_login_prompt
+
+    monkeypatch.setitem(sys.modules, "segno", None)  # as if not installed: import raises ImportError
+    out = io.StringIO()
+    print_login_prompt({"verification_uri": "https://idp/device", "user_code": "ABCD-EFGH"}, out)
+    text = out.getvalue()
+    assert "https://idp/device" in text and "ABCD-EFGH" in text and "interlink[device]" in text
+    assert "█" not in text and "▀" not in text
+
+
+def test_device_login_errors_keep_rest_tools_runtime_error_base() -> None:
+    from interlink.errors import NotAuthorised
+    from interlink.http import ClientError, TokenRequestError
+
+    error = DeviceLoginError("expired", error="expired_token")
+    assert isinstance(error, RuntimeError) and isinstance(error, TokenRequestError) and isinstance(error, ClientError)
+    assert not isinstance(error, NotAuthorised)
+    assert issubclass(OpenIDDiscoveryError, RuntimeError) and issubclass(RestHTTPError, ClientError)

@@ -124,4 +124,5 @@ def test_expiry_reaches_every_worker(database: Any, workers: list[str]) -> None:
     with database.session() as session:
         find_key(session, key_id).expires_at = utcnow() + dt.timedelta(seconds=1)
     assert refused_within(CACHE_WINDOW + 1, lambda: whoami(one), 401) == 401
-    assert whoami(other) == 401
+    # The other worker's cache may be a moment younger: it refuses within its own window too.
+    assert refused_within(CACHE_WINDOW + 1, lambda: whoami(other), 401) == 401

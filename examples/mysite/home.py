@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from interlink import FileUpload, Role, User
-from examples.mysite.api import api, database
+from interlink import Call, FileUpload, Role, User
+from examples.mysite.api import api
 
 
 @dataclass
@@ -59,10 +59,9 @@ class Paging:
 
 
 @api.method
-def describe_site(rl: Role) -> SiteDescription:
+def describe_site(rl: Role, call: Call) -> SiteDescription:
     """The site's name and how many users it has."""
-    with database.session() as session:
-        count = len(session.scalars(select(User.id)).all())
+    count = len(call.db.scalars(select(User.id)).all())
     return SiteDescription(name="mysite", users=SiteUsers(count=count), now=dt.datetime.now(dt.UTC))
 
 
@@ -73,25 +72,23 @@ def describe_user(rl: Role, user: User) -> UserDescription:
 
 
 @api.method
-def list_users(rl: Role, filter: UserFilter, paging: Paging | None = None) -> list[UserDescription]:
+def list_users(rl: Role, call: Call, filter: UserFilter, paging: Paging | None = None) -> list[UserDescription]:
     """Users whose name lies between ``filter.name_gt`` and ``filter.name_lt``."""
     paging = paging or Paging()
     order = User.username.asc() if paging.order is Order.ascending else User.username.desc()
-    with database.session() as session:
-        users = session.scalars(
-            select(User)
-            .where(User.username > filter.name_gt, User.username < filter.name_lt)
-            .order_by(order)
-            .limit(paging.limit)
-        ).all()
+    users = call.db.scalars(
+        select(User)
+        .where(User.username > filter.name_gt, User.username < filter.name_lt)
+        .order_by(order)
+        .limit(paging.limit)
+    ).all()
     return [UserDescription(user=u, username=u.username, joined=u.created_at) for u in users]
 
 
 @api.method
-def find_users(rl: Role, usernames: list[str], active: bool = True) -> list[str]:
+def find_users(rl: Role, call: Call, usernames: list[str], active: bool = True) -> list[str]:
     """Which of ``usernames`` exist (bare repeated names or ``usernames.0``…; ``usernames.`` for none)."""
-    with database.session() as session:
-        found = set(session.scalars(select(User.username).where(User.username.in_(usernames))))
+    found = set(call.db.scalars(select(User.username).where(User.username.in_(usernames))))
     return [name for name in usernames if name in found]
 
 

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Api", "Role", "User", "FileUpload", "Model", "__version__"]
+__all__ = ["Api", "Call", "Role", "User", "FileUpload", "Model", "__version__"]
 
 _HOMES = {
     "Api": "interlink.server",
+    "Call": "interlink.server",
     "Role": "interlink.store",
     "User": "interlink.store",
     "FileUpload": "interlink.wire",
@@ -22,7 +23,7 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from interlink.server import Api
+    from interlink.server import Api, Call
     from interlink.store import Role, User
     from interlink.wire import FileUpload, Model
 

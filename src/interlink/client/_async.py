@@ -7,17 +7,19 @@ asyncio task instead of a thread; ``broadcast`` gathers one task per root.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
+from interlink.http._transport import AsyncRetryTransport
+
 from ._api import ApiBase
 from ._call import Fields, build_request, collate_arguments, fields_dict, method_url, prepare_fields, read_response
-from ._method import Module, logger
+from ._method import logger
 from ._objects import to_objects
 from ._profiles import Credentials
-from ._session import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from ._session import SessionBase
 
 __all__ = ["AsyncAPI", "AsyncMethod", "AsyncSession"]
 
@@ -80,40 +82,19 @@ class AsyncMethod:
         return f"<AsyncMethod {self.name}>"
 
 
-class AsyncSession:
+class AsyncSession(SessionBase):
     """The async ``Session``: one root, one set of credentials, one ``httpx.AsyncClient``."""
 
-    def __init__(
-        self,
-        root: str,
-        credentials: Credentials | None = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self._root = root.rstrip("/")
-        self._credentials = credentials
-        self._client = httpx.AsyncClient(
-            headers=dict(headers or {}),
-            timeout=timeout,
-            transport=transport or httpx.AsyncHTTPTransport(retries=retries),
-            follow_redirects=False,
-        )
+    _client_class = httpx.AsyncClient
+    _transport_class = AsyncRetryTransport
+    _method_class = AsyncMethod
+
+    def __init__(self, root: str, credentials: Credentials | None = None, **options: Any) -> None:
+        super().__init__(root, credentials, **options)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def __getattr__(self, name: str) -> Module:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return Module(self, name)
-
-    def module(self, name: str) -> Module:
-        return Module(self, name)
-
     def method(self, name: str) -> AsyncMethod:
-        method_url(self._root, name)
-        return AsyncMethod(self, name)
+        return super().method(name)  # type: ignore[no-any-return]
 
     async def call(self, name: str, /, **kwargs: Any) -> Any:
         return await self.method(name)(**kwargs)
@@ -133,10 +114,6 @@ class AsyncSession:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        who = self._credentials.key_id if self._credentials else "anonymous"
-        return f"<AsyncSession {self._root} as {who}>"
 
     async def _send(self, root: str, name: str, fields: Fields) -> Any:
         request = build_request(method_url(root, name), fields, self._credentials)

@@ -1,4 +1,10 @@
-"""A session: one site root, one set of credentials and headers, one keep-alive httpx client."""
+"""A session: one site root, one set of credentials and headers, one keep-alive httpx client.
+
+The client sends through ``interlink.http``'s retry transport, the one stack every interlink
+client shares. Its :class:`~interlink.http.RetryPolicy` retries a call only where that is
+safe for a POST: when the connection could not be made. A call that may have reached the
+server (a dropped connection, a 503) is not sent again, since the method could run twice.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,14 @@ from typing import Any
 
 import httpx
 
+from interlink.http._retry import RetryPolicy
+from interlink.http._transport import RetryTransport
+
 from ._call import Fields, build_request, method_url, read_response
 from ._method import Method, Module
 from ._profiles import Credentials
 
-__all__ = ["DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "Session"]
+__all__ = ["DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "Session", "SessionBase", "site_retry_policy"]
 
 #: Seconds for connecting, and for each read and write.
 DEFAULT_TIMEOUT = 30.0
@@ -21,12 +30,18 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 2
 
 
-class Session:
-    """Calls a site's methods as one caller: ``session.home.describe_site()``.
+def site_retry_policy(retries: int) -> RetryPolicy:
+    """Calls are POSTs: the policy retries them only when no connection was made."""
+    return RetryPolicy(retries=retries)
 
-    Attribute access gives modules (``session.home``); ``session.module(name)`` reaches a module
-    whose name is also a Session method (``close``, ``call``, ``module``, ``method``).
-    """
+
+class SessionBase:
+    """What ``Session`` and ``AsyncSession`` share: one root, one set of credentials, one httpx
+    client (of the flavour's class) on interlink's retry transport, and the attribute surface."""
+
+    _client_class: Any
+    _transport_class: Any
+    _method_class: Any
 
     def __init__(
         self,
@@ -36,20 +51,16 @@ class Session:
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._root = root.rstrip("/")
         self._credentials = credentials
-        self._client = httpx.Client(
+        self._client = self._client_class(
             headers=dict(headers or {}),
             timeout=timeout,
-            transport=transport or httpx.HTTPTransport(retries=retries),
+            transport=transport or self._transport_class(policy=site_retry_policy(retries)),
             follow_redirects=False,  # a redirected POST would lose or resend its body
         )
-        self._threads: set[threading.Thread] = set()
-        self._lock = threading.Lock()
-
-    # -- what users touch -----------------------------------------------------------------
 
     def __getattr__(self, name: str) -> Module:
         if name.startswith("_"):
@@ -59,10 +70,35 @@ class Session:
     def module(self, name: str) -> Module:
         return Module(self, name)
 
-    def method(self, name: str) -> Method:
+    def method(self, name: str) -> Any:
         """The method ``module.function``, e.g. ``session.method("home.describe_site")``."""
         method_url(self._root, name)  # checks the name's form
-        return Method(self, name)
+        return self._method_class(self, name)
+
+    def __repr__(self) -> str:
+        who = self._credentials.key_id if self._credentials else "anonymous"
+        return f"<{type(self).__name__} {self._root} as {who}>"
+
+
+class Session(SessionBase):
+    """Calls a site's methods as one caller: ``session.home.describe_site()``.
+
+    Attribute access gives modules (``session.home``); ``session.module(name)`` reaches a module
+    whose name is also a Session method (``close``, ``call``, ``module``, ``method``).
+    """
+
+    _client_class = httpx.Client
+    _transport_class = RetryTransport
+    _method_class = Method
+
+    def __init__(self, root: str, credentials: Credentials | None = None, **options: Any) -> None:
+        super().__init__(root, credentials, **options)
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+
+    def method(self, name: str) -> Method:
+        """The method ``module.function``, e.g. ``session.method("home.describe_site")``."""
+        return super().method(name)  # type: ignore[no-any-return]
 
     def call(self, name: str, /, **kwargs: Any) -> Any:
         """``session.call("home.list_users", ...)`` is ``session.home.list_users(...)``."""
@@ -82,10 +118,6 @@ class Session:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        who = self._credentials.key_id if self._credentials else "anonymous"
-        return f"<Session {self._root} as {who}>"
 
     # -- used by Method -------------------------------------------------------------------
 

@@ -1,21 +1,25 @@
 """Clients for other services: base-URL clients, config adapters, auth schemes, service clients.
 
 ``from interlink.http import APIClient`` replaces ``from ape_pie import APIClient``.
+Errors raised here are client-side :class:`ClientError` instances, never the wire errors of
+``interlink.errors`` (what a server answers).
 """
 
 from interlink.http._auth import APIKeyAuth, BasicAuth, BearerAuth
 from interlink.http._client import APIClient, AsyncAPIClient, ConfigAdapter
+from interlink.http._errors import ClientError, InvalidURLError, TokenRequestError
 from interlink.http._jwt_bearer import JWTBearerAuth
-from interlink.http._oauth2 import OAuth2ClientCredentials, TokenRequestError
+from interlink.http._oauth2 import OAuth2ClientCredentials, TokenFlow, TokenState
 from interlink.http._retry import RetryPolicy
 from interlink.http._service_client import ServiceConfigAdapter, build_client
 from interlink.http._tls import MutualTLS, ssl_context
-from interlink.http._urls import InvalidURLError
+from interlink.http._transport import AsyncRetryTransport, RetryTransport
 
 __all__ = [
     "APIClient",
     "AsyncAPIClient",
     "ConfigAdapter",
+    "ClientError",
     "InvalidURLError",
     "BasicAuth",
     "APIKeyAuth",
@@ -23,6 +27,10 @@ __all__ = [
     "MutualTLS",
     "OAuth2ClientCredentials",
     "TokenRequestError",
+    "TokenFlow",
+    "TokenState",
+    "RetryTransport",
+    "AsyncRetryTransport",
     "JWTBearerAuth",
     "RetryPolicy",
     "ServiceConfigAdapter",

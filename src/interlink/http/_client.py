@@ -6,7 +6,8 @@ differs, on purpose:
 
 * containment of URLs in the base is checked by scheme, host, port and path segments
   (``_urls.py``), not by string prefix;
-* a timeout is always set, and idempotent requests are retried (``_retry.py``);
+* a timeout is always set, and idempotent requests are retried (``_retry.py``), token
+  requests of the auth flows included (they go through the same transport);
 * without ``with``, connections are closed after each response instead of closing the whole
   client, so the same client object keeps working.
 """
@@ -18,7 +19,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import httpx
 
 from interlink.http._options import client_options
-from interlink.http._transport import RetryTransport
+from interlink.http._transport import AsyncRetryTransport, RetryTransport
 from interlink.http._urls import InvalidURLError, is_inside, normalise_base_url, resolve_url
 
 __all__ = ["APIClient", "AsyncAPIClient", "ConfigAdapter"]
@@ -67,21 +68,28 @@ class _BaseURLMixin:
         return cls(base_url, session_kwargs, **kwargs)  # type: ignore[call-arg]
 
 
-def _setup(self: Any, base_url: str, request_kwargs: dict[str, Any] | None, is_async: bool) -> dict[str, Any]:
+def _setup(self: Any, base_url: str, request_kwargs: dict[str, Any] | None, transport_class: type) -> dict[str, Any]:
     options = client_options(request_kwargs)
     self._interlink_base_url = normalise_base_url(base_url)
     transport = options.custom_transport
     if transport is None:
-        transport = RetryTransport(is_async=is_async, policy=options.policy, keep_alive=False, **options.transport)
+        transport = transport_class(
+            policy=options.policy, keep_alive=False, token_verify=options.token_verify, **options.transport
+        )
     self._interlink_transport = transport
     return {**options.client, "transport": transport}
+
+
+def _keep_alive(transport: Any) -> None:
+    if isinstance(transport, (RetryTransport, AsyncRetryTransport)):
+        transport.keep_alive = True
 
 
 class APIClient(_BaseURLMixin, httpx.Client):
     """A sync httpx client for one service. Extra ``kwargs`` are for subclasses; ignored here."""
 
     def __init__(self, base_url: str, request_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        httpx.Client.__init__(self, **_setup(self, base_url, request_kwargs, is_async=False))
+        httpx.Client.__init__(self, **_setup(self, base_url, request_kwargs, RetryTransport))
 
     def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:  # type: ignore[override]
         return super().build_request(method, self.to_absolute_url(url), **kwargs)
@@ -92,8 +100,7 @@ class APIClient(_BaseURLMixin, httpx.Client):
 
     def __enter__(self) -> APIClient:
         super().__enter__()
-        if isinstance(self._interlink_transport, RetryTransport):
-            self._interlink_transport.keep_alive = True
+        _keep_alive(self._interlink_transport)
         return self
 
 
@@ -101,7 +108,7 @@ class AsyncAPIClient(_BaseURLMixin, httpx.AsyncClient):
     """The async twin of :class:`APIClient`, configured the same way."""
 
     def __init__(self, base_url: str, request_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        httpx.AsyncClient.__init__(self, **_setup(self, base_url, request_kwargs, is_async=True))
+        httpx.AsyncClient.__init__(self, **_setup(self, base_url, request_kwargs, AsyncRetryTransport))
 
     def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:  # type: ignore[override]
         return super().build_request(method, self.to_absolute_url(url), **kwargs)
@@ -112,6 +119,5 @@ class AsyncAPIClient(_BaseURLMixin, httpx.AsyncClient):
 
     async def __aenter__(self) -> AsyncAPIClient:
         await super().__aenter__()
-        if isinstance(self._interlink_transport, RetryTransport):
-            self._interlink_transport.keep_alive = True
+        _keep_alive(self._interlink_transport)
         return self

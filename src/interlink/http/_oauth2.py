@@ -1,12 +1,19 @@
-"""OAuth2 client credentials: a pure token state machine and the httpx auth flow around it.
+"""OAuth2 tokens: a pure token state machine and *one* httpx auth flow around it.
 
 ``TokenState`` does no I/O: it says whether a cached token is still good, builds the token
-request (client secret in HTTP Basic or in the body, chosen per service) and reads the
-token endpoint's answer. ``OAuth2ClientCredentials`` is the httpx auth flow: the token
-request is *yielded* through the same client (so it gets the client's TLS, timeout and
-retry settings), one fetch is shared by concurrent requests (a lock per flavour: threads
-for sync clients, the event loop's for async), and a 401 triggers exactly one retry with a
-fresh token.
+request (client secret in HTTP Basic, in the body, or none for public clients) and reads
+the token endpoint's answer. ``TokenFlow`` is the httpx auth flow, written once as a
+generator (:meth:`TokenFlow.auth_flow`) the way httpx writes its own auth schemes: the
+token request is *yielded* through the same client (so it gets the client's TLS, client
+certificate, timeout and retry settings), and a 401 triggers exactly one retry with a fresh
+token. The only thing sync and async clients do differently is waiting: the flow yields
+``LOCK``/``UNLOCK`` markers around a fetch, and the two thin drivers take a thread lock or
+the event loop's lock there and read the token response with ``read``/``aread``. So one
+fetch is shared by concurrent requests of either flavour.
+
+Subclasses say only how a token is fetched (:meth:`TokenFlow.fetch`):
+``OAuth2ClientCredentials`` here, the refresh-token and callable sources in
+``interlink.rest``.
 """
 
 from __future__ import annotations
@@ -17,25 +24,27 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncGenerator, Callable, Generator, Literal
+from typing import Any, AsyncGenerator, Callable, Generator, Literal, Union
 from urllib.parse import quote
 
 import httpx
 
-from interlink.errors import NotAuthorised
+from interlink.http._errors import TokenRequestError
+from interlink.http._transport import TOKEN_REQUEST
 
-__all__ = ["OAuth2ClientCredentials", "TokenState", "TokenRequestError", "ClientAuthMethod", "parse_token_response"]
+__all__ = [
+    "OAuth2ClientCredentials",
+    "TokenFlow",
+    "TokenState",
+    "TokenRequestError",
+    "ClientAuthMethod",
+    "parse_token_response",
+    "LOCK",
+    "UNLOCK",
+]
 
-ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
-
-
-class TokenRequestError(NotAuthorised):
-    """The token endpoint refused or could not be reached; ``error`` is its OAuth2 error code."""
-
-    def __init__(self, message: str, *, error: str = "", description: str = "") -> None:
-        super().__init__(message)
-        self.error = error
-        self.description = description
+#: ``none``: a public client, whose ``client_id`` goes in the body without a secret.
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 
 
 def parse_token_response(status: int, body: bytes, token_url: str) -> dict[str, Any]:
@@ -76,6 +85,9 @@ class TokenState:
     auth_method: ClientAuthMethod = "client_secret_basic"
     extra: dict[str, str] = field(default_factory=dict)
     max_leeway: float = 30.0
+    #: Renew exactly this many seconds before expiry (rest-tools' 5 s); ``None``: ``max_leeway``
+    #: or a tenth of a short lifetime.
+    leeway: float | None = None
     access_token: str | None = field(default=None, repr=False)
     expires_at: float | None = None
     refresh_at: float | None = None
@@ -88,6 +100,7 @@ class TokenState:
         return self.refresh_at is None or now < self.refresh_at
 
     def request(self, grant: dict[str, str] | None = None) -> TokenRequest:
+        """The token request: client credentials, or the ``grant`` given (e.g. a refresh)."""
         form = {"grant_type": "client_credentials", **(grant or {})}
         if self.scope:
             form["scope"] = self.scope
@@ -95,9 +108,11 @@ class TokenState:
         headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
         if self.auth_method == "client_secret_basic":
             headers["Authorization"] = basic_credentials(self.client_id, self.client_secret)
-        elif self.auth_method == "client_secret_post":
+        elif self.auth_method == "client_secret_post" and self.client_secret:
             form["client_id"] = self.client_id
             form["client_secret"] = self.client_secret
+        elif self.auth_method in ("none", "client_secret_post"):
+            form["client_id"] = self.client_id
         else:  # pragma: no cover - Literal guards it
             raise ValueError(f"unknown client auth method {self.auth_method!r}")
         return TokenRequest(self.token_url, headers, form)
@@ -106,16 +121,22 @@ class TokenState:
         """Take the token endpoint's response; raises :class:`TokenRequestError` on failure."""
         self.fetches += 1
         data = parse_token_response(status, body, self.token_url)
-        self.access_token = str(data["access_token"])
         lifetime = data.get("expires_in")
-        if isinstance(lifetime, (int, float)) or (isinstance(lifetime, str) and lifetime.isdigit()):
+        if isinstance(lifetime, str) and lifetime.isdigit():
             lifetime = float(lifetime)
-            self.expires_at = now + lifetime
-            # Renew shortly before expiry: 30 s, or a tenth of a short lifetime.
-            self.refresh_at = self.expires_at - min(self.max_leeway, lifetime / 10)
-        else:
-            self.expires_at = self.refresh_at = None
+        self.hold(str(data["access_token"]), lifetime if isinstance(lifetime, (int, float)) else None, now)
         return data
+
+    def hold(self, token: str, lifetime: float | None, now: float) -> None:
+        """Cache ``token``, valid for ``lifetime`` seconds from ``now`` (``None``: until a 401)."""
+        self.access_token = token
+        if lifetime is None:
+            self.expires_at = self.refresh_at = None
+            return
+        self.expires_at = now + float(lifetime)
+        # Renew shortly before expiry: 30 s (``max_leeway``), or a tenth of a short lifetime.
+        leeway = self.leeway if self.leeway is not None else min(self.max_leeway, float(lifetime) / 10)
+        self.refresh_at = self.expires_at - leeway
 
     def invalidate(self, token: str | None) -> None:
         """Forget ``token`` if it is still the cached one (a 401 said it is no good)."""
@@ -123,19 +144,170 @@ class TokenState:
             self.access_token = None
 
 
-def _build(request: TokenRequest) -> httpx.Request:
-    return httpx.Request("POST", request.url, headers=request.headers, data=request.form)
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
 
 
-class OAuth2ClientCredentials(httpx.Auth):
+#: Yielded by :meth:`TokenFlow.auth_flow` around a token fetch; the drivers lock there.
+LOCK, UNLOCK = _Marker("LOCK"), _Marker("UNLOCK")
+
+Step = Union[httpx.Request, _Marker]
+Flow = Generator[Step, Union[httpx.Response, None], Any]
+
+
+def token_request(request: TokenRequest) -> httpx.Request:
+    """The ``httpx.Request`` for a token request, marked for the transport's token route."""
+    return httpx.Request("POST", request.url, headers=request.headers, data=request.form,
+                         extensions={TOKEN_REQUEST: True})
+
+
+def _is_token_request(step: httpx.Request) -> bool:
+    return bool(step.extensions.get(TOKEN_REQUEST))
+
+
+class _Run:
+    """One pass of a flow for a driver: the bookkeeping both drivers share.
+
+    It hands out the flow's next request or ``LOCK`` (for the driver to acquire, which may
+    wait), releases the lock itself on ``UNLOCK`` (releasing never waits), and releases it on
+    exit if the flow stopped while holding it (an error, or httpx closing the flow).
+    """
+
+    def __init__(self, flow: Generator[Step, Any, Any], lock: Any) -> None:
+        self._flow = flow
+        self._lock = lock
+        self._held = False
+        self._answer: httpx.Response | None = None
+        self.result: Any = None
+
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+    def step(self) -> httpx.Request | _Marker | None:
+        """The next request to send, ``LOCK``, or ``None`` when the flow is done."""
+        try:
+            step = self._flow.send(self._answer)
+            while step is UNLOCK:
+                self._held = False
+                self._lock.release()
+                step = self._flow.send(None)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+        self._answer = None
+        return step
+
+    def locked(self, _acquired: object = None) -> None:
+        self._held = True
+
+    def answer(self, response: httpx.Response, _read: object = None) -> None:
+        self._answer = response
+
+
+class TokenFlow(httpx.Auth):
+    """``Authorization: Bearer`` with a cached token that :meth:`fetch` renews.
+
+    ``state`` is the :class:`TokenState` (the one cache); ``clock`` is injectable for tests.
+    """
+
+    requires_request_body = True  # a 401 retry re-sends the body
+
+    def __init__(self, state: TokenState, clock: Callable[[], float] = time.monotonic) -> None:
+        self.state = state
+        self._clock = clock
+        self._thread_lock = threading.Lock()
+        self._async_locks: dict[int, asyncio.Lock] = {}
+
+    def fetch(self) -> Flow:
+        """Yield the token request(s) and update ``self.state`` from the answer."""
+        response = yield token_request(self.state.request())
+        assert response is not None
+        self.state.accept(response.status_code, response.content, self._clock())
+
+    def token_flow(self, stale: str | None = None) -> Generator[Step, Any, str]:
+        """The current token, fetched (under the lock) if ``stale`` or no longer usable."""
+        if stale is None and self.state.usable(self._clock()):
+            return self.state.access_token  # type: ignore[return-value]
+        yield LOCK
+        self.state.invalidate(stale)
+        if not self.state.usable(self._clock()):
+            yield from self.fetch()
+        yield UNLOCK
+        assert self.state.access_token is not None
+        return self.state.access_token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[Step, Any, None]:  # type: ignore[override]
+        token = yield from self.token_flow()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            token = yield from self.token_flow(stale=token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request
+
+    # -- the two drivers: all they do apart is wait (take the lock, read the token answer) --
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        yield from self.drive_sync(self.auth_flow(request), self._thread_lock)
+
+    @staticmethod
+    def drive_sync(flow: Generator[Step, Any, Any], lock: threading.Lock) -> Generator[httpx.Request, httpx.Response, Any]:
+        with _Run(flow, lock) as run:
+            while (step := run.step()) is not None:
+                if step is LOCK:
+                    run.locked(lock.acquire())
+                    continue
+                response = yield step
+                run.answer(response, _is_token_request(step) and response.read())
+        return run.result
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        lock = self._async_lock()
+        with _Run(self.auth_flow(request), lock) as run:
+            while (step := run.step()) is not None:
+                if step is LOCK:
+                    run.locked(await lock.acquire())
+                    continue
+                response = yield step
+                run.answer(response, _is_token_request(step) and await response.aread())
+
+    def _async_lock(self) -> asyncio.Lock:
+        # asyncio locks belong to one loop; tests and apps may run several loops in turn.
+        loop = asyncio.get_running_loop()
+        lock = self._async_locks.get(id(loop))
+        if lock is None:
+            self._async_locks = {id(loop): (lock := asyncio.Lock())}
+        return lock
+
+    def refresh(self, transport: httpx.BaseTransport) -> str:
+        """Fetch a new token now, outside a request, through ``transport`` (sync)."""
+        flow = self.drive_sync(self.token_flow(stale=self.state.access_token or ""), self._thread_lock)
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(transport.handle_request(request))
+        except StopIteration as stop:
+            return stop.value
+
+
+class OAuth2ClientCredentials(TokenFlow):
     """``Authorization: Bearer`` with a client-credentials token from ``token_url``.
 
     ``auth_method`` says where the client secret goes: ``"client_secret_basic"`` (HTTP
     Basic, the RFC default) or ``"client_secret_post"`` (form body). ``scope`` and ``extra``
     (e.g. ``{"audience": ...}``) are sent with the token request.
     """
-
-    requires_request_body = True  # a 401 retry re-sends the body
 
     def __init__(
         self,
@@ -148,10 +320,7 @@ class OAuth2ClientCredentials(httpx.Auth):
         extra: dict[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.state = TokenState(token_url, client_id, client_secret, scope, auth_method, dict(extra or {}))
-        self._clock = clock
-        self._thread_lock = threading.Lock()
-        self._async_locks: dict[int, asyncio.Lock] = {}
+        super().__init__(TokenState(token_url, client_id, client_secret, scope, auth_method, dict(extra or {})), clock)
 
     def __repr__(self) -> str:
         return (f"OAuth2ClientCredentials(token_url={self.state.token_url!r}, "
@@ -161,57 +330,3 @@ class OAuth2ClientCredentials(httpx.Auth):
     def token_fetches(self) -> int:
         """How many token requests this flow has made (the benchmark counts them)."""
         return self.state.fetches
-
-    def _async_lock(self) -> asyncio.Lock:
-        # asyncio locks belong to one loop; tests and apps may run several loops in turn.
-        loop = asyncio.get_running_loop()
-        lock = self._async_locks.get(id(loop))
-        if lock is None:
-            self._async_locks = {id(loop): (lock := asyncio.Lock())}
-        return lock
-
-    # -- sync -------------------------------------------------------------------------
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        token = yield from self._sync_token(stale=None)
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code == 401:
-            token = yield from self._sync_token(stale=token)
-            request.headers["Authorization"] = f"Bearer {token}"
-            yield request
-
-    def _sync_token(self, stale: str | None) -> Generator[httpx.Request, httpx.Response, str]:
-        with self._thread_lock:
-            self.state.invalidate(stale)
-            if not self.state.usable(self._clock()):
-                response = yield _build(self.state.request())
-                response.read()
-                self.state.accept(response.status_code, response.content, self._clock())
-            assert self.state.access_token is not None
-            return self.state.access_token
-
-    # -- async ------------------------------------------------------------------------
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self._async_token_fast()
-        if token is None:
-            async with self._async_lock():
-                if not self.state.usable(self._clock()):
-                    response = yield _build(self.state.request())
-                    await response.aread()
-                    self.state.accept(response.status_code, response.content, self._clock())
-                token = self.state.access_token
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code == 401:
-            async with self._async_lock():
-                self.state.invalidate(token)
-                if not self.state.usable(self._clock()):
-                    token_response = yield _build(self.state.request())
-                    await token_response.aread()
-                    self.state.accept(token_response.status_code, token_response.content, self._clock())
-                token = self.state.access_token
-            request.headers["Authorization"] = f"Bearer {token}"
-            yield request
-
-    async def _async_token_fast(self) -> str | None:
-        return self.state.access_token if self.state.usable(self._clock()) else None

@@ -3,7 +3,9 @@
 Pure: a dict in, a :class:`ClientOptions` out; the caller's dict is never changed.
 ape-pie adapters return ``requests.Session`` attributes (``auth``, ``headers``, ``params``,
 ``cookies``, ``verify``, ``cert``, ``timeout``, ``proxies``); httpx names the same things a
-little differently and puts TLS on the transport. Unknown keys are an error rather than
+little differently and puts TLS on the transport. Where a custom CA is given, token
+requests (to the identity provider) get ``token_verify``: the system store plus that CA,
+with the same client certificate. Unknown keys are an error rather than
 silently dropped: a misspelt ``verfy=`` must not turn into "verify against the system store".
 """
 
@@ -35,6 +37,7 @@ class ClientOptions:
     transport: dict[str, Any] = field(default_factory=dict)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     custom_transport: Any = None
+    token_verify: ssl.SSLContext | bool | None = None
 
 
 def _timeout(value: Any) -> httpx.Timeout:
@@ -52,11 +55,13 @@ def _is_pem(value: Any) -> bool:
     return isinstance(value, (str, bytes)) and ("-----BEGIN" in (value.decode("ascii", "replace") if isinstance(value, bytes) else value))
 
 
-def _verify(verify: Any, cert: Any) -> ssl.SSLContext | bool:
+def _verify(verify: Any, cert: Any, system: bool = False) -> ssl.SSLContext | bool | None:
+    """The transport's ``verify``; with ``system=True`` the token requests' one (``None``:
+    the same as the transport's)."""
     if isinstance(verify, ssl.SSLContext):
         if cert is not None:
             raise TypeError("give the client certificate inside the SSLContext passed as verify=")
-        return verify
+        return None if system else verify
     ca = None
     if verify is False:
         check = False
@@ -66,16 +71,20 @@ def _verify(verify: Any, cert: Any) -> ssl.SSLContext | bool:
         check, ca = True, verify
     else:
         raise TypeError(f"verify must be a bool, a CA path/PEM or an SSLContext, not {type(verify).__name__}")
-    if cert is None:
-        return ssl_context(ca=ca) if ca is not None else check
     if isinstance(cert, MutualTLS):
-        return ssl_context(ca=cert.ca or ca, cert=cert.cert, key=cert.key, key_password=cert.key_password,
-                           verify=check)
+        ca = cert.ca or ca
+    if system and (ca is None or not check):
+        return None  # nothing to widen
+    if cert is None:
+        return ssl_context(ca=ca, system=system) if ca is not None else check
+    if isinstance(cert, MutualTLS):
+        return ssl_context(ca=ca, cert=cert.cert, key=cert.key, key_password=cert.key_password,
+                           verify=check, system=system)
     if isinstance(cert, tuple):
         cert_file, key_file = cert[0], cert[1] if len(cert) > 1 else None
     else:
         cert_file, key_file = cert, None
-    return ssl_context(ca=ca, cert=cert_file, key=key_file, verify=check)
+    return ssl_context(ca=ca, cert=cert_file, key=key_file, verify=check, system=system)
 
 
 def client_options(kwargs: dict[str, Any] | None) -> ClientOptions:
@@ -88,6 +97,7 @@ def client_options(kwargs: dict[str, Any] | None) -> ClientOptions:
     if mtls is not None:
         cert = mtls
     options.transport["verify"] = _verify(verify, cert)
+    options.token_verify = _verify(verify, cert, system=True)
     proxy = given.pop("proxy", None)
     proxies = given.pop("proxies", None)  # requests: {"https": url, ...}
     if proxies and not proxy:

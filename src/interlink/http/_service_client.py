@@ -16,7 +16,10 @@ not on each other. Auth types:
                                  ``jwt_lifetime``, ``user_id``, ``user_representation``
 ===============================  ==================================================
 
-Client certificate/key (mTLS) and the server CA are independent of the auth type.
+Client certificate/key (mTLS) and the server CA are independent of the auth type. Token
+requests go through the client's own transport (so they carry the client certificate and
+are retried), trusting the system store as well as ``server_ca``: the record's CA is for the
+service, and its identity provider is often a public one.
 OAuth2 auth objects are shared between clients built for the same credentials, so
 building a client per call still fetches one token per token lifetime.
 """
@@ -34,10 +37,9 @@ from interlink.http._client import APIClient
 from interlink.http._jwt_bearer import DEFAULT_LIFETIME, JWTBearerAuth
 from interlink.http._oauth2 import OAuth2ClientCredentials
 from interlink.http._tls import MutualTLS
+from interlink.service_auth import AUTH_TYPES, check_auth_type
 
 __all__ = ["ServiceConfigAdapter", "build_client", "AUTH_TYPES"]
-
-AUTH_TYPES = ("none", "basic", "api_key", "bearer", "oauth2_client_credentials", "jwt")
 
 _oauth2_cache: dict[tuple[str, ...], OAuth2ClientCredentials] = {}
 _oauth2_lock = threading.Lock()
@@ -73,7 +75,7 @@ class ServiceConfigAdapter:
 
     def auth(self) -> httpx.Auth | None:
         service = self.service
-        auth_type = _value(service, "auth_type", "none")
+        auth_type = check_auth_type(_value(service, "auth_type", "none"))
         secret = _value(service, "secret", "") or ""
         if auth_type == "none":
             return None
@@ -96,7 +98,7 @@ class ServiceConfigAdapter:
                 user_id=_value(service, "user_id", ""),
                 user_representation=_value(service, "user_representation", ""),
             )
-        raise ValueError(f"unknown auth type {auth_type!r}; expected one of {', '.join(AUTH_TYPES)}")
+        raise AssertionError(f"auth type {auth_type!r} is in AUTH_TYPES but has no flow here")
 
     def get_client_session_kwargs(self) -> dict[str, Any]:
         service = self.service

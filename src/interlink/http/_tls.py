@@ -55,11 +55,19 @@ def ssl_context(
     key: PEMOrPath | None = None,
     key_password: str | None = None,
     verify: bool = True,
+    system: bool = False,
 ) -> ssl.SSLContext:
     """An ``SSLContext`` verifying the server (against ``ca`` or the system store) and
-    presenting ``cert``/``key`` when given."""
+    presenting ``cert``/``key`` when given. ``system=True`` trusts the system store *and*
+    ``ca`` (token requests to a public identity provider from a client with a private CA)."""
     if ca is None:
         context = ssl.create_default_context()
+    elif system:
+        context = ssl.create_default_context()
+        if _is_pem(ca):
+            context.load_verify_locations(cadata=_pem_text(ca))
+        else:
+            context.load_verify_locations(cafile=os.fspath(ca))
     elif _is_pem(ca):
         context = ssl.create_default_context(cadata=_pem_text(ca))
     else:

@@ -7,6 +7,10 @@ Same call shapes as ``rest_tools.client.RestClient``. Fixed on the way:
 * a callable token is refreshed when its JWT ``exp`` is within 5 s (rest-tools' check
   used a removed PyJWT argument and re-fetched on every call); an opaque token from a
   callable is kept until the server answers 401, then refreshed once;
+* tokens live in one place, the ``TokenState`` of an ``interlink.http.TokenFlow`` set as the
+  client's httpx auth, so every token source (a callable, a refresh token, client
+  credentials) is cached, locked and retried-on-401 by the same code for sync and async;
+  token requests go through this client's own transport (TLS, client certificate, retry);
 * the logger's level is left alone (rest-tools forced DEBUG) and request arguments are
   not logged (they may hold secrets);
 * paths cannot climb out of ``address`` (the bearer token would follow them).
@@ -17,25 +21,29 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Union
 
 import httpx
 
+from interlink.http._auth import BearerAuth
 from interlink.http._client import APIClient, AsyncAPIClient
+from interlink.http._errors import ClientError
 from interlink.http._jwt import expires_at
+from interlink.http._oauth2 import Flow, TokenFlow, TokenState
+from interlink.http._options import client_options
 from interlink.http._retry import RetryPolicy
+from interlink.http._transport import RetryTransport
 
-__all__ = ["RestClient", "RestHTTPError", "JSONType", "TokenType"]
+__all__ = ["RestClient", "RestHTTPError", "JSONType", "TokenType", "CallableTokenFlow", "hold_token"]
 
 JSONType = Any
 TokenType = Union[str, bytes]
 TOKEN_EXPIRY_MARGIN = 5.0  # seconds
 
 
-class RestHTTPError(httpx.HTTPStatusError):
+class RestHTTPError(ClientError, httpx.HTTPStatusError):
     """An HTTP error status from the REST server (after any retries).
 
     ``response.status_code`` and ``response.json()`` work as with requests' ``HTTPError``;
@@ -53,6 +61,31 @@ class RestHTTPError(httpx.HTTPStatusError):
 
 def _to_str(token: TokenType) -> str:
     return token.decode("ascii") if isinstance(token, bytes) else token
+
+
+def hold_token(state: TokenState, token: TokenType, expires: float | None, now: float) -> None:
+    """Cache ``token`` in ``state``; ``expires`` (UNIX time) or else its JWT ``exp`` bounds it."""
+    text = _to_str(token)
+    expiry = expires if expires is not None else expires_at(text)
+    state.hold(text, None if expiry is None else expiry - now, now)
+
+
+class CallableTokenFlow(TokenFlow):
+    """Tokens from a user's callable: kept until near their JWT ``exp`` (or, opaque, a 401).
+
+    The callable is sync (rest-tools' contract) and is called in place, also by async
+    clients: it is expected to be quick (read a file, ask a local agent).
+    """
+
+    def __init__(self, token_func: Callable[[], TokenType]) -> None:
+        super().__init__(TokenState("", "", "", leeway=TOKEN_EXPIRY_MARGIN), clock=time.time)
+        self.token_func = token_func
+
+    def fetch(self) -> Flow:
+        hold_token(self.state, self.token_func(), None, self._clock())
+        self.state.fetches += 1
+        return
+        yield  # a generator with no token request to send
 
 
 class RestClient:
@@ -83,17 +116,22 @@ class RestClient:
         self.backoff_factor = backoff_factor
         self.logger = logger or logging.getLogger("RestClient")
         self.kwargs = kwargs
-        self.access_token: TokenType | None = None
         self.token_func: Callable[[], TokenType] | None = None
+        self.auth: httpx.Auth | None = None
         if isinstance(token, (str, bytes)):
-            self.access_token = token
+            self.auth = BearerAuth(token)
         elif callable(token):
             self.token_func = token
-        self._token_expires: float | None = None
-        self._thread_lock = threading.Lock()
-        self._async_locks: dict[int, asyncio.Lock] = {}
+            self.auth = CallableTokenFlow(token)
         self._sync_client: APIClient | None = None
         self._async_clients: dict[int, AsyncAPIClient] = {}
+
+    @property
+    def access_token(self) -> TokenType | None:
+        """The token sent now (``None`` before the first one is fetched)."""
+        if isinstance(self.auth, TokenFlow):
+            return self.auth.state.access_token
+        return self.auth._token if isinstance(self.auth, BearerAuth) else None  # type: ignore[return-value]
 
     # -- configuration --------------------------------------------------------------------
     def _client_kwargs(self) -> dict[str, Any]:
@@ -101,13 +139,24 @@ class RestClient:
             "timeout": self.timeout,
             "retry_policy": RetryPolicy(retries=self.retries, backoff_factor=self.backoff_factor),
         }
-        if "username" in self.kwargs and "password" in self.kwargs:
+        if self.auth is not None:
+            kwargs["auth"] = self.auth
+        elif "username" in self.kwargs and "password" in self.kwargs:
             kwargs["auth"] = (self.kwargs["username"], self.kwargs["password"])
         if "sslcert" in self.kwargs:
             kwargs["cert"] = (self.kwargs["sslcert"], self.kwargs["sslkey"]) if "sslkey" in self.kwargs else self.kwargs["sslcert"]
         if "cacert" in self.kwargs:
             kwargs["verify"] = self.kwargs["cacert"]
         return kwargs
+
+    def idp_client(self, *, retry: bool = True) -> httpx.Client:
+        """A sync client for the identity provider with this client's TLS settings (client
+        certificate; the system store plus ``cacert``) and, with ``retry``, its retry policy.
+        Mark its requests with ``extensions={TOKEN_REQUEST: True}``."""
+        options = client_options(self._client_kwargs())
+        policy = options.policy if retry else RetryPolicy(retries=0)
+        transport = RetryTransport(policy=policy, token_verify=options.token_verify, **options.transport)
+        return httpx.Client(transport=transport, timeout=options.client["timeout"], follow_redirects=True)
 
     def open(self, sync: bool = False) -> Any:
         """Open (or return) the HTTP session: ``sync=True`` for ``request_seq``'s client."""
@@ -137,78 +186,23 @@ class RestClient:
         if client is not None:
             await client.aclose()
 
-    # -- tokens -----------------------------------------------------------------------------
-    def _token_fresh(self) -> bool:
-        if self.access_token is None:
-            return False
-        expiry = self._token_expires if self._token_expires is not None else expires_at(self.access_token)
-        return expiry is None or expiry - TOKEN_EXPIRY_MARGIN > time.time()
-
-    def _fetch_token(self) -> tuple[TokenType, float | None]:
-        """A new access token and its expiry (UNIX time) if known. Subclasses override."""
-        assert self.token_func is not None
-        return self.token_func(), None
-
-    async def _fetch_token_async(self) -> tuple[TokenType, float | None]:
-        """Async variant; by default the sync fetch in a worker thread (user callables are sync)."""
-        return await asyncio.to_thread(self._fetch_token)
-
-    def _has_token_source(self) -> bool:
-        return self.token_func is not None
-
-    def _store(self, fetched: tuple[TokenType, float | None]) -> TokenType:
-        self.access_token, self._token_expires = fetched
-        return self.access_token
-
-    def _get_token(self, stale: TokenType | None = None) -> TokenType | None:
-        if not self._has_token_source():
-            return self.access_token
-        with self._thread_lock:
-            if stale is not None and stale == self.access_token:
-                self.access_token = None
-            if not self._token_fresh():
-                try:
-                    self._store(self._fetch_token())
-                except Exception:
-                    self.logger.warning("acquiring access token failed")
-                    raise
-            return self.access_token
-
-    def _async_lock(self) -> asyncio.Lock:
-        loop = id(asyncio.get_running_loop())
-        lock = self._async_locks.get(loop)
-        if lock is None:
-            self._async_locks = {loop: (lock := asyncio.Lock())}
-        return lock
-
-    async def _get_token_async(self, stale: TokenType | None = None) -> TokenType | None:
-        if not self._has_token_source():
-            return self.access_token
-        if stale is None and self._token_fresh():
-            return self.access_token
-        async with self._async_lock():
-            if stale is not None and stale == self.access_token:
-                self.access_token = None
-            if not self._token_fresh():
-                try:
-                    self._store(await self._fetch_token_async())
-                except Exception:
-                    self.logger.warning("acquiring access token failed")
-                    raise
-            return self.access_token
+    def _refresh_now(self) -> str:
+        """A new token fetched at once through the sync client's transport (not on a request)."""
+        assert isinstance(self.auth, TokenFlow)
+        try:
+            return self.auth.refresh(self.open(sync=True)._interlink_transport)
+        except Exception:
+            self.logger.warning("acquiring access token failed")
+            raise
 
     # -- requests -------------------------------------------------------------------------
-    def _prepare(
-        self, method: str, path: str, args: dict[str, Any] | None, headers: dict[str, str] | None, token: TokenType | None
-    ) -> dict[str, Any]:
+    def _prepare(self, method: str, path: str, args: dict[str, Any] | None, headers: dict[str, str] | None) -> dict[str, Any]:
         method = method.upper()
         kwargs: dict[str, Any] = {"method": method, "url": path.lstrip("/"), "headers": dict(headers or {})}
         if method in ("GET", "HEAD"):
             kwargs["params"] = args or {}
         else:
             kwargs["json"] = args or {}
-        if token:
-            kwargs["headers"]["Authorization"] = "Bearer " + _to_str(token)
         return kwargs
 
     def _check(self, method: str, path: str, response: httpx.Response) -> None:
@@ -237,11 +231,7 @@ class RestClient:
         Returns the decoded JSON (``None`` for an empty body); raises :class:`RestHTTPError`.
         """
         client: AsyncAPIClient = self.open()
-        token = await self._get_token_async()
-        response = await client.request(**self._prepare(method, path, args, headers, token))
-        if response.status_code == 401 and self._has_token_source():
-            token = await self._get_token_async(stale=token)
-            response = await client.request(**self._prepare(method, path, args, headers, token))
+        response = await client.request(**self._prepare(method, path, args, headers))
         self._check(method, path, response)
         return self._decode(response.content)
 
@@ -250,11 +240,7 @@ class RestClient:
     ) -> JSONType:
         """The sequential (blocking) version of :meth:`request`."""
         client: APIClient = self.open(sync=True)
-        token = self._get_token()
-        response = client.request(**self._prepare(method, path, args, headers, token))
-        if response.status_code == 401 and self._has_token_source():
-            token = self._get_token(stale=token)
-            response = client.request(**self._prepare(method, path, args, headers, token))
+        response = client.request(**self._prepare(method, path, args, headers))
         self._check(method, path, response)
         return self._decode(response.content)
 
@@ -263,9 +249,7 @@ class RestClient:
     ) -> Iterator[JSONType]:
         """Send a request and yield each line of a newline-delimited JSON response, decoded."""
         client: APIClient = self.open(sync=True)
-        token = self._get_token()
-        kwargs = self._prepare(method, path, args, headers, token)
-        with client.stream(**kwargs) as response:
+        with client.stream(**self._prepare(method, path, args, headers)) as response:
             if not response.is_success:
                 response.read()
                 self._check(method, path, response)
@@ -278,8 +262,7 @@ class RestClient:
     ) -> AsyncIterator[JSONType]:
         """The async twin of :meth:`request_stream` (an async generator)."""
         client: AsyncAPIClient = self.open()
-        token = await self._get_token_async()
-        async with client.stream(**self._prepare(method, path, args, headers, token)) as response:
+        async with client.stream(**self._prepare(method, path, args, headers)) as response:
             if not response.is_success:
                 await response.aread()
                 self._check(method, path, response)

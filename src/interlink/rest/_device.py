@@ -3,12 +3,20 @@
 ``DevicePoll`` is the pure polling state machine (``interval``, ``slow_down``,
 ``expires_in``); the functions around it do the HTTP and the printing. Public clients (no
 secret) send a PKCE S256 challenge with the device request and the verifier with the
-token request. The saved refresh token file is written with mode 0600, atomically, each
-time the provider hands out a new refresh token.
+token request (RFC 7636, ``hashlib`` and ``base64``: two lines need no library). The saved
+refresh token file is written with mode 0600, atomically, each time the provider hands out
+a new refresh token. The device and token requests go through a client with the REST
+client's TLS and retry settings. The QR code needs ``segno`` (optional); without it the
+address and code are printed alone.
+
+``DeviceLoginError`` is a ``TokenRequestError`` (an ``interlink.http.ClientError``) and a
+``RuntimeError``, the class rest-tools' device login raised.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import logging
 import os
@@ -22,25 +30,27 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
-import segno
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from interlink.http._oauth2 import TokenRequestError, basic_credentials
-from interlink.rest._openid import OpenIDRestClient, _expiry, discover
+from interlink.http._errors import TokenRequestError
+from interlink.http._oauth2 import basic_credentials
+from interlink.http._transport import TOKEN_REQUEST
+from interlink.rest._client import RestClient
+from interlink.rest._openid import OpenIDRestClient, discover
 
 __all__ = ["DeviceGrantAuth", "SavedDeviceGrantAuth", "DeviceLoginError", "DevicePoll", "new_pkce_pair"]
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
-class DeviceLoginError(TokenRequestError):
+class DeviceLoginError(TokenRequestError, RuntimeError):
     """The device login was refused, expired, or is not supported by the provider."""
 
 
 def new_pkce_pair() -> tuple[str, str]:
     """A PKCE (verifier, S256 challenge) pair."""
     verifier = secrets.token_urlsafe(64)[:96]
-    return verifier, create_s256_code_challenge(verifier)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 @dataclass
@@ -79,16 +89,25 @@ def print_login_prompt(response: dict[str, Any], out: TextIO) -> None:
     """The verification address, the user code and a QR code of the complete address."""
     uri = response["verification_uri"]
     complete = response.get("verification_uri_complete") or f"{uri}?user_code={response['user_code']}"
-    qr = io.StringIO()
-    segno.make(complete, error="l").terminal(out=qr, compact=True)
     out.write(
         "To sign in, scan the QR code or, on another device, visit:\n"
         f"  {uri}\n"
         "and enter the code:\n"
         f"  {response['user_code']}\n"
-        f"{qr.getvalue()}\n"
+        f"{qr_code(complete)}\n"
     )
     out.flush()
+
+
+def qr_code(text: str) -> str:
+    """``text`` as a terminal QR code, or a hint when ``segno`` is not installed."""
+    try:
+        import segno
+    except ImportError:
+        return '(for a QR code: pip install "interlink[device]")\n'
+    qr = io.StringIO()
+    segno.make(text, error="l").terminal(out=qr, compact=True)
+    return qr.getvalue()
 
 
 def perform_device_grant(
@@ -99,11 +118,11 @@ def perform_device_grant(
     client_secret: str | None = None,
     scopes: list[str] | None = None,
     *,
+    http: httpx.Client,
     out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    verify: Any = True,
 ) -> dict[str, Any]:
-    """Run a device login; returns the token response (with ``refresh_token``)."""
+    """Run a device login with ``http``; returns the token response (with ``refresh_token``)."""
     form = {"client_id": client_id, "scope": " ".join(["offline_access", *(scopes or [])])}
     headers: dict[str, str] = {}
     verifier = None
@@ -112,25 +131,31 @@ def perform_device_grant(
     else:
         verifier, challenge = new_pkce_pair()
         form.update(code_challenge=challenge, code_challenge_method="S256")
-    with httpx.Client(timeout=30, verify=verify) as http:
-        response = http.post(device_url, data=form, headers=headers)
-        data = _json(response)
-        if response.status_code != 200 or "device_code" not in data:
-            raise DeviceLoginError(f"device authorization failed: {data.get('error') or response.status_code}",
-                                   error=str(data.get("error", "")))
-        print_login_prompt(data, out or sys.stdout)
-        poll = DevicePoll.start(data, time.monotonic())
-        token_form = {"grant_type": DEVICE_GRANT, "device_code": data["device_code"], "client_id": client_id}
-        if verifier:
-            token_form["code_verifier"] = verifier
-        while True:
-            sleep(poll.next_wait(time.monotonic()))
-            response = http.post(token_url, data=token_form, headers=headers)
-            answer = _json(response)
-            if response.status_code == 200 and "access_token" in answer:
-                logger.debug("device login complete")
-                return answer
-            poll.on_error(str(answer.get("error", "")), str(answer.get("error_description", "")))
+    marked = {TOKEN_REQUEST: True}
+    response = http.post(device_url, data=form, headers=headers, extensions=marked)
+    data = _json(response)
+    if response.status_code != 200 or "device_code" not in data:
+        raise DeviceLoginError(f"device authorization failed: {data.get('error') or response.status_code}",
+                               error=str(data.get("error", "")))
+    print_login_prompt(data, out or sys.stdout)
+    poll = DevicePoll.start(data, time.monotonic())
+    token_form = {"grant_type": DEVICE_GRANT, "device_code": data["device_code"], "client_id": client_id}
+    if verifier:
+        token_form["code_verifier"] = verifier
+    while True:
+        sleep(poll.next_wait(time.monotonic()))
+        response = http.post(token_url, data=token_form, headers=headers, extensions=marked)
+        answer = _json(response)
+        if response.status_code == 200 and "access_token" in answer:
+            logger.debug("device login complete")
+            return answer
+        poll.on_error(str(answer.get("error", "")), str(answer.get("error_description", "")))
+
+
+def _expiry(answer: dict[str, Any]) -> float | None:
+    """UNIX time the access token expires (``None``: let its JWT ``exp`` say)."""
+    lifetime = answer.get("expires_in")
+    return time.time() + float(lifetime) if isinstance(lifetime, (int, float)) else None
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -145,13 +170,14 @@ def _device_login(address: str, token_url: str, client_id: str, client_secret: s
                   scopes: list[str] | None, kwargs: dict[str, Any], update_func: Any = None) -> OpenIDRestClient:
     logger = kwargs.setdefault("logger", logging.getLogger("DeviceGrantAuth"))
     out = kwargs.pop("out", None)
-    verify = kwargs.get("cacert", True)
-    info = discover(token_url, verify=verify)
-    endpoint = info.get("device_authorization_endpoint")
-    if not endpoint:
-        raise DeviceLoginError("device login is not supported by this OpenID provider")
-    answer = perform_device_grant(logger, endpoint, info["token_endpoint"], client_id, client_secret, scopes,
-                                  out=out, verify=verify)
+    # The REST client's settings (TLS, client certificate, retry) for the provider too.
+    with RestClient(address, **kwargs).idp_client() as http:
+        info = discover(token_url, http)
+        endpoint = info.get("device_authorization_endpoint")
+        if not endpoint:
+            raise DeviceLoginError("device login is not supported by this OpenID provider")
+        answer = perform_device_grant(logger, endpoint, info["token_endpoint"], client_id, client_secret, scopes,
+                                      http=http, out=out)
     refresh_token = answer.get("refresh_token")
     if not refresh_token:
         raise DeviceLoginError("the provider issued no refresh token (is offline_access allowed?)")
@@ -160,7 +186,7 @@ def _device_login(address: str, token_url: str, client_id: str, client_secret: s
     return OpenIDRestClient(
         address=address, token_url=token_url, refresh_token=refresh_token, client_id=client_id,
         client_secret=client_secret, update_func=update_func,
-        initial_access_token=(answer["access_token"], _expiry(answer, answer["access_token"])), **kwargs,
+        initial_access_token=(answer["access_token"], _expiry(answer)), **kwargs,
     )
 
 

@@ -4,6 +4,12 @@
 ``{token_url}/.well-known/openid-configuration``. An unreachable or malformed discovery
 document raises :class:`OpenIDDiscoveryError` (rest-tools logged it and carried on with
 ``provider_info`` empty, failing later with a KeyError).
+
+Both clients set an ``interlink.http.TokenFlow`` as their httpx auth: the refresh grant
+(:class:`RefreshTokenFlow`) or ``OAuth2ClientCredentials``. Token requests are yielded by
+that flow and sent by the client's own transport, so they carry the client certificate and
+are retried like any request; discovery uses the same TLS settings (the system store plus
+``cacert``: the identity provider is often public while the service's CA is private).
 """
 
 from __future__ import annotations
@@ -15,24 +21,25 @@ from typing import Any
 
 import httpx
 
-from interlink.http._jwt import expires_at
-from interlink.http._oauth2 import ClientAuthMethod, TokenRequestError, TokenState, parse_token_response
-from interlink.rest._client import RestClient, TokenType
+from interlink.http._errors import ClientError, TokenRequestError
+from interlink.http._oauth2 import ClientAuthMethod, Flow, OAuth2ClientCredentials, TokenFlow, TokenState, token_request
+from interlink.http._transport import TOKEN_REQUEST
+from interlink.rest._client import TOKEN_EXPIRY_MARGIN, RestClient, TokenType, hold_token
 
-__all__ = ["OpenIDDiscoveryError", "discover", "OpenIDRestClient", "ClientCredentialsAuth"]
+__all__ = ["OpenIDDiscoveryError", "discover", "OpenIDRestClient", "ClientCredentialsAuth", "RefreshTokenFlow"]
 
 UpdateFunc = Callable[[TokenType, TokenType | None], None]
 
 
-class OpenIDDiscoveryError(RuntimeError):
+class OpenIDDiscoveryError(ClientError, RuntimeError):
     """The issuer's ``.well-known/openid-configuration`` could not be read or is not usable."""
 
 
-def discover(issuer: str, *, timeout: float = 10.0, verify: Any = True) -> dict[str, Any]:
-    """The issuer's discovery document (must name a ``token_endpoint``)."""
+def discover(issuer: str, http: httpx.Client) -> dict[str, Any]:
+    """The issuer's discovery document (must name a ``token_endpoint``), read with ``http``."""
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
-        response = httpx.get(url, timeout=timeout, verify=verify, follow_redirects=True)
+        response = http.get(url, extensions={TOKEN_REQUEST: True})
     except httpx.HTTPError as exc:
         raise OpenIDDiscoveryError(f"cannot reach the OpenID provider at {url}: {exc}") from exc
     if response.status_code != 200:
@@ -46,11 +53,41 @@ def discover(issuer: str, *, timeout: float = 10.0, verify: Any = True) -> dict[
     return document
 
 
-def _expiry(data: dict[str, Any], token: str) -> float | None:
-    lifetime = data.get("expires_in")
-    if isinstance(lifetime, (int, float)):
-        return time.time() + float(lifetime)
-    return expires_at(token)
+def _discover_for(client: RestClient, issuer: str) -> dict[str, Any]:
+    # No retries: an unreachable provider is reported at once, where the client is made.
+    with client.idp_client(retry=False) as http:
+        return discover(issuer, http)
+
+
+class RefreshTokenFlow(TokenFlow):
+    """Access tokens from an OpenID refresh token; a rotated refresh token is kept and handed
+    to ``update_func``. Public clients (no secret) send only their ``client_id``."""
+
+    def __init__(self, token_endpoint: str, refresh_token: TokenType | None, client_id: str,
+                 client_secret: str | None, update_func: UpdateFunc | None, logger: logging.Logger) -> None:
+        method: ClientAuthMethod = "client_secret_post" if client_secret else "none"
+        super().__init__(TokenState(token_endpoint, client_id, client_secret or "", auth_method=method,
+                                    leeway=TOKEN_EXPIRY_MARGIN), clock=time.time)
+        self.refresh_token = refresh_token
+        self.update_func = update_func
+        self.logger = logger
+
+    def fetch(self) -> Flow:
+        if not self.refresh_token:
+            raise TokenRequestError("no refresh token available")
+        refresh = self.refresh_token.decode("ascii") if isinstance(self.refresh_token, bytes) else self.refresh_token
+        response = yield token_request(self.state.request({"grant_type": "refresh_token", "refresh_token": refresh}))
+        assert response is not None
+        now = self._clock()
+        data = self.state.accept(response.status_code, response.content, now)
+        if self.state.expires_at is None:  # no expires_in: the JWT's exp, if it is one
+            hold_token(self.state, str(data["access_token"]), None, now)
+        new_refresh = data.get("refresh_token")
+        if new_refresh:
+            self.refresh_token = new_refresh
+            if self.update_func:
+                self.update_func(str(data["access_token"]), new_refresh)
+        self.logger.debug("OpenID token refreshed")
 
 
 class OpenIDRestClient(RestClient):
@@ -64,6 +101,8 @@ class OpenIDRestClient(RestClient):
         update_func: called with ``(access_token, refresh_token)`` whenever the provider
             hands out a new refresh token (``SavedDeviceGrantAuth`` saves it)
     """
+
+    auth: RefreshTokenFlow
 
     def __init__(
         self,
@@ -79,51 +118,25 @@ class OpenIDRestClient(RestClient):
     ) -> None:
         kwargs.setdefault("logger", logging.getLogger("OpenIDRestClient"))
         super().__init__(address, **kwargs)
-        self.provider_info = discover(token_url, verify=self._verify())
+        self.provider_info = _discover_for(self, token_url)
         self.token_url = token_url
         self.token_endpoint: str = self.provider_info["token_endpoint"]
-        self.refresh_token: TokenType | None = refresh_token
         self.client_id = client_id
         self.client_secret = client_secret
-        self.update_func = update_func
+        self.auth = RefreshTokenFlow(self.token_endpoint, refresh_token, client_id, client_secret, update_func,
+                                     self.logger)
         if initial_access_token is not None:
-            self._store(initial_access_token)
+            hold_token(self.auth.state, initial_access_token[0], initial_access_token[1], time.time())
         else:
-            self._store(self._fetch_token())  # fail now, not on the first request
+            self._refresh_now()  # fail now, not on the first request
 
-    def _verify(self) -> Any:
-        return self.kwargs.get("cacert", True)
+    @property
+    def refresh_token(self) -> TokenType | None:
+        return self.auth.refresh_token
 
-    def _has_token_source(self) -> bool:
-        return True
-
-    def _refresh_form(self) -> dict[str, str]:
-        if not self.refresh_token:
-            raise TokenRequestError("no refresh token available")
-        form = {"grant_type": "refresh_token", "refresh_token": _text(self.refresh_token), "client_id": self.client_id}
-        if self.client_secret:
-            form["client_secret"] = self.client_secret
-        return form
-
-    def _accept(self, response: httpx.Response) -> tuple[str, float | None]:
-        data = parse_token_response(response.status_code, response.content, self.token_endpoint)
-        access_token = str(data["access_token"])
-        new_refresh = data.get("refresh_token")
-        if new_refresh:
-            self.refresh_token = new_refresh
-            if self.update_func:
-                self.update_func(access_token, new_refresh)
-        self.logger.debug("OpenID token refreshed")
-        return access_token, _expiry(data, access_token)
-
-    def _fetch_token(self) -> tuple[TokenType, float | None]:
-        response = httpx.post(self.token_endpoint, data=self._refresh_form(), timeout=self.timeout, verify=self._verify())
-        return self._accept(response)
-
-    async def _fetch_token_async(self) -> tuple[TokenType, float | None]:
-        async with httpx.AsyncClient(timeout=self.timeout, verify=self._verify()) as client:
-            response = await client.post(self.token_endpoint, data=self._refresh_form())
-        return self._accept(response)
+    @property
+    def update_func(self) -> UpdateFunc | None:
+        return self.auth.update_func
 
 
 class ClientCredentialsAuth(RestClient):
@@ -132,6 +145,8 @@ class ClientCredentialsAuth(RestClient):
     ``client_auth_method`` (keyword) puts the secret in HTTP Basic (default) or the body
     (``"client_secret_post"``); ``scopes`` (keyword) are requested if given.
     """
+
+    auth: OAuth2ClientCredentials
 
     def __init__(
         self,
@@ -146,41 +161,17 @@ class ClientCredentialsAuth(RestClient):
     ) -> None:
         kwargs.setdefault("logger", logging.getLogger("ClientCredentialsAuth"))
         super().__init__(address, **kwargs)
-        self.provider_info = discover(token_url, verify=self.kwargs.get("cacert", True))
+        self.provider_info = _discover_for(self, token_url)
         self.token_url = token_url
         self.client_id = client_id
-        self._state = TokenState(self.provider_info["token_endpoint"], client_id, client_secret,
-                                 " ".join(scopes) if scopes else None, client_auth_method)
+        self.auth = OAuth2ClientCredentials(self.provider_info["token_endpoint"], client_id, client_secret,
+                                            scope=" ".join(scopes) if scopes else None,
+                                            auth_method=client_auth_method)
 
     @property
     def token_fetches(self) -> int:
-        return self._state.fetches
-
-    def _has_token_source(self) -> bool:
-        return True
-
-    def _accept(self, response: httpx.Response) -> tuple[str, float | None]:
-        data = self._state.accept(response.status_code, response.content, time.monotonic())
-        token = str(data["access_token"])
-        self.logger.debug("OpenID token created")
-        return token, _expiry(data, token)
+        return self.auth.token_fetches
 
     def make_access_token(self) -> str:
         """A new access token (rest-tools' name)."""
-        return str(self._store(self._fetch_token()))
-
-    def _fetch_token(self) -> tuple[TokenType, float | None]:
-        request = self._state.request()
-        response = httpx.post(request.url, headers=request.headers, data=request.form, timeout=self.timeout,
-                              verify=self.kwargs.get("cacert", True))
-        return self._accept(response)
-
-    async def _fetch_token_async(self) -> tuple[TokenType, float | None]:
-        request = self._state.request()
-        async with httpx.AsyncClient(timeout=self.timeout, verify=self.kwargs.get("cacert", True)) as client:
-            response = await client.post(request.url, headers=request.headers, data=request.form)
-        return self._accept(response)
-
-
-def _text(value: TokenType) -> str:
-    return value.decode("ascii") if isinstance(value, bytes) else value
+        return self._refresh_now()

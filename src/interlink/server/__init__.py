@@ -1,9 +1,17 @@
 """interlink.server: publish typed functions as ``POST /api/<module>/<function>``."""
 
+try:
+    import starlette  # noqa: F401
+except ImportError as error:  # pragma: no cover - depends on the installed extras
+    raise ImportError(f"interlink.server needs the server extra ({error}): pip install 'interlink[server]'") from error
+
+from interlink.identity import Authenticator
+
 from ._api import Api, Module
-from ._auth import Authenticator, RedactCredentials
+from ._call import Call
 from ._method import Method
 from ._ratelimit import FailureLimiter
+from ._redaction import RedactCredentials
 from ._site import Site
 
-__all__ = ["Api", "Authenticator", "FailureLimiter", "Method", "Module", "RedactCredentials", "Site"]
+__all__ = ["Api", "Authenticator", "Call", "FailureLimiter", "Method", "Module", "RedactCredentials", "Site"]

@@ -9,8 +9,10 @@ from ._method import Method
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from ._auth import Authenticator
+    from interlink.identity import Authenticator
+
     from ._ratelimit import FailureLimiter
+    from ._site import Site
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +60,7 @@ class Api:
         docs: bool = True,
         trusted_proxies: Iterable[str] = (),
         login_limiter: FailureLimiter | None = None,
+        login_limits: str | None = None,
     ) -> None:
         self.methods: dict[str, Method] = {}
         self.modules: dict[str, Module] = {}
@@ -73,6 +76,11 @@ class Api:
         self.trusted_proxies = list(trusted_proxies)
         # Failed-login limits; None = the defaults (5 per user, 20 per address, per minute).
         self.login_limiter = login_limiter
+        # Where failed-login counts live: "memory://", "database" or "redis://…" (interlink[redis]);
+        # None: the database when there is one, else memory. See server/_ratelimit.py.
+        self.login_limits = login_limits
+        # Site pages served with this Api; each is handed its collaborators at startup.
+        self.sites: list[Site] = []
         self._app: Any = None
 
     def module(self, name: str) -> Module:

@@ -1,9 +1,9 @@
 """The ASGI application: method calls on a lean path, everything else through Starlette.
 
-A call's way: body read once -> flat pairs -> reserved fields pulled out -> authenticate ->
-Role -> decode with the method's compiled converter -> call (async awaited, plain functions
-in the thread pool) -> encode -> JSON. Every failure on that way is an ApiError with its one
-shape; anything else is our bug or the method's, and is a logged 500.
+A call's way: body read once -> flat pairs -> reserved fields pulled out -> credentials read
+(a pure step) -> Authentication -> Role -> decode with the method's compiled converter -> call
+(async awaited, plain functions in the thread pool) -> encode -> JSON. Every failure on that way
+is an ApiError with its one shape; anything else is our bug or the method's, and is a logged 500.
 """
 
 from __future__ import annotations
@@ -20,16 +20,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from interlink.errors import ApiError, BadArguments, Forbidden, MethodNotAllowed, NoSuchMethod, NotAuthorised, ServerError
+from interlink.identity import Backend
 from interlink.wire import WireError
 
-from ._auth import authenticate, basic_authorization, install_log_redaction, warn_query_credentials
-from ._client_address import ClientAddress
-from ._csrf import csrf_matches, pop_csrf
-from ._ratelimit import FailureLimiter
-from ._sessions import session_cookie
+from ._authentication import Authentication
+from ._backend import open_backend
 from ._body import ClientDisconnected, content_type_of, form_pairs, json_body, multipart_pairs, query_pairs, read_body, unsupported
+from ._call import Call
+from ._client_address import ClientAddress
+from ._credentials import AUTHORISATION, authorization_header, pop_authorisation, pop_json_authorisation, read_credentials
+from ._csrf import csrf_matches, pop_csrf
 from ._docs import docs_routes
 from ._openapi import openapi_document
+from ._ratelimit import FailureLimiter
+from ._redaction import install_log_redaction, warn_query_credentials
+from ._results import ResultMismatch, encode_result
+from ._sessions import session_cookie
 
 if TYPE_CHECKING:
     from ._api import Api
@@ -37,7 +43,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("interlink.server")
 
-AUTHORISATION = "authorisation"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -57,12 +62,10 @@ class ApiApp:
         self.by_path: dict[str, Method] = {}
         for method in api.methods.values():
             self.add_method(method)
-        self.database: Any = None
-        self.authenticator: Any = api.authenticator
-        self.sessions: Any = None  # a SessionStore when there is a database (site logins)
-        self.limiter: FailureLimiter = api.login_limiter or FailureLimiter()
+        self.backend: Backend | None = None
+        self.authentication: Authentication | None = None
+        self.limiter: FailureLimiter = api.login_limiter or FailureLimiter(storage=api.login_limits)
         self.client_address = ClientAddress(api.trusted_proxies)
-        self._pass_client = False
         self._ready = False
         routes: list[Any] = [Route(api.prefix + "/openapi.json", self.openapi, methods=["GET"])]
         if api.docs:
@@ -78,26 +81,22 @@ class ApiApp:
     # -- set-up -------------------------------------------------------------------------
 
     def setup(self) -> None:
-        """Open the database and the authenticator; idempotent, done at startup or first call."""
+        """Open the backend (store) and hand collaborators to the site pages; idempotent."""
         if self._ready:
             return
         install_log_redaction()
-        if self.authenticator is None or self.api.database is not None:
-            from interlink.store import Database, KeyAuthenticator
-
-            database = self.api.database
-            if not isinstance(database, Database):
-                database = Database(database)
-            database.migrate()
-            self.database = database
-            if self.authenticator is None:
-                self.authenticator = KeyAuthenticator(database)
-            from ._sessions import SessionStore
-
-            self.sessions = SessionStore(database)
-        # Only authenticators that apply key IP allowlists are handed the client's address.
-        self._pass_client = bool(getattr(self.authenticator, "checks_networks", False))
+        backend = open_backend(self.api)
+        self.backend = backend
+        self.limiter.bind(backend.database)  # failed-login counts: database, Redis or memory
+        self.authentication = Authentication(backend.authenticator, self.limiter)
+        for site in self.api.sites:
+            site.bind(self.authentication, backend.sessions, self.client_address)
         self._ready = True
+
+    @property
+    def authenticator(self) -> Any:
+        """The backend's authenticator (after setup)."""
+        return None if self.backend is None else self.backend.authenticator
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
@@ -108,12 +107,10 @@ class ApiApp:
         finder = getattr(cls, "from_api_id", None)
         if finder is not None:
             return finder(api_id)
-        if self.database is None:
+        loader = None if self.backend is None else self.backend.load_model
+        if loader is None:
             raise ServerError(f"no database to load a {cls.__name__} from")
-        from interlink.store import load_model
-
-        with self.database.session() as session:
-            return load_model(session, cls, api_id)
+        return loader(cls, api_id)
 
     # -- ASGI ---------------------------------------------------------------------------
 
@@ -130,7 +127,7 @@ class ApiApp:
         try:
             method = self.by_path.get(route)
             if method is None:
-                raise NoSuchMethod(f"no method {route.replace('/', '.')!r}")
+                raise NoSuchMethod(f"no method {route.replace('/', '.')[:200]!r}")
             if scope["method"] != "POST":
                 headers = [*JSON_HEADERS, (b"allow", b"POST")]
                 raise MethodNotAllowed(f"{method.name} is called with POST")
@@ -142,9 +139,16 @@ class ApiApp:
         except ApiError as exc:
             status, body = exc.status, dumps(exc.to_dict())
             if status == 401:
-                headers = [*JSON_HEADERS, (b"www-authenticate", b'Basic realm="api", charset="UTF-8"')]
+                # Bearer, not Basic: a Basic challenge makes browsers prompt for a password over
+                # the page that called (Swagger UI's Try it out never shows the 401).
+                headers = [*JSON_HEADERS, (b"www-authenticate", b'Bearer realm="api"')]
+            elif status == 429 and hasattr(exc, "retry_after"):
+                headers = [*JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
         except ClientDisconnected:
             return
+        except ResultMismatch as exc:
+            logger.error("%s", exc)
+            status, body = 500, dumps(ServerError("internal error; it has been logged").to_dict())
         except Exception:
             logger.exception("error in %s", route.replace("/", "."))
             status, body = 500, dumps(ServerError("internal error; it has been logged").to_dict())
@@ -152,7 +156,8 @@ class ApiApp:
                     "headers": [*headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
-    async def invoke(self, method: Method, scope: Any, receive: Any) -> Any:
+    async def read_arguments(self, scope: Any, receive: Any) -> tuple[list[tuple[str, Any]], Any, str | None]:
+        """The request's pairs (query + form/multipart) or JSON object, and its authorisation field."""
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         kind, length = content_type_of(raw_headers)
         limit = self.api.max_body_size
@@ -169,13 +174,13 @@ class ApiApp:
             pairs += await multipart_pairs(scope, receive, limit)
         elif kind == "application/json":
             json_arguments = json_body(await read_body(receive, limit, length))
-            if isinstance(json_arguments, dict) and AUTHORISATION in json_arguments:
+            if not isinstance(json_arguments, dict):
+                raise BadArguments("a JSON body must be an object of arguments, {\"name\": value, …}")
+            json_authorisation = pop_json_authorisation(json_arguments)
+            if json_authorisation is not None:
                 if authorisation is not None:
                     raise BadArguments("authorisation sent more than once", field=AUTHORISATION)
-                value = json_arguments.pop(AUTHORISATION)
-                if not isinstance(value, str):
-                    raise BadArguments("authorisation must be text keyid:secret", field=AUTHORISATION)
-                authorisation = value
+                authorisation = json_authorisation
         else:
             raise unsupported(kind)
         body_authorisation = pop_authorisation(pairs)
@@ -183,24 +188,56 @@ class ApiApp:
             if authorisation is not None:
                 raise BadArguments("authorisation sent more than once", field=AUTHORISATION)
             authorisation = body_authorisation
+        return pairs, json_arguments, authorisation
 
-        basic = basic_authorization(raw_headers)
-        if authorisation is None and basic is None and self.sessions is not None:
-            # Site pages: only here, with no other credentials, are cookies looked at at all.
-            token = session_cookie(raw_headers)
-            role = None if token is None else await self.session_role(token, pairs, json_arguments, raw_headers)
+    async def invoke(self, method: Method, scope: Any, receive: Any) -> Any:
+        raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
+        pairs, json_arguments, authorisation = await self.read_arguments(scope, receive)
+        credentials = read_credentials(authorisation, authorization_header(raw_headers))
+        client = self.client_address(scope)
+        assert self.backend is not None and self.authentication is not None
+        sessions = self.backend.sessions
+        if credentials is None:
+            role = None
+            if sessions is not None:
+                # Site pages: only here, with no other credentials, are cookies looked at at all.
+                token = session_cookie(raw_headers)
+                if token is not None:
+                    role = await self.session_role(token, pairs, json_arguments, raw_headers)
         else:
-            role = await self.authenticate_caller(scope, authorisation, basic)
-        kwargs: dict[str, Any]
-        arguments = method.arguments
+            role = await self.authentication.role_for(credentials, client)
         if method.role_parameter is not None:
             if role is None:
                 raise NotAuthorised(
-                    f"{method.name} needs credentials: send authorisation=keyid:secret as a POST field"
+                    f"{method.name} needs credentials: a key as HTTP Basic or Bearer 'keyid:secret', "
+                    "or the authorisation=keyid:secret POST field"
                 )
             missing = [p for p in method.requires if not role.has(p)]
             if missing:
                 raise Forbidden(f"{method.name} needs the permission(s) {', '.join(sorted(missing))}")
+        kwargs = await self.decode(method, pairs, json_arguments)
+        if method.role_parameter is not None:
+            kwargs[method.role_parameter] = role
+        call: Call | None = None
+        if method.call_parameter is not None:
+            call = kwargs[method.call_parameter] = Call(method.name, role, client, self.backend.database)
+        if method.is_async:
+            try:
+                result = await method.function(**kwargs)
+            except BaseException as error:
+                if call is not None:
+                    call.finish(error)
+                raise
+            if call is not None:
+                call.finish()
+            return encode_result(method, result)
+        if call is None:
+            result = await anyio.to_thread.run_sync(functools.partial(method.function, **kwargs))
+            return encode_result(method, result)
+        return await anyio.to_thread.run_sync(functools.partial(_run_in_transaction, method, call, kwargs))
+
+    async def decode(self, method: Method, pairs: list[tuple[str, Any]], json_arguments: Any) -> dict[str, Any]:
+        arguments = method.arguments
         try:
             if arguments.needs_models:
                 decode = (
@@ -208,35 +245,12 @@ class ApiApp:
                     if json_arguments is not None
                     else functools.partial(arguments.decode_pairs, pairs, self.load_model)
                 )
-                kwargs = await anyio.to_thread.run_sync(decode)
-            elif json_arguments is not None:
-                kwargs = arguments.decode_json(json_arguments)
-            else:
-                kwargs = arguments.decode_pairs(pairs)
+                return await anyio.to_thread.run_sync(decode)
+            if json_arguments is not None:
+                return arguments.decode_json(json_arguments)
+            return arguments.decode_pairs(pairs)
         except WireError as exc:
             raise BadArguments(exc.message, field=exc.field or None) from None
-        if method.role_parameter is not None:
-            kwargs[method.role_parameter] = role
-        if method.is_async:
-            result = await method.function(**kwargs)
-        else:
-            result = await anyio.to_thread.run_sync(functools.partial(method.function, **kwargs))
-        return method.result.encode(result)
-
-    async def authenticate_caller(self, scope: Any, authorisation: str | None, basic: str | None) -> Any:
-        """Credentials -> Role, with failed-login rate limiting per identity and address."""
-        limiter = self.limiter
-        if limiter.active:
-            limiter.check(credential_identity(authorisation, basic), self.client_address(scope))
-        try:
-            if self._pass_client and (authorisation is not None or basic is not None):
-                return await authenticate(
-                    self.authenticator, authorisation, basic, client=self.client_address(scope)
-                )
-            return await authenticate(self.authenticator, authorisation, basic)
-        except NotAuthorised:
-            limiter.failed(credential_identity(authorisation, basic), self.client_address(scope))
-            raise
 
     async def session_role(
         self, token: str, pairs: list[tuple[str, Any]], json_arguments: Any, headers: list[tuple[bytes, bytes]]
@@ -248,7 +262,8 @@ class ApiApp:
                 "CSRF token missing or wrong: a form posted with the session cookie must "
                 "include the csrf_token field (csrf_field() in the page's template)"
             )
-        role = await self.sessions.role_for(token)
+        assert self.backend is not None and self.backend.sessions is not None
+        role = await self.backend.sessions.role_for(token)
         if role is None:
             raise NotAuthorised("the session has expired or was logged out; log in again")
         return role
@@ -259,34 +274,12 @@ class ApiApp:
         return Response(self._openapi, media_type="application/json")
 
 
-def credential_identity(authorisation: str | None, basic: str | None) -> str | None:
-    """Who a failed login claimed to be (username or key id), for per-user rate limits."""
-    if authorisation is not None:
-        return authorisation.strip().partition(":")[0] or None
-    if basic is not None:
-        from interlink.credentials import parse_basic_header
-
-        try:
-            return parse_basic_header(basic)[0]
-        except ApiError:
-            return None
-    return None
-
-
-def pop_authorisation(pairs: list[tuple[str, Any]]) -> str | None:
-    found: str | None = None
-    index = 0
-    while index < len(pairs):
-        name, value = pairs[index]
-        if name == AUTHORISATION:
-            if found is not None:
-                raise BadArguments("authorisation sent more than once", field=AUTHORISATION)
-            if not isinstance(value, str):
-                raise BadArguments("authorisation must be text keyid:secret", field=AUTHORISATION)
-            found = value
-            del pairs[index]
-        else:
-            index += 1
-    return found
-
-
+def _run_in_transaction(method: Method, call: Call, kwargs: dict[str, Any]) -> Any:
+    """A ``def`` method with a Call, in its worker thread: call, commit (or roll back), encode."""
+    try:
+        result = method.function(**kwargs)
+    except BaseException as error:
+        call.finish(error)
+        raise
+    call.finish()
+    return encode_result(method, result)

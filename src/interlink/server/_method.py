@@ -6,12 +6,13 @@ import inspect
 import typing
 from typing import Any, Callable
 
+from interlink.identity import Role
 from interlink.wire import Arguments, Parameter, Result
+
+from ._call import Call
 
 
 def _is_role(annotation: Any) -> bool:
-    from interlink.store import Role
-
     return isinstance(annotation, type) and issubclass(annotation, Role)
 
 
@@ -19,7 +20,8 @@ class Method:
     """A function published as ``POST /api/<module>/<function>``.
 
     A first parameter annotated ``Role`` receives the caller's role and makes the method require
-    authentication; without one the method is public.
+    authentication; without one the method is public. A parameter annotated ``Call`` (anywhere)
+    receives the call's context: ``call.db``, ``call.role``, ``call.user``, ``call.client``.
     """
 
     def __init__(
@@ -43,7 +45,15 @@ class Method:
         if parameters and _is_role(hints.get(parameters[0].name)):
             self.role_parameter = parameters[0].name
             parameters = parameters[1:]
+        self.call_parameter: str | None = None
+        wire_parameters = []
         for p in parameters:
+            if hints.get(p.name) is Call:
+                if self.call_parameter is not None:
+                    raise TypeError(f"{self.name}: only one parameter may be annotated Call")
+                self.call_parameter = p.name
+                continue
+            wire_parameters.append(p)
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise TypeError(f"{self.name}: *args and **kwargs cannot be sent as form fields")
             if p.name not in hints:
@@ -51,9 +61,10 @@ class Method:
             if _is_role(hints[p.name]):
                 raise TypeError(f"{self.name}: the Role parameter must come first")
         self.arguments = Arguments(
-            [Parameter(p.name, hints[p.name], p.default) for p in parameters], title=self.name
+            [Parameter(p.name, hints[p.name], p.default) for p in wire_parameters], title=self.name
         )
-        self.result = Result(hints.get("return", inspect.Signature.empty))
+        self.returns = hints.get("return", inspect.Signature.empty)
+        self.result = Result(self.returns)
         doc = inspect.getdoc(function) or ""
         self.summary, _, self.description = doc.partition("\n")
         self.description = self.description.strip()

@@ -26,13 +26,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from interlink.errors import TooManyRequests
+from interlink.errors import ApiError, TooManyRequests
+from interlink.identity import LoginSessions
 
-from ._csrf import CSRF_FIELD, csrf_token_for
+from ._body import ClientDisconnected, content_type_of, form_pairs, read_body
+from ._csrf import CSRF_FIELD, csrf_matches, csrf_token_for
 from ._sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
 if TYPE_CHECKING:
     from ._api import Api
+    from ._authentication import Authentication
+    from ._client_address import ClientAddress
 
 __all__ = ["Site"]
 
@@ -62,6 +66,29 @@ _BUILTIN = {
 }
 
 
+#: A login or logout form is a few short fields; anything larger is refused unread.
+LOGIN_FORM_LIMIT = 16 * 1024
+
+
+async def _small_form(request: Request) -> dict[str, str] | None:
+    """The fields of a urlencoded login/logout form, read within LOGIN_FORM_LIMIT; None when the
+    request is not such a form (multipart uploads are never parsed here)."""
+    kind, length = content_type_of(request.scope["headers"])
+    if kind not in ("application/x-www-form-urlencoded", ""):
+        return None
+    try:
+        body = await read_body(request.receive, LOGIN_FORM_LIMIT, length)
+        return dict(form_pairs(body)) if body else {}
+    except (ApiError, ClientDisconnected):
+        return None
+
+
+#: Sent with every page, login form and redirect of a Site. The policy forbids framing
+#: (clickjacking), plugins, foreign <base> and form targets; scripts and styles are the site's
+#: own business (``Site(content_security_policy=…)`` tightens or replaces it).
+DEFAULT_CSP = "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+
+
 def _safe_next(value: str | None, default: str) -> str:
     # Only a path on this site: "//evil.example" or "https://…" would make an open redirect.
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
@@ -83,6 +110,7 @@ class Site:
         home_path: str = "/",
         secure_cookies: bool | None = None,
         session_lifetime: dt.timedelta | None = None,
+        content_security_policy: str = DEFAULT_CSP,
     ) -> None:
         self.api = api
         self.title = title or api.title
@@ -92,6 +120,12 @@ class Site:
         # None: Secure when the request came over HTTPS (scope scheme); True/False forces it.
         self.secure_cookies = secure_cookies
         self.session_lifetime = session_lifetime
+        self.security_headers = {
+            "x-frame-options": "DENY",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "same-origin",
+            "content-security-policy": content_security_policy,
+        }
         loaders: list[Any] = []
         if templates is not None:
             loaders.append(FileSystemLoader(str(templates)))
@@ -104,9 +138,21 @@ class Site:
         self.env.globals.update(api_url=self.api_url, site_title=self.title,
                                 login_url=login_path, logout_url=logout_path)
         api.routes += [
-            Route(login_path, self.login, methods=["GET", "POST"]),
-            Route(logout_path, self.logout, methods=["POST"]),
+            Route(login_path, self.secured(self.login), methods=["GET", "POST"]),
+            Route(logout_path, self.secured(self.logout), methods=["POST"]),
         ]
+        api.sites.append(self)
+        self._authentication: Authentication | None = None
+        self._sessions: LoginSessions | None = None
+        self._client_address: ClientAddress | None = None
+
+    def bind(self, authentication: Authentication, sessions: LoginSessions | None, client_address: ClientAddress) -> None:
+        """Called by the Api at startup with what logins need; a site has no way into the app."""
+        self._authentication = authentication
+        self._sessions = sessions
+        self._client_address = client_address
+        if sessions is not None and self.session_lifetime is not None:
+            sessions.lifetime = self.session_lifetime  # type: ignore[attr-defined]
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -119,15 +165,26 @@ class Site:
             raise LookupError(f"no API method {name!r}")
         return f"{self.api.prefix}/{module}/{function}"
 
-    def _app(self) -> Any:
-        app = self.api.app
-        app.setup()  # idempotent; normally done at startup
-        return app
+    def secured(self, endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """``endpoint`` with the site's security headers on every response it returns."""
+
+        async def with_headers(request: Request) -> Response:
+            response = await endpoint(request)
+            for name, value in self.security_headers.items():
+                response.headers.setdefault(name, value)
+            return response
+
+        return with_headers
+
+    def _ready(self) -> None:
+        if self._authentication is None:
+            self.api.app.setup()  # idempotent; normally done at startup, which binds this site
 
     async def current_role(self, request: Request) -> Any:
         """The logged-in user's default role, or None."""
         token = request.cookies.get(SESSION_COOKIE)
-        sessions = self._app().sessions
+        self._ready()
+        sessions = self._sessions
         if not token or sessions is None:
             return None
         return await sessions.role_for(token)
@@ -170,14 +227,16 @@ class Site:
                     extra = await extra
             return self.render(request, template, role, **extra)
 
-        self.api.routes.append(Route(path, endpoint, methods=["GET"]))
+        self.api.routes.append(Route(path, self.secured(endpoint), methods=["GET"]))
 
     # -- login and logout -----------------------------------------------------------------
 
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
             return self._login_form(request, request.query_params.get("next"), None)
-        form = await request.form()
+        form = await _small_form(request)
+        if form is None:
+            return HTMLResponse("a login is a small urlencoded form", status_code=400)
         next_path = _safe_next(str(form.get("next") or ""), self.home_path)
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
         sent = str(form.get(CSRF_FIELD) or "")
@@ -185,25 +244,25 @@ class Site:
             return self._login_form(request, next_path, "CSRF token missing or wrong: reload the page and try again.", 403)
         username = str(form.get("username") or "")
         password = str(form.get("password") or "")
-        app = self._app()
-        address = app.client_address(request.scope)
+        self._ready()
+        assert self._authentication is not None and self._client_address is not None
+        sessions = self._sessions
+        if sessions is None:
+            return self._login_form(request, next_path, "This site has no database for logins.", 503)
+        address = self._client_address(request.scope)
         try:
-            app.limiter.check(username, address)
+            role = await self._authentication.login(username, password, address)
         except TooManyRequests as error:
-            return self._login_form(request, next_path, error.message, 429)
-        check = getattr(app.authenticator, "authenticate_password", None)
-        role = await check(username, password) if check is not None and username else None
+            response = self._login_form(request, next_path, error.message, 429)
+            response.headers["retry-after"] = str(getattr(error, "retry_after", 60))
+            return response
         if role is None:
-            app.limiter.failed(username or None, address)
             return self._login_form(request, next_path, "Wrong username or password.", 401)
-        app.limiter.succeeded(username)
-        sessions = app.sessions
-        if self.session_lifetime is not None:
-            sessions.lifetime = self.session_lifetime
-        token = await anyio.to_thread.run_sync(sessions.create, role.user.id)
+        token = await anyio.to_thread.run_sync(sessions.create, role.user)
         response = RedirectResponse(next_path, 303)
+        lifetime = getattr(sessions, "lifetime", None)
         response.set_cookie(
-            SESSION_COOKIE, token, max_age=int(sessions.lifetime.total_seconds()), path="/",
+            SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()) if lifetime else None, path="/",
             httponly=True, samesite="lax", secure=self._secure(request),
         )
         response.delete_cookie(LOGIN_CSRF_COOKIE, path=self.login_path)
@@ -223,13 +282,15 @@ class Site:
 
     async def logout(self, request: Request) -> Response:
         token = request.cookies.get(SESSION_COOKIE)
-        form = await request.form()
+        form = await _small_form(request)
+        if form is None:
+            return HTMLResponse("a logout is a small urlencoded form", status_code=400)
         if token:
-            from ._csrf import csrf_matches
-
             if not csrf_matches(token, str(form.get(CSRF_FIELD) or "")):
                 return HTMLResponse("CSRF token missing or wrong", status_code=403)
-            await anyio.to_thread.run_sync(self._app().sessions.end, token)
+            self._ready()
+            if self._sessions is not None:
+                await anyio.to_thread.run_sync(self._sessions.end, token)
         response = RedirectResponse(self.login_path, 303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=self._secure(request))
         return response

@@ -5,7 +5,16 @@ the models ``User``, ``Role``, ``Key``, the operations the CLI uses, and ``KeyAu
 which the server asks "which role is this keyid:secret?" on every call.
 """
 
-from interlink.store._authenticators import Authenticator, KeyAuthenticator, MemoryKeys
+try:
+    import sqlalchemy  # noqa: F401
+except ImportError as error:  # pragma: no cover - depends on the installed extras
+    raise ImportError(f"interlink.store needs the store extra ({error}): pip install 'interlink[store]'") from error
+
+from interlink.identity import Authenticator
+from interlink.store._authenticators import KeyAuthenticator, MemoryKeys
+from interlink.store._backend import open_backend
+from interlink.store._login_attempts import DatabaseCounters, LoginAttempt
+from interlink.store._sessions import SessionStore, end_sessions
 from interlink.store._database import (
     DATABASE_URL_ENV,
     DEFAULT_DATABASE_URL,
@@ -35,6 +44,11 @@ from interlink.store._operations import (
 )
 
 __all__ = [
+    "DatabaseCounters",
+    "LoginAttempt",
+    "SessionStore",
+    "end_sessions",
+    "open_backend",
     "Service",
     "find_service",
     "find_service_for_url",

@@ -20,10 +20,9 @@ import datetime as dt
 import ipaddress
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import select, update
@@ -31,23 +30,11 @@ from sqlalchemy.orm import joinedload
 
 from interlink.credentials import check_key_secret
 from interlink.errors import Forbidden
+from interlink.store._cache import RecentCache
 from interlink.store._database import Database
 from interlink.store._models import Key, Role, User
 
-__all__ = ["KeyAuthenticator", "MemoryKeys", "Authenticator"]
-
-
-class Authenticator(Protocol):
-    """What the server asks on a call: which Role these credentials are, ``None`` if they do not
-    check out. ``KeyAuthenticator`` and ``MemoryKeys`` are the two kept here; optional extras an
-    authenticator may have are ``authenticate_password(username, password)`` and a ``client=``
-    keyword (with ``checks_networks = True``) for key IP allowlists."""
-
-    async def authenticate_key(self, key_id: str, secret: str) -> Any | None: ...
-
-    async def authenticate_user_key(
-        self, username: str, key_id: str, secret: str
-    ) -> Any | None: ...
+__all__ = ["KeyAuthenticator", "MemoryKeys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +89,13 @@ class KeyAuthenticator:
         self.max_entries = max_entries
         self.last_used_flush_seconds = last_used_flush_seconds
         self._clock = clock  # monotonic seconds; replaceable so tests need not sleep
-        self._cache: OrderedDict[str, _Verified] = OrderedDict()
+        self._cache: RecentCache[_Verified] = RecentCache(cache_seconds, max_entries, clock)
         # key_id -> wall-clock time of its latest successful use, not yet written.
         self._used: dict[str, float] = {}
         self._last_flush = clock()
         self._flush_lock = threading.Lock()
 
-    #: the server passes the caller's address (``client=``) so key IP allowlists apply
-    checks_networks = True
-
-    async def authenticate_key(self, key_id: str, secret: str, client: str | None = None) -> Role | None:
+    async def authenticate_key(self, key_id: str, secret: str, *, client: str | None = None) -> Role | None:
         entry = await self._entry(key_id)
         if entry is None or not entry.check(secret):
             return None
@@ -121,7 +105,7 @@ class KeyAuthenticator:
         return entry.role
 
     async def authenticate_user_key(
-        self, username: str, key_id: str, secret: str, client: str | None = None
+        self, username: str, key_id: str, secret: str, *, client: str | None = None
     ) -> Role | None:
         """The Basic form ``-u user:keyid:secret``: the key must belong to one of user's roles."""
         entry = await self._entry(key_id)
@@ -176,24 +160,20 @@ class KeyAuthenticator:
         if key_id is None:
             self._cache.clear()
         else:
-            self._cache.pop(key_id, None)
+            self._cache.pop(key_id)
 
     async def _entry(self, key_id: str) -> _Verified | None:
-        now = self._clock()
         entry = self._cache.get(key_id)
-        if entry is not None and now - entry.fetched_at < self.cache_seconds:
+        if entry is not None:
             if entry.expires_at is None or dt.datetime.now(dt.UTC) < entry.expires_at:
                 return entry
-            self._cache.pop(key_id, None)
+            self._cache.pop(key_id)
             return None
         entry = await anyio.to_thread.run_sync(self._load, key_id)
         if entry is None:
-            self._cache.pop(key_id, None)
+            self._cache.pop(key_id)
             return None
-        self._cache[key_id] = entry
-        self._cache.move_to_end(key_id)
-        while len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
+        self._cache.put(key_id, entry, entry.fetched_at)
         return entry
 
     def _load(self, key_id: str) -> _Verified | None:
@@ -222,7 +202,8 @@ class KeyAuthenticator:
 
 class MemoryKeys:
     """The same interface over a dict ``{key_id: (secret, role)}``: no database, for tests and
-    benchmarks. A role's user is found as ``role.user.username`` when there is one."""
+    benchmarks. A role's user is found as ``role.user.username`` when there is one; there are
+    no passwords and no IP allowlists."""
 
     def __init__(self, keys: Mapping[str, tuple[str | bytes, Any]]) -> None:
         from interlink.credentials import hash_key_secret
@@ -232,15 +213,20 @@ class MemoryKeys:
             text = secret.decode("ascii") if isinstance(secret, bytes) else secret
             self._keys[key_id] = (hash_key_secret(text), role)
 
-    async def authenticate_key(self, key_id: str, secret: str) -> Any | None:
+    async def authenticate_key(self, key_id: str, secret: str, *, client: str | None = None) -> Any | None:
         found = self._keys.get(key_id)
         if found is None or not check_key_secret(secret, found[0]):
             return None
         return found[1]
 
-    async def authenticate_user_key(self, username: str, key_id: str, secret: str) -> Any | None:
+    async def authenticate_user_key(
+        self, username: str, key_id: str, secret: str, *, client: str | None = None
+    ) -> Any | None:
         role = await self.authenticate_key(key_id, secret)
         user = getattr(role, "user", None)
         if role is None or getattr(user, "username", None) != username:
             return None
         return role
+
+    async def authenticate_password(self, username: str, password: str) -> Any | None:
+        return None

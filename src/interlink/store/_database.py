@@ -16,8 +16,8 @@ from sqlalchemy.pool import StaticPool
 
 __all__ = ["Database", "DATABASE_URL_ENV", "DEFAULT_DATABASE_URL", "VERSION_TABLE", "MIGRATIONS_DIR"]
 
-DATABASE_URL_ENV = "INTERLINK_DATABASE_URL"
-DEFAULT_DATABASE_URL = "sqlite:///interlink.db"
+from interlink.settings import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Settings
+
 # Our own version table, so a site's own Alembic history can share the database.
 VERSION_TABLE = "interlink_alembic_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -39,6 +39,20 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _create_private_file(path: str) -> None:
+    """Create a new SQLite file readable by its owner only (0600): it holds key hashes, password
+    hashes and encrypted secrets. SQLite gives its -wal and -shm files the same mode."""
+    if path.startswith("file:") or os.path.exists(path):
+        return
+    directory = os.path.dirname(path)
+    if directory and not os.path.isdir(directory):
+        return  # SQLite will say so, with its own message
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
 class Database:
     """An interlink database named by a SQLAlchemy URL.
 
@@ -47,13 +61,15 @@ class Database:
     """
 
     def __init__(self, url: str | None = None, **engine_options: Any) -> None:
-        self.url: str = url or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+        self.url: str = url or Settings.from_environ().database_url
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite and parsed.database in (None, "", ":memory:"):
             # An in-memory database exists per connection: share one so tables persist.
             engine_options.setdefault("poolclass", StaticPool)
             engine_options.setdefault("connect_args", {"check_same_thread": False})
+        if self.is_sqlite and parsed.database not in (None, "", ":memory:"):
+            _create_private_file(parsed.database)
         self.engine: Engine = create_engine(self.url, **engine_options)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _on_sqlite_connect)

@@ -12,13 +12,13 @@ here logs or echoes a secret.
 
 from __future__ import annotations
 
-import os
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 __all__ = ["SECRET_KEY_ENV", "SecretKeyMissing", "SecretDecryptionFailed", "encrypt_secret", "decrypt_secret"]
 
-SECRET_KEY_ENV = "INTERLINK_SECRET_KEY"
+from interlink.settings import SECRET_KEY_ENV, Settings
+
 _PREFIX = "fernet:"
 
 
@@ -31,7 +31,7 @@ class SecretDecryptionFailed(RuntimeError):
 
 
 def _fernet() -> MultiFernet:
-    raw = os.environ.get(SECRET_KEY_ENV, "").strip()
+    raw = Settings.from_environ().secret_key
     if not raw:
         raise SecretKeyMissing(
             f"{SECRET_KEY_ENV} is not set; service secrets are encrypted at rest with it. Create one with: "

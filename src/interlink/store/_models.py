@@ -15,6 +15,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy import inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
+from interlink import identity
 from interlink.credentials import hash_key_secret, new_api_id, new_key_id, new_key_secret
 from interlink.wire import Model
 
@@ -81,7 +82,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime()}
 
 
-class User(Base, Model):
+class User(Base, identity.User):
     """A person or system that owns roles. Created together with its default role."""
 
     __tablename__ = "interlink_users"
@@ -118,7 +119,7 @@ class User(Base, Model):
         return f"User(api_id={self.api_id!r}, username={self.username!r})"
 
 
-class Role(Base, Model):
+class Role(Base, identity.Role):
     """What a caller acts as. A key authenticates as exactly one role.
 
     ``user`` is loaded eagerly (joined) because roles are handed to method code after the

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, Float, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, validates
 
-from interlink.http._service_client import AUTH_TYPES
-from interlink.http._urls import is_inside, normalise_base_url
+from interlink.service_auth import AUTH_TYPES
+from interlink.urls import is_inside, normalise_base_url
 from interlink.store._encryption import decrypt_secret, encrypt_secret
 from interlink.store._models import Base, utcnow
 

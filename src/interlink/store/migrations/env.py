@@ -7,13 +7,13 @@ the config's ``sqlalchemy.url`` or ``$INTERLINK_DATABASE_URL``.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from interlink.store._database import DEFAULT_DATABASE_URL, VERSION_TABLE
+from interlink.settings import Settings
+from interlink.store._database import VERSION_TABLE
 from interlink.store._models import Base, UTCDateTime
 
 config = context.config
@@ -65,11 +65,7 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    url = (
-        config.get_main_option("sqlalchemy.url")
-        or os.environ.get("INTERLINK_DATABASE_URL")
-        or DEFAULT_DATABASE_URL
-    )
+    url = config.get_main_option("sqlalchemy.url") or Settings.from_environ().database_url
     engine = create_engine(url)
     try:
         with engine.begin() as connection:

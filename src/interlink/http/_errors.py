@@ -1,0 +1,36 @@
+"""The client-side error tree of ``interlink.http`` and ``interlink.rest``.
+
+Two trees, one per side: ``interlink.errors.ApiError`` and its subclasses are the *wire*
+errors, the one JSON shape a server sends and the site client rebuilds. What goes wrong
+inside a client for another service (a token endpoint refusing us, a URL outside the base)
+is not an answer of the server being called, so it does not reuse the server's classes: a
+refused OAuth2 token is a :class:`TokenRequestError`, never the server's 401
+``NotAuthorised``. Every such error is a :class:`ClientError`; each also keeps the base its
+upstream users catch (``httpx.InvalidURL``/``ValueError`` for URLs, ``RuntimeError`` for
+OpenID discovery and device login, as rest-tools raised).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from interlink.urls import URLRuleError
+
+__all__ = ["ClientError", "InvalidURLError", "TokenRequestError"]
+
+
+class ClientError(Exception):
+    """Base of the errors raised by interlink's clients for other services."""
+
+
+class InvalidURLError(ClientError, httpx.InvalidURL, URLRuleError):
+    """A URL the client refuses to send to: malformed, or outside the client's base URL."""
+
+
+class TokenRequestError(ClientError):
+    """The token endpoint refused or could not be reached; ``error`` is its OAuth2 error code."""
+
+    def __init__(self, message: str, *, error: str = "", description: str = "") -> None:
+        super().__init__(message)
+        self.error = error
+        self.description = description

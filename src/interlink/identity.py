@@ -1,0 +1,98 @@
+"""Who calls: the vocabulary the server and the store share, with no database in it.
+
+``Role`` and ``User`` are the plain types a method's signature names (``def m(rl: Role, …)``);
+the store's SQLAlchemy classes subclass them, so the server can recognise a role parameter,
+and a test can hand in any role, without importing SQLAlchemy. ``Authenticator`` and
+``LoginSessions`` are everything the server asks of a credential store: the server talks to
+the store only through them (``interlink.store`` implements both; ``MemoryKeys`` implements
+the first for tests and benchmarks).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, runtime_checkable
+
+from interlink.wire import Model
+
+__all__ = ["Authenticator", "Backend", "DatabaseSessions", "LoginSessions", "Role", "User"]
+
+
+class User(Model):
+    """A person or system that owns roles; sent over the wire as its ``api_id`` (``u-…``).
+
+    Attributes every user has: ``api_id``, ``username``, ``default_role``.
+    """
+
+    api_id_prefix = "u"
+
+
+class Role(Model):
+    """What a caller acts as; a key authenticates as exactly one role (``r-…``).
+
+    Attributes every role has: ``api_id``, ``name``, ``permissions``, ``user``.
+    """
+
+    api_id_prefix = "r"
+
+    def has(self, permission: str) -> bool:
+        """Whether this role may do ``permission``."""
+        raise NotImplementedError
+
+
+class Authenticator(Protocol):
+    """Which Role do these credentials name? ``None`` when they do not check out.
+
+    ``client`` is the caller's address (after trusted proxies), for key IP allowlists: an
+    authenticator may raise ``Forbidden`` for a good key used from outside its networks.
+    """
+
+    async def authenticate_key(self, key_id: str, secret: str, *, client: str | None = None) -> Role | None: ...
+
+    async def authenticate_user_key(
+        self, username: str, key_id: str, secret: str, *, client: str | None = None
+    ) -> Role | None: ...
+
+    async def authenticate_password(self, username: str, password: str) -> Role | None: ...
+
+
+class LoginSessions(Protocol):
+    """Server-side login sessions of site pages: a random token in the cookie, kept hashed."""
+
+    def create(self, user: User) -> str: ...
+
+    def end(self, token: str) -> None: ...
+
+    async def role_for(self, token: str) -> Role | None: ...
+
+
+@runtime_checkable
+class DatabaseSessions(Protocol):
+    """A database that opens transactions: ``with database.session() as s: …`` commits on
+    success and rolls back on error (``interlink.store.Database``)."""
+
+    def session(self) -> AbstractContextManager[Any]: ...
+
+
+class Backend:
+    """What a server is given at startup: an authenticator, and, with a database, the login
+    sessions, the database itself (for ``Call.db``) and a loader of models by ``api_id``.
+
+    ``interlink.store.open_backend(database)`` builds one on the store; an ``Api`` given only an
+    authenticator (``MemoryKeys`` in tests) gets one without a database.
+    """
+
+    __slots__ = ("authenticator", "sessions", "database", "load_model")
+
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        *,
+        sessions: LoginSessions | None = None,
+        database: DatabaseSessions | None = None,
+        load_model: Any = None,
+    ) -> None:
+        self.authenticator = authenticator
+        self.sessions = sessions
+        self.database = database
+        self.load_model = load_model

@@ -1,0 +1,66 @@
+"""``Call``: what a method may ask about the call it serves — the caller's role and user, its
+address, and a database session in the call's own transaction.
+
+    @home.method
+    def list_users(rl: Role, call: Call, filter: UserFilter) -> list[User]:
+        return list(call.db.scalars(select(User).where(User.username > filter.name_gt)))
+
+``call.db`` is opened on first use (a call that never touches it costs nothing), committed
+when the method returns and rolled back when it raises; the rows it loaded stay readable
+after the commit, for the result. For a plain ``def`` method all of that happens in the
+method's worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+
+from interlink.errors import ServerError
+from interlink.identity import DatabaseSessions, Role, User
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.orm import Session
+
+__all__ = ["Call"]
+
+
+class Call:
+    __slots__ = ("method", "role", "client", "_database", "_stack", "_session")
+
+    def __init__(self, method: str, role: Role | None, client: str | None, database: DatabaseSessions | None) -> None:
+        self.method = method
+        self.role = role
+        self.client = client
+        self._database = database
+        self._stack: ExitStack | None = None
+        self._session: Any = None
+
+    @property
+    def user(self) -> User | None:
+        """The caller's user (the role's owner); None for an anonymous call of a public method."""
+        return None if self.role is None else getattr(self.role, "user", None)
+
+    @property
+    def db(self) -> Session:
+        """A SQLAlchemy session in this call's transaction (the site's database)."""
+        if self._session is None:
+            if self._database is None:
+                raise ServerError(f"{self.method} uses call.db, but its Api has no database")
+            stack = ExitStack()
+            self._session = stack.enter_context(self._database.session())
+            self._stack = stack
+        return self._session
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Commit (no error) or roll back (error) the transaction, if one was opened."""
+        stack, self._stack = self._stack, None
+        if stack is None:
+            return
+        if error is None:
+            stack.close()
+        else:
+            stack.__exit__(type(error), error, error.__traceback__)
+
+    def __repr__(self) -> str:
+        return f"<Call {self.method} role={self.role!r}>"

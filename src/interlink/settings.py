@@ -1,0 +1,59 @@
+"""Every environment variable interlink reads, named and parsed in one place.
+
+``Settings.from_environ()`` is called at the edges — the ``interlink`` command, a ``Database``
+opened without a URL, the secret-key lookup of the store, a client made without explicit
+credentials — never deep inside a call. Tests and embedding applications can build a
+``Settings`` of their own instead of touching ``os.environ``.
+
+| variable | setting | used by |
+| --- | --- | --- |
+| ``INTERLINK_DATABASE_URL`` | ``database_url`` | the store, ``interlink serve`` |
+| ``INTERLINK_SECRET_KEY`` | ``secret_key`` | encryption of service secrets at rest |
+| ``INTERLINK_PROFILE`` | ``profile`` | the client's credentials profile |
+| ``INTERLINK_ACCESS_KEY_ID`` / ``INTERLINK_ACCESS_KEY_SECRET`` | ``access_key_id`` / ``access_key_secret`` | the client's credentials |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ACCESS_KEY_ID_ENV",
+    "ACCESS_KEY_SECRET_ENV",
+    "DATABASE_URL_ENV",
+    "DEFAULT_DATABASE_URL",
+    "PROFILE_ENV",
+    "SECRET_KEY_ENV",
+    "Settings",
+]
+
+DATABASE_URL_ENV = "INTERLINK_DATABASE_URL"
+SECRET_KEY_ENV = "INTERLINK_SECRET_KEY"
+PROFILE_ENV = "INTERLINK_PROFILE"
+ACCESS_KEY_ID_ENV = "INTERLINK_ACCESS_KEY_ID"
+ACCESS_KEY_SECRET_ENV = "INTERLINK_ACCESS_KEY_SECRET"
+
+DEFAULT_DATABASE_URL = "sqlite:///interlink.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # repr=False: a Settings printed in a log or traceback shows no secret.
+    secret_key: str = field(default="", repr=False)
+    profile: str | None = None
+    access_key_id: str | None = None
+    access_key_secret: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL,
+            secret_key=env.get(SECRET_KEY_ENV, "").strip(),
+            profile=env.get(PROFILE_ENV) or None,
+            access_key_id=env.get(ACCESS_KEY_ID_ENV) or None,
+            access_key_secret=env.get(ACCESS_KEY_SECRET_ENV) or None,
+        )

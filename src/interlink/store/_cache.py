@@ -1,0 +1,46 @@
+"""``RecentCache``: what was read from the database a moment ago, trusted for a few seconds.
+
+Verified keys and login sessions are both cached this way, so that a call costs no query while
+a revocation or logout made by another worker still reaches this one within ``seconds``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+__all__ = ["RecentCache"]
+
+V = TypeVar("V")
+
+
+class RecentCache(Generic[V]):
+    """At most ``max_entries`` values, each fresh for ``seconds`` after it was stored; the
+    least recently stored is dropped first. ``clock`` is monotonic seconds (tests replace it)."""
+
+    def __init__(self, seconds: float, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[V, float]] = OrderedDict()
+
+    def get(self, key: str) -> V | None:
+        """The value if it was stored less than ``seconds`` ago, else None."""
+        entry = self._entries.get(key)
+        if entry is None or self.clock() - entry[1] >= self.seconds:
+            return None
+        return entry[0]
+
+    def put(self, key: str, value: V, stored_at: float | None = None) -> None:
+        self._entries[key] = (value, self.clock() if stored_at is None else stored_at)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def pop(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
