@@ -93,7 +93,7 @@ def json_body(body: bytes) -> dict[str, Any]:
     except WireError as exc:
         raise BadArguments(exc.message, field=exc.field or None) from None
     if not isinstance(value, dict):
-        raise BadArguments("a JSON body must be an object of arguments")
+        raise BadArguments("a JSON body must be an object of arguments, {\"name\": value, …}")
     return value
 
 
