@@ -4,6 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 STAMP  := $(VENV)/.installed
+# `make run` installs only what running the example site needs (pip warns and installs the
+# base package if an extra is not defined). `make run HOST=0.0.0.0 PORT=8001` picks the address.
+RUN_EXTRAS ?= server,store,cli
+RUN_STAMP  := $(VENV)/.installed-run
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test bench install clean system-deps browser-deps node-deps docs docs-build
 
@@ -14,6 +20,10 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -e '.[test,bench]'
 	touch $(STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -e '.[$(RUN_EXTRAS)]'
+	touch $(RUN_STAMP)
 
 install: $(STAMP)
 
@@ -33,8 +43,8 @@ node-deps:
 	  cd tests/peers && { [ -d node_modules ] && [ node_modules -nt package.json ] || npm install --no-audit --no-fund --silent; }; \
 	fi
 
-run: $(STAMP)
-	$(PY) -m examples.mysite
+run: $(RUN_STAMP)
+	HOST='$(HOST)' PORT='$(PORT)' $(PY) -m examples.mysite
 
 # The suite runs on SQLite and, when a PostgreSQL server answers, on PostgreSQL too.
 # INTERLINK_TEST_POSTGRES_URL points elsewhere; the default is the local server (trust auth,

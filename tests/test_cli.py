@@ -83,7 +83,7 @@ def test_keys_create_by_api_id_and_by_user_slash_role(database: Database) -> Non
         (["roles", "list", "--user", "nobody"], "no user 'nobody'"),
     ],
 )
-def test_clear_one_line_errors_with_exit_status_2(
+def test_commands_that_cannot_be_done_exit_1_with_one_line(
     database: Database, args: list[str], message: str
 ) -> None:
     ok(database, "users", "create", "joe")
@@ -91,7 +91,7 @@ def test_clear_one_line_errors_with_exit_status_2(
     ok(database, "roles", "create", "--user", "joe", "everyday")
     ok(database, "roles", "create", "--user", "ann", "everyday")
     result = run(database, *args)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
@@ -187,7 +187,7 @@ def test_real_process_defaults_to_interlink_db_in_the_current_directory(tmp_path
     assert keyed.returncode == 0, keyed.stderr
     key_id, secret = created_key(keyed.stdout)
     duplicate = interlink("users", "create", "joebloggs")
-    assert duplicate.returncode == 2
+    assert duplicate.returncode == 1
     assert duplicate.stderr.strip() == "Error: user 'joebloggs' already exists"
 
     database = Database(f"sqlite:///{tmp_path / 'interlink.db'}")
@@ -199,3 +199,106 @@ def test_real_process_defaults_to_interlink_db_in_the_current_directory(tmp_path
         database.dispose()
     for path in tmp_path.glob("interlink.db*"):  # the database and its WAL
         assert secret.encode() not in path.read_bytes()
+    # Migrations take turns with a lock file beside the database; it is gone once they are done.
+    assert not list(tmp_path.glob("*migrate-lock*")), sorted(p.name for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["keys", "create", "--role", "joe/default", "--expires-in", "soon"], "not a duration"),
+        (["keys", "create", "--role", "joe/default", "--allow-network", "10.0.0.0/99"], "--allow-network"),
+        (["keys", "rotate", "k-0000000000000000", "--grace", "-1h"], "may not be negative"),
+        (["services", "add", "x", "https://x.example/", "--header", "no colon"], "--header"),
+        (["users", "create"], "Missing argument"),
+        (["roles", "list", "--no-such-option"], "No such option"),
+    ],
+)
+def test_wrong_command_lines_exit_2_in_every_group(database: Database, args: list[str], message: str) -> None:
+    ok(database, "users", "create", "joe")
+    result = run(database, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["services", "check", "nothere"], ["keys", "rotate", "k-0000000000000000"], ["users", "set-password",
+                                                                                   "--password-stdin", "nobody"]],
+)
+def test_not_found_exits_1_in_every_group(database: Database, args: list[str]) -> None:
+    result = CliRunner().invoke(main, ["--database", database.url, *args], input="a long password\n")
+    assert result.exit_code == 1, result.output
+    assert "no " in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_every_listing_is_one_rich_table(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """users, roles, keys and services all print through print_table (services used to print tabs)."""
+    monkeypatch.setenv("INTERLINK_SECRET_KEY", "a-test-secret-key-that-is-long-enough-0123456789")
+    ok(database, "users", "create", "joe")
+    ok(database, "services", "add", "zaken", "https://zaken.example.org/api/v1")
+    for group in ("users", "roles", "keys", "services"):
+        listing = ok(database, group, "list")
+        assert listing.splitlines()[0].strip() == group, listing
+        assert "\t" not in listing and "┃" in listing, listing
+    services = ok(database, "services", "list")
+    assert "https://zaken.example.org/api/v1/" in services and "slug" in services
+
+
+def test_help_lists_every_command_on_one_whole_line() -> None:
+    result = CliRunner().invoke(main, ["--help"], terminal_width=80)
+    commands = result.stdout.split("Commands:", 1)[1].strip().splitlines()
+    assert {line.split()[0] for line in commands} == {"call", "keys", "roles", "serve", "services", "users"}
+    for line in commands:
+        assert not line.rstrip().endswith("..."), line
+    serve = next(line for line in commands if line.split()[0] == "serve")
+    assert serve.rstrip().endswith("under uvicorn."), serve
+
+
+def test_key_status_in_listings_comes_from_the_store(database: Database) -> None:
+    import datetime as dt
+
+    from interlink.store import Key, list_keys, utcnow
+
+    ok(database, "users", "create", "joe")
+    revoked, _ = created_key(ok(database, "keys", "create", "--role", "joe/default"))
+    rotating, _ = created_key(ok(database, "keys", "create", "--role", "joe/default"))
+    expired, _ = created_key(ok(database, "keys", "create", "--role", "joe/default", "--expires-in", "0s"))
+    ok(database, "keys", "revoke", revoked)
+    ok(database, "keys", "rotate", rotating, "--grace", "1h")
+    now = utcnow() + dt.timedelta(seconds=1)
+    with database.session() as session:
+        status = {key.key_id: key.status(now) for key in list_keys(session)}
+        assert status == {revoked: "revoked", rotating: "rotating", expired: "expired"}
+        assert Key(secret_hash=None).status(now) == "no secret"
+    listing = ok(database, "keys", "list")
+    assert "rotating (old secret until" in listing and "revoked 20" in listing and "expired" in listing
+
+
+def test_set_password_ends_the_users_site_sessions_through_the_store(database: Database) -> None:
+    import datetime as dt
+
+    from interlink.store import LoginSession, end_sessions, find_user, utcnow
+
+    ok(database, "users", "create", "joe")
+    ok(database, "users", "create", "ann")
+    later = utcnow() + dt.timedelta(days=1)
+    with database.session() as session:
+        joe, ann = find_user(session, "joe"), find_user(session, "ann")
+        for n, user in enumerate((joe, joe, ann)):
+            session.add(LoginSession(token_hash=f"hash-{n}", user_id=user.id, expires_at=later))
+    result = CliRunner().invoke(main, ["--database", database.url, "users", "set-password", "--password-stdin",
+                                       "joe"], input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    with database.session() as session:
+        assert [s.user.username for s in session.query(LoginSession)] == ["ann"]
+        assert end_sessions(session, find_user(session, "ann")) == 1
+        assert session.query(LoginSession).count() == 0
+
+
+@pytest.mark.parametrize("fields", [["a..b=1"], [".a=1"], ["a.=1", "a=2"]])
+def test_call_fields_the_wire_tree_could_not_read_are_usage_errors(fields: list[str]) -> None:
+    from interlink.cli._call import parse_fields
+
+    with pytest.raises(click.BadParameter):
+        parse_fields(fields)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from interlink.cli import main
-from interlink.cli_call import parse_fields
+from interlink.cli._call import parse_fields
 from client_site import SEED_CONFIG, USERS, site  # noqa: F401  (fixture)
 
 

@@ -47,9 +47,6 @@ def test_secret_is_not_in_repr() -> None:
         ("[default]\naccess_key_id = k-1\nno equals sign here\n", 3, "name = value"),
         ("[a]\naccess_key_id = k-1\naccess_key_secret = s\n[a]\n", 4, "defined twice"),
         ("[a]\naccess_key_id = k-1\naccess_key_id = k-2\n", 3, "set twice"),
-        ("\n[default]\naccess_key_id = k-1\n", 2, "no access_key_secret"),
-        ("[x]\n\n[default]\naccess_key_secret = s\n", 1, "[x] has no access_key_id or access_key_secret"),
-        ("[default]\naccess_key_id = k:1\naccess_key_secret = s\n", 1, "cannot contain ':'"),
     ],
 )
 def test_malformed_files_name_the_file_and_line(text: str, line: int, words: str) -> None:
@@ -59,6 +56,63 @@ def test_malformed_files_name_the_file_and_line(text: str, line: int, words: str
     assert error.value.line == line
     assert words in str(error.value)
     assert str(error.value).startswith(f"/home/me/config, line {line}: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "line", "words"),
+    [
+        ("\n[default]\naccess_key_id = k-1\n", "default", 2, "no access_key_secret"),
+        ("[x]\n\n[default]\naccess_key_secret = s\n", "x", 1, "[x] has no access_key_id or access_key_secret"),
+        ("[default]\naccess_key_id = k:1\naccess_key_secret = s\n", "default", 1, "cannot contain ':'"),
+    ],
+)
+def test_an_unusable_profile_is_an_error_only_when_selected(text: str, name: str, line: int, words: str) -> None:
+    profiles = parse_profiles(text, "/home/me/config")
+    assert name not in profiles
+    for environ, arguments in (({}, {"profile": name}), ({"INTERLINK_PROFILE": name}, {})):
+        with pytest.raises(CredentialsFileError) as error:
+            resolve_credentials(profiles, environ, **arguments)
+        assert str(error.value).startswith(f"/home/me/config, line {line}: ") and words in str(error.value)
+
+
+MAKE_RUN_FILE = """[default]
+access_key_id = k-0123456789abcdef
+access_key_secret = abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST
+
+[site]
+username = demo
+password = not-a-key
+"""
+
+
+def test_a_password_section_beside_the_key_does_not_break_the_file(tmp_path: Path) -> None:
+    """The file `make run` writes: [default] key for the client, [site] login for the browser."""
+    config = tmp_path / "credentials"
+    config.write_text(MAKE_RUN_FILE)
+    profiles = load_profiles([config])
+    assert resolve_credentials(profiles, {}) == Credentials(
+        "k-0123456789abcdef", "abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST")
+    with API("http://127.0.0.1:9/api", [config]) as api:
+        assert repr(api()) == "<Session http://127.0.0.1:9/api as k-0123456789abcdef>"
+        with pytest.raises(CredentialsFileError, match=rf"{config}, line 5: profile \[site\] has no access_key_id"):
+            api("site")
+
+
+def test_an_unusable_default_is_an_error_not_an_anonymous_call() -> None:
+    profiles = parse_profiles("[default]\naccess_key_id = k-1\n[other]\naccess_key_id = k-2\naccess_key_secret = s\n")
+    assert resolve_credentials(profiles, {}, profile="other") == Credentials("k-2", "s")
+    with pytest.raises(CredentialsFileError, match="no access_key_secret"):
+        resolve_credentials(profiles, {})
+
+
+def test_a_later_file_replaces_a_section_usable_or_not(tmp_path: Path) -> None:
+    (tmp_path / "one").write_text(SEED)
+    (tmp_path / "two").write_text("[default]\nusername = me\n[other]\naccess_key_id = k-2\naccess_key_secret = s2\n")
+    (tmp_path / "three").write_text("[other]\npassword = x\n[default]\naccess_key_id = k-3\naccess_key_secret = s3\n")
+    two = load_profiles([tmp_path / "one", tmp_path / "two"])
+    assert "default" not in two and "default" in two.unusable and two["other"] == Credentials("k-2", "s2")
+    three = load_profiles([tmp_path / "one", tmp_path / "two", tmp_path / "three"])
+    assert three["default"] == Credentials("k-3", "s3") and "other" not in three and "other" in three.unusable
 
 
 def test_files_expand_home_skip_missing_and_later_files_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,31 +38,6 @@ DOCS = ROOT / "docs"
 TUTORIAL = [DOCS / "tutorial" / name for name in ("first-steps.md", "own-method.md", "site-page.md", "client-script.md")]
 
 
-def _client_reads_a_file_with_a_site_section() -> bool:
-    """``make run`` keeps the demo user's password as a ``[site]`` section beside the ``[default]``
-    key in var/credentials; the pages tell readers to hand that file to the client."""
-    import tempfile
-
-    from interlink.client import API
-
-    text = "[default]\naccess_key_id = k-0123456789abcdef\naccess_key_secret = " + "a" * 40 + "\n"
-    text += "[site]\nusername = demo\npassword = secret-password\n"
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "credentials"
-        path.write_text(text)
-        try:
-            API("http://127.0.0.1:9/api", [str(path)]).close()
-        except ValueError:
-            return False
-    return True
-
-
-needs_usable_demo_credentials = pytest.mark.xfail(
-    not _client_reads_a_file_with_a_site_section(),
-    strict=True,
-    reason="the client rejects make run's var/credentials (its [site] profile has no key)",
-)
-
 FENCE = re.compile(r"^```(?P<info>[^`]*)$")
 
 
@@ -288,12 +263,10 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "search" / "search_index.json").exists()
 
 
-@needs_usable_demo_credentials
 def test_tutorial_first_steps(runner: Runner) -> None:
     run_pages(runner, TUTORIAL[:1], everything=True)
 
 
-@needs_usable_demo_credentials
 def test_tutorial_own_method_page_and_client(runner: Runner) -> None:
     run_pages(runner, TUTORIAL, everything=True)
 
@@ -302,7 +275,6 @@ def test_readme_runs(runner: Runner) -> None:
     run_pages(runner, [ROOT / "README.md"], everything=True)
 
 
-@needs_usable_demo_credentials
 def test_marked_examples_on_reference_pages(runner: Runner) -> None:
     pages = sorted(p for p in DOCS.rglob("*.md") if "tutorial" not in p.parts)
     marked = [p for p in pages if "<!-- run against:" in p.read_text()]

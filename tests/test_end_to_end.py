@@ -3,19 +3,22 @@ process, curl; `make run`'s example site and its printed curl; the OpenAPI docum
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
-from servers import free_port, wait_until_serving
 from openapi_spec_validator import validate
+from servers import free_port, wait_until_serving
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -133,10 +136,80 @@ def test_make_run_prints_a_curl_that_works_as_printed(tmp_path: Path) -> None:
             users = httpx.Response(200, content=curl.stdout).json()
             assert [u["username"] for u in users] == ["alice", "bob", "carol", "demo", "joebloggs", "johndoe"]
             assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+            if attempt == 0:
+                check_the_advertised_credentials_file(text, port)
         finally:
             site.terminate()
             site.wait(10)
     assert oct((tmp_path / "credentials").stat().st_mode & 0o777) == "0o600"
+
+
+def check_the_advertised_credentials_file(banner: str, port: int) -> None:
+    """The file the banner names works as it says: for interlink.client.API and `interlink call`,
+    although it also holds the [site] login."""
+    from interlink.client import API
+
+    path = re.search(r"Demo credentials file:\s+(\S+)", banner)[1]  # type: ignore[index]
+    assert "[site]" in Path(path).read_text()
+    root = f"http://127.0.0.1:{port}/api"
+    with API(root, [path]) as api:
+        users = api().home.list_users(filter={"name_gt": "a", "name_lt": "c"})
+    assert [u.username for u in users] == ["alice", "bob"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLINK_")}
+    called = subprocess.run(
+        [str(BIN / "interlink"), "call", "home.list_users", "filter.name_gt=i", "filter.name_lt=k",
+         "--root", root, "--credentials", path],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert called.returncode == 0, called.stderr
+    assert [u["username"] for u in json.loads(called.stdout)] == ["joebloggs", "johndoe"]
+    # The banner's curl -u forms, with the secret from the same file.
+    import configparser
+
+    profile = configparser.ConfigParser()
+    profile.read(path)
+    key_id, secret = profile["default"]["access_key_id"], profile["default"]["access_key_secret"]
+    assert f"-u {key_id}:SECRET" in banner and f"-u demo:{key_id}:SECRET" in banner
+    for user in (f"{key_id}:{secret}", f"demo:{key_id}:{secret}"):
+        curl = subprocess.run(["curl", "-s", "-u", user, "-d", "filter.name_gt=a", "-d", "filter.name_lt=b",
+                               f"{root}/home/list_users"], capture_output=True, text=True, timeout=30)
+        assert [u["username"] for u in json.loads(curl.stdout)] == ["alice"], curl.stdout
+
+
+def test_make_run_on_a_taken_port_says_what_to_do_before_any_banner(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "MYSITE_DATA_DIR": str(tmp_path), "PORT": str(port), "HOST": "127.0.0.1"}
+        env.pop("INTERLINK_DATABASE_URL", None)
+        done = subprocess.run([sys.executable, "-m", "examples.mysite"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Try it" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert f"make run PORT={port + 1}" in done.stderr
+
+
+def test_make_run_installs_only_what_running_needs_and_passes_host_and_port() -> None:
+    """`make -n -B` prints every command `make run` would run, running none of them."""
+    done = subprocess.run(["make", "-n", "-B", "run", "HOST=127.0.0.2", "PORT=8123"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    installs = [line for line in done.stdout.splitlines() if " install " in line and "'." in line]
+    assert installs == [line for line in installs if "[server,store,cli]" in line] and installs, done.stdout
+    assert "test" not in " ".join(installs) and "bench" not in " ".join(installs)
+    assert "HOST='127.0.0.2' PORT='8123'" in done.stdout and "-m examples.mysite" in done.stdout
+
+
+def test_the_wheel_ships_py_typed(tmp_path: Path) -> None:
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("interlink-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "interlink/py.typed" in names
+    assert "interlink/cli/__init__.py" in names and "interlink/cli.py" not in names
 
 
 def test_openapi_document_is_valid_and_docs_are_offline(tmp_path: Path, live_server) -> None:  # type: ignore[no-untyped-def]

@@ -1,18 +1,26 @@
-"""`make run`: migrate, make a demo user/role/key on first start, print a working curl, serve."""
+"""`make run`: check the port, migrate, make a demo user/role/key on first start, print a working
+curl, serve.
+
+``HOST`` and ``PORT`` (default 127.0.0.1:8000) choose the address: ``make run PORT=8001``. The
+port is tried before anything is printed, so a taken port gets one line saying what to do
+instead of a banner followed by uvicorn's "address already in use".
+"""
 
 from __future__ import annotations
 
 import configparser
+import errno
 import os
 import secrets
 import shlex
+import socket
 import sys
 
 import uvicorn
 
+from examples.mysite.api import DATA_DIR, api, database
 from interlink.passwords import hash_password
 from interlink.store import create_key, create_role, create_user, find_key, find_user
-from examples.mysite.api import DATA_DIR, api, database
 
 CREDENTIALS = os.path.join(DATA_DIR, "credentials")
 
@@ -68,9 +76,41 @@ def demo_password() -> str:
     return password
 
 
-def main() -> None:
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "8000"))
+def port_problem(host: str, port: int) -> str | None:
+    """Why uvicorn could not listen on host:port, or None when it can.
+
+    Binds the way uvicorn does (SO_REUSEADDR, so a port in TIME_WAIT counts as free) and lets go.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return f"cannot use HOST={host}: {error.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (f"port {port} on {host} is already in use (another `make run`?). "
+                        f"Stop that server, or use another port: make run PORT={port + 1}")
+            return f"cannot listen on {host}:{port}: {error.strerror}"
+    return None
+
+
+def main() -> int:
+    host = os.environ.get("HOST") or "127.0.0.1"
+    try:
+        port = int(os.environ.get("PORT") or "8000")
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        print(f"mysite: PORT={os.environ.get('PORT')!r} is not a port number (1-65535)", file=sys.stderr)
+        return 2
+    problem = port_problem(host, port)
+    if problem is not None:
+        print(f"mysite: {problem}", file=sys.stderr)
+        return 1
     database.migrate()
     key_id, secret = demo_credentials()
     password = demo_password()
@@ -85,10 +125,14 @@ mysite is starting on {base}  (database: {database.url!r})
   Site pages:             {base}/login  (user demo, password {password})
   API docs (Swagger UI):  {base}/docs
   OpenAPI document:       {base}/api/openapi.json
-  Demo credentials file:  {CREDENTIALS}  (profile [default], for interlink.client.API)
+  Demo credentials file:  {CREDENTIALS}  (profile [default] holds the demo key, for
+                          interlink.client.API(..., [{CREDENTIALS!r}]) and
+                          interlink call --credentials {CREDENTIALS}; [site] is the login above)
+  The same key with curl: -u {key_id}:SECRET  or  -u demo:{key_id}:SECRET
 """, flush=True)
     # proxy_headers=False: Api(trusted_proxies=...) decides whom X-Forwarded-For is taken from.
     uvicorn.run(api, host=host, port=port, log_level=os.environ.get("LOG_LEVEL", "info"), proxy_headers=False)
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,13 @@
 
 Sessions per profile (``api(profile=...)``), ``method.json/collate/callasync/broadcast``,
 typed errors from ``interlink.errors`` and an async twin, ``AsyncAPI``. See docs/client.md.
+
+A credentials file holds ``[profile]`` sections with ``access_key_id`` and
+``access_key_secret``; a section without them (``make run`` keeps the demo login as ``[site]``)
+is skipped unless it is the profile asked for. The client sends the key as the
+``authorisation=KEYID:SECRET`` field; other callers may send the same key as HTTP Basic
+``KEYID:SECRET`` or ``USER:KEYID:SECRET`` (``curl -u``), and ``USER:PASSWORD`` logs in as the
+user's default role.
 """
 
 from interlink.errors import (
@@ -35,6 +42,7 @@ from ._profiles import (
     Credentials,
     CredentialsFileError,
     ProfileNotFound,
+    Profiles,
     load_profiles,
     parse_profiles,
     resolve_credentials,
@@ -63,6 +71,7 @@ __all__ = [
     "PROFILE_ENV",
     "PayloadTooLarge",
     "ProfileNotFound",
+    "Profiles",
     "ServerError",
     "Session",
     "TooManyRequests",

@@ -3,6 +3,10 @@
 Pure: reading files and the environment is done by the caller's shell (``load_profiles`` is the
 one helper that opens files, and it only reads). A secret is held in a ``Credentials`` whose
 repr never shows it.
+
+A file may hold sections the client cannot use (``make run`` keeps the demo site's
+``[site]`` login beside the ``[default]`` key). Such a section does not break the profiles
+around it: it is an error only when it is the profile selected.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ __all__ = [
     "Credentials",
     "CredentialsFileError",
     "ProfileNotFound",
+    "Profiles",
     "load_profiles",
     "parse_profiles",
     "resolve_credentials",
@@ -69,8 +74,39 @@ class Credentials:
         return f"{self.key_id}:{self.key_secret}"
 
 
-def parse_profiles(text: str, source: str = "<credentials>") -> dict[str, Credentials]:
-    """The profiles of one credentials file's text; ``source`` names the file in errors."""
+class Profiles(dict[str, Credentials]):
+    """The usable profiles by name, plus ``unusable``: why each other section cannot be used
+    (raised when that section is selected, never before)."""
+
+    def __init__(
+        self,
+        usable: Mapping[str, Credentials] | None = None,
+        unusable: Mapping[str, CredentialsFileError] | None = None,
+    ) -> None:
+        super().__init__(usable or {})
+        self.unusable: dict[str, CredentialsFileError] = dict(unusable or {})
+
+    def why_unusable(self, name: str) -> CredentialsFileError | None:
+        """A fresh error saying why section ``name`` cannot be used; None if it can or is absent."""
+        error = self.unusable.get(name)
+        return None if error is None else CredentialsFileError(error.source, error.line, error.message)
+
+    def merge(self, later: Profiles) -> None:
+        """A later file's sections replace this one's of the same name, usable or not."""
+        for name in later.unusable:
+            self.pop(name, None)
+        for name in later:
+            self.unusable.pop(name, None)
+        self.update(later)
+        self.unusable.update(later.unusable)
+
+
+def parse_profiles(text: str, source: str = "<credentials>") -> Profiles:
+    """The profiles of one credentials file's text; ``source`` names the file in errors.
+
+    A file that is not INI text is an error at once; a section without a usable key is
+    kept in ``Profiles.unusable`` and is an error only when selected.
+    """
     parser = configparser.ConfigParser(interpolation=None, default_section="\x00no default\x00")
     try:
         parser.read_string(text, source=source)
@@ -83,18 +119,21 @@ def parse_profiles(text: str, source: str = "<credentials>") -> dict[str, Creden
     except configparser.ParsingError as exc:
         line = exc.errors[0][0] if exc.errors else None
         raise CredentialsFileError(source, line, "not a 'name = value' line") from None
-    profiles: dict[str, Credentials] = {}
+    profiles = Profiles()
     for name in parser.sections():
         section = parser[name]
         missing = [o for o in (KEY_ID_OPTION, KEY_SECRET_OPTION) if not section.get(o, "").strip()]
         if missing:
-            raise CredentialsFileError(
+            profiles.unusable[name] = CredentialsFileError(
                 source, _section_line(text, name), f"profile [{name}] has no {' or '.join(missing)}"
             )
+            continue
         try:
             profiles[name] = Credentials(section[KEY_ID_OPTION].strip(), section[KEY_SECRET_OPTION].strip())
         except ValueError as exc:
-            raise CredentialsFileError(source, _section_line(text, name), f"profile [{name}]: {exc}") from None
+            profiles.unusable[name] = CredentialsFileError(
+                source, _section_line(text, name), f"profile [{name}]: {exc}"
+            )
     return profiles
 
 
@@ -106,10 +145,10 @@ def _section_line(text: str, name: str) -> int | None:
     return None
 
 
-def load_profiles(files: Iterable[str | os.PathLike[str]]) -> dict[str, Credentials]:
+def load_profiles(files: Iterable[str | os.PathLike[str]]) -> Profiles:
     """Profiles from several files: ``~`` expands, missing files are skipped, and a later file's
     profile replaces an earlier one of the same name (later files add to earlier ones)."""
-    profiles: dict[str, Credentials] = {}
+    profiles = Profiles()
     for file in files:
         path = Path(os.path.expanduser(os.fspath(file)))
         try:
@@ -120,7 +159,7 @@ def load_profiles(files: Iterable[str | os.PathLike[str]]) -> dict[str, Credenti
             raise CredentialsFileError(str(path), None, "not UTF-8 text") from None
         except OSError as exc:
             raise CredentialsFileError(str(path), None, exc.strerror or str(exc)) from None
-        profiles.update(parse_profiles(text, str(path)))
+        profiles.merge(parse_profiles(text, str(path)))
     return profiles
 
 
@@ -140,6 +179,9 @@ def resolve_credentials(
     4. the profile named by ``INTERLINK_PROFILE`` (it must exist);
     5. the ``default`` profile, when a file has one;
     6. none: the calls are anonymous, which public methods accept.
+
+    A selected profile the files define but without a usable key raises its
+    ``CredentialsFileError`` (naming file and line); other unusable sections are ignored.
     """
     if key_id is not None or key_secret is not None:
         if not key_id or not key_secret:
@@ -156,10 +198,18 @@ def resolve_credentials(
     env_profile = environ.get(PROFILE_ENV)
     if env_profile:
         return _named(profiles, env_profile, f" (from {PROFILE_ENV})")
+    _raise_if_unusable(profiles, DEFAULT_PROFILE)
     return profiles.get(DEFAULT_PROFILE)
 
 
+def _raise_if_unusable(profiles: Mapping[str, Credentials], name: str) -> None:
+    error = profiles.why_unusable(name) if isinstance(profiles, Profiles) else None
+    if error is not None:
+        raise error
+
+
 def _named(profiles: Mapping[str, Credentials], name: str, why: str) -> Credentials:
+    _raise_if_unusable(profiles, name)
     try:
         return profiles[name]
     except KeyError:

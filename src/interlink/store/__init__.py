@@ -40,7 +40,12 @@ from interlink.store._operations import (
     find_key,
     find_role,
     find_user,
+    list_keys,
+    list_roles,
+    list_services,
+    list_users,
     load_model,
+    set_password,
 )
 
 __all__ = [
@@ -73,6 +78,11 @@ __all__ = [
     "find_key",
     "find_role",
     "find_user",
+    "list_keys",
+    "list_roles",
+    "list_services",
+    "list_users",
     "load_model",
+    "set_password",
     "utcnow",
 ]

@@ -117,13 +117,29 @@ class Database:
             yield
             return
         # A separate file: closing any descriptor of the database file itself would drop
-        # SQLite's own POSIX locks held by this process.
-        with open(f"{path}.migrate-lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        # SQLite's own POSIX locks held by this process. It is removed when the migration is
+        # done, so no lock file is left beside the database.
+        lock_path = f"{path}.migrate-lock"
+        while True:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                yield
+                # A holder unlinks the file before unlocking; whoever was waiting on that
+                # unlinked file must start again on the current one, or two would hold "the" lock.
+                if os.path.samestat(os.fstat(fd), os.stat(lock_path)):
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        try:
+            yield
+        finally:
+            try:
+                os.unlink(lock_path)
+            except FileNotFoundError:  # pragma: no cover - removed by hand meanwhile
+                pass
             finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                os.close(fd)  # releases the flock
 
     def downgrade(self, revision: str) -> None:
         """Step the schema back to ``revision`` (``"base"`` drops every interlink table)."""

@@ -227,6 +227,18 @@ class Key(Base, Model):
             return False
         return self.expires_at is None or when < self.expires_at
 
+    def status(self, now: dt.datetime) -> str:
+        """One word for listings: ``revoked``, ``expired``, ``no secret``, ``rotating`` (the
+        previous secret still works too) or ``active``; revocation wins over the rest."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if not self.usable_at(now):
+            return "expired" if self.expires_at is not None and self.secret_hash is not None else "no secret"
+        previous_until = self.previous_secret_expires_at
+        if self.previous_secret_hash is not None and previous_until is not None and now < previous_until:
+            return "rotating"
+        return "active"
+
     def __repr__(self) -> str:
         return f"Key(key_id={self.key_id!r})"
 

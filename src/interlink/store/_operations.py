@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from interlink.store._models import DEFAULT_ROLE_NAME, Key, Role, User
+from interlink.store._services import Service
+from interlink.store._sessions import end_sessions
 
 __all__ = [
     "create_user",
@@ -20,6 +22,11 @@ __all__ = [
     "find_role",
     "find_key",
     "load_model",
+    "list_users",
+    "list_roles",
+    "list_keys",
+    "list_services",
+    "set_password",
     "AlreadyExists",
 ]
 
@@ -117,3 +124,40 @@ def load_model(session: Session, cls: type[T], api_id: str) -> T | None:
     """
     column: Any = getattr(cls, "api_id")
     return session.scalar(select(cls).where(column == api_id))
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, by username."""
+    return list(session.scalars(select(User).order_by(User.username)).unique())
+
+
+def list_roles(session: Session, user: User | None = None) -> list[Role]:
+    """Every role (or ``user``'s), by username then role name."""
+    query = select(Role).join(Role.user).order_by(User.username, Role.name)
+    if user is not None:
+        query = query.where(Role.user_id == user.id)
+    return list(session.scalars(query).unique())
+
+
+def list_keys(session: Session, role: Role | None = None) -> list[Key]:
+    """Every key (or ``role``'s), oldest first. ``Key.status(now)`` says which still work."""
+    query = select(Key).order_by(Key.id)
+    if role is not None:
+        query = query.where(Key.role_id == role.id)
+    return list(session.scalars(query).unique())
+
+
+def list_services(session: Session) -> list[Service]:
+    """Every service record, by slug."""
+    return list(session.scalars(select(Service).order_by(Service.slug)))
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Set ``user``'s login password (argon2id hash only) and end the user's site sessions.
+
+    ValueError when the password is refused (too short, too long).
+    """
+    from interlink.passwords import hash_password
+
+    user.password_hash = hash_password(password)
+    end_sessions(session, user)

@@ -12,7 +12,7 @@ from ._json import parse_json
 from ._limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_FIELDS, MAX_NAME_LENGTH, MAX_NUMBER_LENGTH
 from ._result import Result
 from ._schema import WireJsonSchema
-from ._shape import SEED_FALSE, SEED_TRUE, Shape, shape_of, shape_of_value
+from ._shape import SEED_FALSE, SEED_TRUE, Node, Shape, build_tree, shape_of, shape_of_value
 from ._values import FileUpload, Model, WireError
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "MAX_NUMBER_LENGTH",
     "Model",
+    "Node",
     "Parameter",
     "Result",
     "SEED_FALSE",
@@ -32,6 +33,7 @@ __all__ = [
     "Shape",
     "WireError",
     "WireJsonSchema",
+    "build_tree",
     "collate",
     "decode",
     "parse_json",

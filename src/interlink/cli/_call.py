@@ -17,20 +17,25 @@ from typing import Any
 
 import click
 
+from ._common import CliError, print_table
+
 __all__ = ["call", "parse_fields"]
 
 DEFAULT_CREDENTIALS_FILE = "~/.interlink/credentials"
+MARKER = ""  # the nameless last part of `tags.=`
 
 
 def parse_fields(fields: Sequence[str]) -> dict[str, Any]:
     """``["filter.name_gt=a", "tags=x", "tags=y", "doc@f.txt"]`` -> keyword arguments.
 
     Dotted names nest (``filter.name_gt`` -> ``{"filter": {"name_gt": ...}}``), a repeated name
-    makes a list, a trailing dot (``tags.=``) marks an empty container.
+    makes a list, a trailing dot (``tags.=``) marks an empty container. The names are sorted
+    into ``interlink.wire.build_tree``'s tree, the one the server reads a form with, so a
+    field means here what it means there.
     """
-    from interlink.wire import FileUpload
+    from interlink.wire import FileUpload, build_tree
 
-    arguments: dict[str, Any] = {}
+    pairs: list[tuple[str, Any]] = []
     for field in fields:
         equals, at = field.find("="), field.find("@")
         if equals < 0 and at < 0:
@@ -43,39 +48,30 @@ def parse_fields(fields: Sequence[str]) -> dict[str, Any]:
                 raise click.BadParameter(f"{field!r}: cannot read {path}: {exc.strerror}") from None
         else:
             name, value = field[:equals], field[equals + 1 :]
-        _place(arguments, name, value, field)
-    return arguments
-
-
-def _place(arguments: dict[str, Any], name: str, value: Any, field: str) -> None:
-    parts = name.split(".")
-    if parts[0] == "":
-        raise click.BadParameter(f"{field!r}: the name is empty")
-    marker = parts[-1] == ""
-    if marker:  # `tags.=`: the container exists, maybe empty; it never overrides a value
-        if value != "":
+        parts = name.split(".")
+        if "" in parts[:-1] or parts == [""]:
+            raise click.BadParameter(f"{field!r}: the name or a part of it is empty")
+        if parts[-1] == MARKER and value != "":
             raise click.BadParameter(f"{field!r}: a name ending in '.' marks a container; give it no value")
-        parts = parts[:-1]
-    node = arguments
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise click.BadParameter(f"{field!r}: {part!r} already has a value; it cannot also have fields")
-        node = child
-    last = parts[-1]
-    if marker:
-        node.setdefault(last, {})
-    elif last not in node or node[last] == {}:
-        node[last] = value
-    elif isinstance(node[last], dict):
-        raise click.BadParameter(f"{field!r}: {name!r} has fields; it cannot also have a value")
-    elif isinstance(node[last], list):
-        node[last].append(value)
-    else:
-        node[last] = [node[last], value]
+        pairs.append((name, value))
+    root = build_tree(pairs)
+    return {name: _argument(node, name) for name, node in (root.children or {}).items()}
 
 
-@click.command("call")
+def _argument(node: Any, path: str) -> Any:
+    """One tree node as a keyword argument: fields -> dict, one value, repeated values -> list,
+    only the marker -> ``{}`` (an empty container; values given beside it fill it)."""
+    children = {name: child for name, child in (node.children or {}).items() if name != MARKER}
+    if children and node.values:
+        raise click.BadParameter(f"{path!r} has fields; it cannot also have a value")
+    if children:
+        return {name: _argument(child, f"{path}.{name}") for name, child in children.items()}
+    if node.values:
+        return node.values[0] if len(node.values) == 1 else list(node.values)
+    return {}
+
+
+@click.command("call", short_help="Call a site's method and print the result.")
 @click.argument("method")
 @click.argument("fields", nargs=-1)
 @click.option("--root", envvar="INTERLINK_API_ROOT", required=True, metavar="URL",
@@ -99,7 +95,16 @@ def call(
     """Call METHOD (module.function) with FIELDS (name=value, name@file) and print the result.
 
     Credentials come from --profile, INTERLINK_ACCESS_KEY_ID/SECRET, INTERLINK_PROFILE or the
-    'default' profile, in that order; with none the call is anonymous.
+    'default' profile, in that order; with none the call is anonymous. A profile is a
+    [section] with access_key_id and access_key_secret; other sections in the same file (such
+    as the [site] login `make run` writes) are skipped unless selected.
+
+    The key travels as the authorisation=KEYID:SECRET field. With curl, the same key is
+    -u KEYID:SECRET, -u USER:KEYID:SECRET or -d authorisation=KEYID:SECRET; -u USER:PASSWORD
+    logs in as the user's default role.
+
+    Exit status: 0 done, 1 the call failed (error answer, no answer, bad profile),
+    2 the command line is wrong.
     """
     import httpx
 
@@ -118,14 +123,12 @@ def call(
             session = api(profile)
             result = session.method(method).json(**arguments)
     except (CredentialsFileError, ProfileNotFound, ValueError, TypeError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CliError(str(exc)) from None
     except ApiError as exc:
         field = f" (field: {exc.field})" if exc.field else ""
-        click.echo(f"error: {exc.code} (HTTP {exc.status}): {exc.message}{field}", err=True)
-        sys.exit(1)
+        raise CliError(f"{exc.code} (HTTP {exc.status}): {exc.message}{field}") from None
     except httpx.HTTPError as exc:
-        click.echo(f"error: cannot call {method} at {root}: {exc}", err=True)
-        sys.exit(1)
+        raise CliError(f"cannot call {method} at {root}: {exc}") from None
     show(result, output)
 
 
@@ -136,24 +139,13 @@ def show(result: Any, output: str) -> None:
     if output == "json" or (output == "auto" and not sys.stdout.isatty()) or not tabular:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table()
     if isinstance(result, dict):
-        table.add_column("field")
-        table.add_column("value")
-        for key, value in result.items():
-            table.add_row(str(key), _cell(value))
-    else:
-        columns: list[str] = []
-        for row in result:
-            columns += [k for k in row if k not in columns]
-        for column in columns:
-            table.add_column(column)
-        for row in result:
-            table.add_row(*(_cell(row.get(c)) for c in columns))
-    Console(width=None if sys.stdout.isatty() else 250).print(table)
+        print_table(None, ["field", "value"], [(str(k), _cell(v)) for k, v in result.items()])
+        return
+    columns: list[str] = []
+    for row in result:
+        columns += [k for k in row if k not in columns]
+    print_table(None, columns, [[_cell(row.get(c)) for c in columns] for row in result])
 
 
 def _cell(value: Any) -> str:

@@ -14,31 +14,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 
+from ._common import CliError, print_table, state
+
 __all__ = ["services"]
-
-
-def _state() -> Any:
-    from interlink.cli import CliState
-
-    return click.get_current_context().find_object(CliState) or CliState(None)
 
 
 def _read_secret(env_name: str | None, prompt: bool, what: str) -> str | None:
     if env_name:
         value = os.environ.get(env_name)
         if value is None:
-            raise click.ClickException(f"environment variable {env_name} (for the {what}) is not set")
+            raise CliError(f"environment variable {env_name} (for the {what}) is not set")
         return value
     if prompt:
         return click.prompt(what, hide_input=True)
     return None
 
 
-@click.group()
+@click.group(short_help="Service records for clients of other services.")
 def services() -> None:
     """Service records: base URL, auth and TLS for clients of other services."""
 
@@ -78,13 +73,13 @@ def add(slug: str, base_url: str, label: str, auth_type: str, username: str, cli
     for header in headers:
         name, sep, value = header.partition(":")
         if not sep:
-            raise click.ClickException(f"--header must look like 'Name: value', got {header!r}")
+            raise click.BadParameter(f"must look like 'Name: value', got {header!r}", param_hint="--header")
         extra[name.strip()] = value.strip()
     secret = _read_secret(secret_env, prompt_secret, "secret")
     try:
-        with _state().database().session() as session:
+        with state().database().session() as session:
             if find_service(session, slug) is not None:
-                raise click.ClickException(f"service {slug!r} already exists")
+                raise CliError(f"service {slug!r} already exists")
             service = Service(
                 slug=slug, label=label or slug, base_url=base_url, auth_type=auth_type, username=username,
                 client_id=client_id, token_url=token_url, scope=scope, client_auth_method=client_auth_method,
@@ -97,22 +92,21 @@ def add(slug: str, base_url: str, label: str, auth_type: str, username: str, cli
             session.add(service)
             click.echo(f"{service.slug} {service.base_url}")
     except (SecretKeyMissing, InvalidURLError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CliError(str(exc)) from None
 
 
 @services.command("list")
 def list_() -> None:
     """List service records (secrets are never shown)."""
-    from sqlalchemy import select
+    from interlink.store import list_services
 
-    from interlink.store._services import Service
-
-    with _state().database().session() as session:
-        rows = session.scalars(select(Service).order_by(Service.slug)).all()
-        for s in rows:
-            secret = "yes" if s.secret_encrypted else "no"
-            mtls = "yes" if s.client_certificate else "no"
-            click.echo(f"{s.slug}\t{s.base_url}\t{s.auth_type}\tsecret={secret}\tmtls={mtls}\t{s.label}")
+    with state().database().session() as session:
+        rows = [
+            (s.slug, s.base_url, s.auth_type, "yes" if s.secret_encrypted else "no",
+             "yes" if s.client_certificate else "no", s.label)
+            for s in list_services(session)
+        ]
+    print_table("services", ["slug", "base URL", "auth", "secret", "mTLS", "label"], rows)
 
 
 @services.command("check")
@@ -125,17 +119,17 @@ def check(slug: str, path: str) -> None:
     from interlink.http import build_client
     from interlink.store._services import find_service
 
-    with _state().database().session() as session:
+    with state().database().session() as session:
         service = find_service(session, slug)
         if service is None:
-            raise click.ClickException(f"no service {slug!r}")
+            raise CliError(f"no service {slug!r}")
         try:
             with build_client(service) as client:
                 response = client.get(path)
         except httpx.HTTPError as exc:
-            raise click.ClickException(f"{slug}: cannot connect: {type(exc).__name__}: {exc}") from None
+            raise CliError(f"{slug}: cannot connect: {type(exc).__name__}: {exc}") from None
         except Exception as exc:  # token errors, bad certificates, missing key: a line, not a traceback
-            raise click.ClickException(f"{slug}: {type(exc).__name__}: {exc}") from None
+            raise CliError(f"{slug}: {type(exc).__name__}: {exc}") from None
     if response.status_code >= 400:
-        raise click.ClickException(f"{slug}: {response.request.url} answered HTTP {response.status_code}")
+        raise CliError(f"{slug}: {response.request.url} answered HTTP {response.status_code}")
     click.echo(f"{slug}: OK (HTTP {response.status_code})")

@@ -1,4 +1,7 @@
-"""``interlink serve MODULE:ATTR``: run an Api (or any ASGI app) under uvicorn."""
+"""``interlink serve MODULE:ATTR``: run an Api (or any ASGI app) under uvicorn.
+
+A target that cannot be imported or found is a usage error (exit 2), like uvicorn's own.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import sys
 from typing import Any
 
 import click
+
+__all__ = ["load_target", "serve"]
 
 
 def load_target(target: str) -> Any:
@@ -29,7 +34,7 @@ def load_target(target: str) -> Any:
     return obj
 
 
-@click.command()
+@click.command(short_help="Serve an interlink Api (or any ASGI app) under uvicorn.")
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
