@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from interlink.client import API, FileUpload
 from interlink.server import Api
 from interlink.store import MemoryKeys
+from interlink.wire import INT_MAX, INT_MIN
 from client_site import LiveServer, serving
 
 
@@ -94,19 +95,20 @@ def roundtrip_site() -> Iterator[LiveServer]:
         yield server
 
 
+ints = st.integers(min_value=INT_MIN, max_value=INT_MAX)  # int on the wire is int64 (docs/wire.md)
 texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
 keys = texts.filter(lambda k: k != "" and "." not in k)
 inner = st.builds(
     Inner,
     label=texts,
-    limit=st.none() | st.integers(),
+    limit=st.none() | ints,
     sizes=st.lists(st.sampled_from(Size), max_size=3),
 )
 arguments = st.fixed_dictionaries(
     {},
     optional={
         "text": texts,
-        "number": st.integers(),
+        "number": ints,
         "ratio": st.floats(allow_nan=False, allow_infinity=False),
         "flag": st.booleans(),
         "size": st.sampled_from(Size),
@@ -115,7 +117,7 @@ arguments = st.fixed_dictionaries(
         ),
         "blob": st.binary(max_size=40),
         "words": st.lists(texts, max_size=4),
-        "counts": st.dictionaries(keys, st.integers(), max_size=4),
+        "counts": st.dictionaries(keys, ints, max_size=4),
         "inner": inner,
         "inners": st.lists(inner, max_size=3),
     },

@@ -213,3 +213,38 @@ def test_the_wire_imports_nothing_of_interlinks() -> None:
     code = "import sys, interlink.wire; print(sorted(m for m in sys.modules if m.startswith('interlink.') and not m.startswith('interlink.wire')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- the credential reader is a parser too: bounded, and only ever a 401 ------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from interlink.errors import NotAuthorised  # noqa: E402
+from interlink.server._credentials import KeyCredentials, PasswordCredentials, read_credentials  # noqa: E402
+from interlink.server._redaction import redact  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    authorisation=st.none() | st.text(max_size=80),
+    header=st.none()
+    | st.text(max_size=80)
+    | st.builds(lambda s, b: f"{s} {b}", st.sampled_from(["Basic", "basic", "Bearer", "bearer", "Digest"]),
+                st.binary(max_size=60).map(lambda b: base64.b64encode(b).decode()) | st.text(max_size=60)),
+)
+def test_any_credentials_read_as_credentials_or_a_401(authorisation: str | None, header: str | None) -> None:
+    try:
+        found = read_credentials(authorisation, header)
+    except NotAuthorised as error:
+        assert error.status == 401
+        if authorisation:
+            assert authorisation.partition(":")[2] not in error.message or not authorisation.partition(":")[2]
+        return
+    assert found is None or isinstance(found, (KeyCredentials, PasswordCredentials))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200), st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=8, max_size=40))
+def test_redaction_never_leaves_a_query_credential(text: str, secret: str) -> None:
+    line = f"POST /api/x?{text}&%61uthorisation=k-0123456789abcdef:{secret} HTTP/1.1"
+    assert f":{secret}" not in redact(line)

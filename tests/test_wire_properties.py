@@ -16,7 +16,7 @@ import pydantic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from interlink.wire import Arguments, FileUpload, Parameter, Result, WireError, collate, decode
+from interlink.wire import INT_MAX, INT_MIN, Arguments, FileUpload, Parameter, Result, WireError, collate, decode
 
 
 class Colour(enum.Enum):
@@ -35,8 +35,8 @@ DATETIMES = st.datetimes(
 # A type description is (annotation, strategy for its values).
 LEAVES: list[tuple[Any, st.SearchStrategy[Any]]] = [
     (bool, st.booleans()),
-    (int, st.integers()),
-    (float, st.floats(allow_nan=False)),
+    (int, st.integers(min_value=INT_MIN, max_value=INT_MAX)),  # int on the wire is int64
+    (float, st.floats(allow_nan=False, allow_infinity=False)),  # no JSON spelling for either
     (str, TEXT),
     (bytes, st.binary(max_size=12)),
     (Colour, st.sampled_from(Colour)),

@@ -33,7 +33,7 @@ def parse_fields(fields: Sequence[str]) -> dict[str, Any]:
     into ``interlink.wire.build_tree``'s tree, the one the server reads a form with, so a
     field means here what it means there.
     """
-    from interlink.wire import FileUpload, build_tree
+    from interlink.wire import FileUpload, WireError, build_tree
 
     pairs: list[tuple[str, Any]] = []
     for field in fields:
@@ -54,7 +54,10 @@ def parse_fields(fields: Sequence[str]) -> dict[str, Any]:
         if parts[-1] == MARKER and value != "":
             raise click.BadParameter(f"{field!r}: a name ending in '.' marks a container; give it no value")
         pairs.append((name, value))
-    root = build_tree(pairs)
+    try:
+        root = build_tree(pairs)
+    except WireError as error:
+        raise click.BadParameter(str(error)) from None
     return {name: _argument(node, name) for name, node in (root.children or {}).items()}
 
 

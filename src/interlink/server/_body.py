@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import unquote
 
 from interlink.errors import BadArguments, PayloadTooLarge, UnsupportedMediaType
-from interlink.wire import FileUpload
-
-MAX_FIELDS = 10_000
+from interlink.wire import MAX_FIELDS, FileUpload, WireError, parse_json
 
 Receive = Any
 
@@ -87,19 +84,23 @@ def form_pairs(body: bytes, what: str = "form body") -> list[tuple[str, str]]:
         raise BadArguments(f"the {what} is not valid UTF-8") from None
 
 
-def json_body(body: bytes) -> Any:
+def json_body(body: bytes) -> dict[str, Any]:
+    """A JSON body: an object of arguments, within the wire's limits (``interlink.wire.parse_json``)."""
     if not body.strip():
         return {}
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadArguments(f"the body is not valid JSON: {exc}") from None
+        value = parse_json(body)
+    except WireError as exc:
+        raise BadArguments(exc.message, field=exc.field or None) from None
+    if not isinstance(value, dict):
+        raise BadArguments("a JSON body must be an object of arguments, {\"name\": value, …}")
+    return value
 
 
 async def multipart_pairs(scope: dict[str, Any], receive: Receive, limit: int) -> list[tuple[str, Any]]:
     """Multipart through Starlette's streaming parser, with the body limit enforced as it streams."""
     from starlette.formparsers import MultiPartException
-    from starlette.requests import Request
+    from starlette.requests import ClientDisconnect, Request
 
     seen = 0
 
@@ -116,6 +117,9 @@ async def multipart_pairs(scope: dict[str, Any], receive: Receive, limit: int) -
         form = await request.form(max_files=1000, max_fields=MAX_FIELDS)
     except MultiPartException as exc:
         raise BadArguments(f"malformed multipart body: {exc.message}") from None
+    except ClientDisconnect:
+        # The caller went away mid-upload: nothing to answer, nothing to log against the method.
+        raise ClientDisconnected from None
     pairs: list[tuple[str, Any]] = []
     for name, value in form.multi_items():
         if isinstance(value, str):

@@ -3,10 +3,13 @@
 Form fields (dotted names, indexed or bare lists, the empty marker, checkbox bools), query
 pairs and JSON bodies decode into typed values by one compiled converter per type; the same
 description yields the JSON Schema, and :func:`collate` turns values back into form pairs for
-the client. Nothing here imports the rest of interlink.
+the client. Every parser is bounded (``_limits.py``): what a caller sends is measured before
+anything is built from it. Nothing here imports the rest of interlink.
 """
 
 from ._arguments import Arguments, Parameter, collate, decode
+from ._json import parse_json
+from ._limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_FIELDS, MAX_NAME_LENGTH, MAX_NUMBER_LENGTH
 from ._result import Result
 from ._schema import WireJsonSchema
 from ._shape import SEED_FALSE, SEED_TRUE, Node, Shape, build_tree, shape_of, shape_of_value
@@ -15,6 +18,12 @@ from ._values import FileUpload, Model, WireError
 __all__ = [
     "Arguments",
     "FileUpload",
+    "INT_MAX",
+    "INT_MIN",
+    "MAX_DEPTH",
+    "MAX_FIELDS",
+    "MAX_NAME_LENGTH",
+    "MAX_NUMBER_LENGTH",
     "Model",
     "Node",
     "Parameter",
@@ -27,6 +36,7 @@ __all__ = [
     "build_tree",
     "collate",
     "decode",
+    "parse_json",
     "shape_of",
     "shape_of_value",
 ]

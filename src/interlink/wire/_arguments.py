@@ -51,6 +51,9 @@ class Arguments:
         self.parameters = {p.name: p for p in parameters}
         self.shapes: dict[str, Shape] = {n: shape_of(p.annotation) for n, p in self.parameters.items()}
         self.needs_models = any(s.needs_models for s in self.shapes.values())
+        # How deep a form name under each parameter can go; "" is the nameless marker field.
+        self.depths: dict[str, int] = {n: s.parts_below() for n, s in self.shapes.items()}
+        self.depths.setdefault("", 0)
         fields: dict[str, Any] = {}
         for name, p in self.parameters.items():
             default = p.default
@@ -66,7 +69,7 @@ class Arguments:
         self.model.__doc__ = f"Arguments of {title}"
 
     def decode_pairs(self, pairs: Iterable[tuple[str, Any]], load: ModelLoader | None = None) -> dict[str, Any]:
-        return self.decode_tree(build_tree(pairs), load)
+        return self.decode_tree(build_tree(pairs, self.depths), load)
 
     def decode_tree(self, root: Node, load: ModelLoader | None = None) -> dict[str, Any]:
         if root.values:

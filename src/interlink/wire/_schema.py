@@ -7,20 +7,37 @@ from typing import TYPE_CHECKING, Any, Mapping
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
+from ._limits import DATETIME_MAX_SECONDS, DATETIME_MIN_SECONDS, INT_MAX, INT_MIN
+
 if TYPE_CHECKING:
     from ._arguments import Parameter
     from ._shape import Shape
 
 
 class WireJsonSchema(GenerateJsonSchema):
-    """Enums by name, datetimes as seconds since 1970, bytes as base64: as they travel."""
+    """Enums by name, datetimes as seconds since 1970, bytes as base64, ints as int64: as they travel."""
+
+    def int_schema(self, schema: core_schema.IntSchema) -> dict[str, Any]:
+        out = super().int_schema(schema)
+        out["format"] = "int64"
+        # The wire's range, unless the type's own bounds are tighter.
+        if "exclusiveMinimum" not in out and out.get("minimum", INT_MIN) <= INT_MIN:
+            out["minimum"] = INT_MIN
+        if "exclusiveMaximum" not in out and out.get("maximum", INT_MAX) >= INT_MAX:
+            out["maximum"] = INT_MAX
+        return out
 
     def enum_schema(self, schema: core_schema.EnumSchema) -> dict[str, Any]:
         cls = schema["cls"]
         return {"type": "string", "enum": list(cls.__members__), "title": cls.__name__}
 
     def datetime_schema(self, schema: core_schema.DatetimeSchema) -> dict[str, Any]:
-        return {"type": "number", "description": "seconds since 1970-01-01T00:00:00Z"}
+        return {
+            "type": "number",
+            "description": "seconds since 1970-01-01T00:00:00Z",
+            "minimum": DATETIME_MIN_SECONDS,
+            "exclusiveMaximum": DATETIME_MAX_SECONDS,
+        }
 
     def bytes_schema(self, schema: core_schema.BytesSchema) -> dict[str, Any]:
         return {"type": "string", "contentEncoding": "base64"}

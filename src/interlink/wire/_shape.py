@@ -2,10 +2,10 @@
 
 ``shape_of(T)`` walks a type once and returns a tree of small objects; each knows how its
 type is read from form pairs and from JSON, how it is collated back into form pairs, and how
-a result of it is encoded as JSON. Text-like scalars (str, int, float, Decimal, UUID, date,
-time) are left as text here and parsed by pydantic; the rest (bool, Enum, datetime, bytes,
-Model, FileUpload) follow rules of the seed that pydantic does not know, so they are read here.
-"""
+a result of it is encoded as JSON. Text-like scalars (str, UUID, date, time) are left as text
+here and parsed by pydantic; numbers are measured here first (``_limits.py``: int64, finite
+floats, bounded Decimals); the rest (bool, Enum, datetime, bytes, Model, FileUpload) follow
+wire rules (docs/spec/api-calls.md) that pydantic does not know, so they are read here."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import binascii
 import dataclasses
 import datetime as dt
 import enum
+import math
 import types
 import typing
 import uuid
@@ -23,6 +24,18 @@ from urllib.parse import parse_qsl
 
 import pydantic
 
+from ._limits import (
+    DATETIME_MAX_SECONDS,
+    DATETIME_MIN_SECONDS,
+    DECIMAL_MAX_EXPONENT,
+    INT_MAX,
+    INT_MIN,
+    MAX_DEPTH,
+    MAX_FIELDS,
+    MAX_INDEX_DIGITS,
+    MAX_NAME_LENGTH,
+    MAX_NUMBER_LENGTH,
+)
 from ._values import FileUpload, Model, WireError
 
 ModelLoader = Callable[[type, str], Any]
@@ -48,23 +61,65 @@ class Node:
         self.children: dict[str, Node] | None = None
 
 
-def build_tree(pairs: typing.Iterable[tuple[str, Any]]) -> Node:
+def build_tree(pairs: typing.Iterable[tuple[str, Any]], depths: typing.Mapping[str, int] | None = None) -> Node:
+    """Sort form pairs into a trie of their dotted names.
+
+    ``depths`` maps each top-level name to how many parts may follow it (``Arguments.depths``,
+    from the shapes). A name that cannot match — unknown at the top, deeper than its type, or
+    longer than ``MAX_NAME_LENGTH`` — is refused before any node is built for it, so a hostile
+    name costs no more than reading it. Without ``depths`` any name of up to ``MAX_DEPTH``
+    parts is sorted in.
+    """
     root = Node()
+    limits: typing.Mapping[str, int] = _ANY_NAME if depths is None else depths
+    below = limits.get
+    max_length = MAX_NAME_LENGTH
     for name, value in pairs:
         if name.endswith(".") and isinstance(value, str) and "=" in value:
-            # The seed's own example sends `filter.=filter.name_gt=a&…`: a marker whose value
-            # holds a field. Read that value as fields (one level) so the example works as written.
-            add_pair(root, name, "")
-            for inner_name, inner_value in parse_qsl(value, keep_blank_values=True):
-                add_pair(root, inner_name, inner_value)
+            add_marker_fields(root, name, value, limits)
             continue
-        add_pair(root, name, value)
+        # Inlined add_pair: this loop runs for every field of every call.
+        if len(name) > max_length:
+            raise_too_long(name)
+        parts = name.split(".")  # at most MAX_NAME_LENGTH parts, by the check above
+        # A name of one or two parts builds at most two nodes whatever it is, and decoding
+        # refuses it if it matches nothing: only longer names are checked here.
+        if len(parts) > 2 and len(parts) > below(parts[0], -1) + 1:
+            raise_no_match(parts, name, limits)
+        node = root
+        for part in parts:
+            children = node.children
+            if children is None:
+                children = node.children = {}
+            child = children.get(part)
+            if child is None:
+                child = children[part] = Node()
+            node = child
+        node.values.append(value)
     return root
 
 
-def add_pair(root: Node, name: str, value: Any) -> None:
+def add_marker_fields(root: Node, name: str, value: str, limits: typing.Mapping[str, int]) -> None:
+    """The API-calls specification's own example (docs/spec/api-calls.md) sends
+    ``filter.=filter.name_gt=a&…``: a marker whose value holds a field. That value is read as
+    fields (one level) so the example works as written."""
+    add_pair(root, name, "", limits)
+    try:
+        inner = parse_qsl(value, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise WireError(name, f"more than {MAX_FIELDS} fields in one value") from None
+    for inner_name, inner_value in inner:
+        add_pair(root, inner_name, inner_value, limits)
+
+
+def add_pair(root: Node, name: str, value: Any, limits: typing.Mapping[str, int]) -> None:
+    if len(name) > MAX_NAME_LENGTH:
+        raise_too_long(name)
+    parts = name.split(".")
+    if len(parts) > limits.get(parts[0], -1) + 1:
+        raise_no_match(parts, name, limits)
     node = root
-    for part in name.split("."):
+    for part in parts:
         children = node.children
         if children is None:
             children = node.children = {}
@@ -73,6 +128,29 @@ def add_pair(root: Node, name: str, value: Any) -> None:
             child = children[part] = Node()
         node = child
     node.values.append(value)
+
+
+def raise_too_long(name: str) -> typing.NoReturn:
+    raise WireError(name, f"a field name may be at most {MAX_NAME_LENGTH} characters long")
+
+
+def raise_no_match(parts: list[str], name: str, limits: typing.Mapping[str, int]) -> typing.NoReturn:
+    if parts[0] not in limits:
+        raise WireError(parts[0], "unknown argument")
+    raise WireError(name, "unknown field: nested deeper than its type allows")
+
+
+class _AnyNameDepth:
+    """The limits of a tree read without a method's shapes: any name, up to MAX_DEPTH parts."""
+
+    def get(self, name: str, default: int) -> int:
+        return MAX_DEPTH - 1
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_ANY_NAME: typing.Any = _AnyNameDepth()
 
 
 def consume_marker(node: Node, path: str) -> None:
@@ -89,6 +167,10 @@ class Shape:
 
     def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
         raise NotImplementedError
+
+    def parts_below(self, seen: frozenset[int] = frozenset()) -> int:
+        """How many name parts a form field may have below this one (``x.0.name``: 2 below x)."""
+        return 0
 
     def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
         raise WireError(path, "expected fields, not a single value")
@@ -153,6 +235,127 @@ class TextShape(SingleShape):
         if isinstance(value, (dt.date, dt.time)):
             return value.isoformat()
         return str(value)
+
+
+def number_text(text: Any, path: str) -> str:
+    text = require_text(text, path)
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise WireError(path, f"a number may be at most {MAX_NUMBER_LENGTH} characters long")
+    return text
+
+
+def _first_message(exc: pydantic.ValidationError) -> str:
+    return exc.errors(include_url=False, include_input=False)[0]["msg"]
+
+
+_INT = pydantic.TypeAdapter(int)
+_FLOAT = pydantic.TypeAdapter(float)
+
+
+class IntShape(TextShape):
+    """``int``: pydantic's spelling (``+5``, `` 5 ``, ``1_000``), bounded to a signed 64-bit integer.
+
+    Read here rather than left to pydantic so that the range is checked wherever an int sits
+    (nested in a model or not), and so that the text is measured before it is converted.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(int)
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        if type(text) is str and len(text) < 19 and text.isascii() and text.isdigit():
+            return int(text)  # the common case: fits in 63 bits by its length alone
+        return self.checked(number_text(text, path), path)
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if type(value) is int:
+            if not INT_MIN <= value <= INT_MAX:
+                raise WireError(path, _INT_RANGE)
+            return value
+        if isinstance(value, str):
+            return self.from_text(value, path, load)
+        if type(value) is float:
+            return self.checked(value, path)
+        return value  # bool, null, lists…: pydantic reports them as it always has
+
+    @staticmethod
+    def checked(value: Any, path: str) -> int:
+        try:
+            number = _INT.validate_python(value)
+        except pydantic.ValidationError as exc:
+            raise WireError(path, _first_message(exc)) from None
+        if not INT_MIN <= number <= INT_MAX:
+            raise WireError(path, _INT_RANGE)
+        return number
+
+
+_INT_RANGE = "out of range: an int is a signed 64-bit integer (-2**63 to 2**63-1)"
+
+
+class FloatShape(TextShape):
+    """``float``: finite only. NaN and the infinities have no JSON spelling, so they are refused
+    on the way in rather than failing when a result holding one is encoded."""
+
+    def __init__(self) -> None:
+        super().__init__(float)
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        try:
+            number = _FLOAT.validate_python(number_text(text, path))
+        except pydantic.ValidationError as exc:
+            raise WireError(path, _first_message(exc)) from None
+        return self.finite(number, path)
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if type(value) is float:
+            return self.finite(value, path)
+        if type(value) is int:
+            try:
+                return float(value)
+            except OverflowError:
+                raise WireError(path, "out of range for a float") from None
+        if isinstance(value, str):
+            return self.from_text(value, path, load)
+        return value
+
+    @staticmethod
+    def finite(number: float, path: str) -> float:
+        if not math.isfinite(number):
+            raise WireError(path, "not a finite number (NaN and infinities cannot be sent)")
+        return number
+
+
+class DecimalShape(TextShape):
+    """``Decimal``: finite, below 10**100 in magnitude, at most 100 decimal places; measured here
+    and then parsed by pydantic, so that a method never meets ``1e999999999``."""
+
+    def __init__(self) -> None:
+        super().__init__(Decimal)
+
+    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+        text = number_text(text, path)
+        try:
+            number = Decimal(text.strip())
+        except InvalidOperation:
+            return text  # not a number at all: pydantic says so in its words
+        self.check(number, path)
+        return text
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if isinstance(value, str):
+            return self.from_text(value, path, load)
+        if type(value) is int or type(value) is float:
+            self.check(Decimal(repr(value)) if type(value) is float else Decimal(value), path)
+        return value
+
+    @staticmethod
+    def check(number: Decimal, path: str) -> None:
+        if not number.is_finite():
+            raise WireError(path, "not a finite number (NaN and infinities cannot be sent)")
+        if number.adjusted() >= DECIMAL_MAX_EXPONENT or number.as_tuple().exponent < -DECIMAL_MAX_EXPONENT:  # type: ignore[operator]
+            raise WireError(
+                path, f"out of range: a Decimal is below 10**{DECIMAL_MAX_EXPONENT} with at most {DECIMAL_MAX_EXPONENT} decimal places"
+            )
 
 
 class NoneShape(SingleShape):
@@ -237,7 +440,7 @@ class DatetimeShape(SingleShape):
 
     def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
         try:
-            number = Decimal(require_text(text, path).strip())
+            number = Decimal(number_text(text, path).strip())
         except InvalidOperation:
             raise WireError(path, "not a timestamp: send seconds since 1970 as a number") from None
         return self.from_number(number, path)
@@ -245,6 +448,9 @@ class DatetimeShape(SingleShape):
     def from_number(self, number: Decimal, path: str) -> dt.datetime:
         if not number.is_finite():
             raise WireError(path, "not a finite timestamp")
+        # Compared before anything is converted: int(Decimal("1e999999999")) would run for minutes.
+        if number.adjusted() > 12 or not DATETIME_MIN_SECONDS <= number < DATETIME_MAX_SECONDS:
+            raise WireError(path, "timestamp out of range (years 1 to 9999)")
         seconds = int(number.to_integral_value(rounding="ROUND_FLOOR"))
         micros = int(((number - seconds) * 1_000_000).to_integral_value(rounding="ROUND_HALF_EVEN"))
         try:
@@ -255,8 +461,12 @@ class DatetimeShape(SingleShape):
     def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
         if isinstance(value, bool):
             raise WireError(path, "not a timestamp")
-        if isinstance(value, (int, float)):
+        if type(value) is float:
             return self.from_number(Decimal(repr(value)), path)
+        if type(value) is int:
+            return self.from_number(Decimal(value), path)
+        if not isinstance(value, str):
+            raise WireError(path, "not a timestamp: send seconds since 1970 as a number")
         return self.from_text(value, path, load)
 
     @staticmethod
@@ -357,6 +567,9 @@ class OptionalShape(Shape):
             return None
         return self.inner.from_form(node, path, load)
 
+    def parts_below(self, seen: frozenset[int] = frozenset()) -> int:
+        return self.inner.parts_below(seen)
+
     def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
         if self.empty_is_none and text == "":
             return None
@@ -380,12 +593,17 @@ class ListShape(Shape):
         self.item = item
         self.needs_models = item.needs_models
 
+    def parts_below(self, seen: frozenset[int] = frozenset()) -> int:
+        return min(MAX_DEPTH - 1, 1 + self.item.parts_below(seen))
+
     def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
         indexed: dict[int, Node] = {}
         for name, child in (node.children or {}).items():
             if name == MARKER:
                 consume_marker(child, path)
             elif name.isascii() and name.isdigit():
+                if len(name) > MAX_INDEX_DIGITS:
+                    raise WireError(join(path, name), f"a list index has at most {MAX_INDEX_DIGITS} digits")
                 index = int(name)
                 if index in indexed:
                     raise WireError(join(path, name), "list index sent twice")
@@ -428,6 +646,9 @@ class DictShape(Shape):
         self.key = key
         self.value = value
         self.needs_models = key.needs_models or value.needs_models
+
+    def parts_below(self, seen: frozenset[int] = frozenset()) -> int:
+        return min(MAX_DEPTH - 1, 1 + self.value.parts_below(seen))
 
     def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
         if node.values:
@@ -481,6 +702,13 @@ class StructShape(Shape):
         self.tp = tp
         self.fields: dict[str, Field] = {}
 
+    def parts_below(self, seen: frozenset[int] = frozenset()) -> int:
+        if id(self) in seen:  # a recursive type: as deep as the wire allows
+            return MAX_DEPTH - 1
+        seen = seen | {id(self)}
+        deepest = max((f.shape.parts_below(seen) for f in self.fields.values()), default=0)
+        return min(MAX_DEPTH - 1, 1 + deepest)  # 1 + 0: the empty marker `filter.`
+
     def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
         if node.values:
             raise WireError(path, f"a structure: send its fields as {join(path, '<field>')}")
@@ -527,6 +755,9 @@ class AnyShape(Shape):
     """An unannotated value: read as plain text/dicts/lists; written by what it is at run time."""
 
     single = True
+
+    def parts_below(self, seen: frozenset[int] = frozenset()) -> int:
+        return MAX_DEPTH - 1
 
     def from_form(self, node: Node, path: str, load: ModelLoader | None) -> Any:
         if node.children:
@@ -607,6 +838,12 @@ def _build(tp: Any) -> Shape:
         return FileShape()
     if issubclass(tp, Model):
         return ModelShape(tp)
+    if tp is int:
+        return IntShape()
+    if tp is float:
+        return FloatShape()
+    if tp is Decimal:
+        return DecimalShape()
     if issubclass(tp, _TEXT_TYPES):
         return TextShape(tp)
     if dataclasses.is_dataclass(tp) or issubclass(tp, pydantic.BaseModel):

@@ -9,6 +9,8 @@ from typing import IO, Any, ClassVar
 
 from pydantic_core import core_schema
 
+from ._limits import shorten
+
 
 class Model:
     """Marker for classes sent over the wire as their ``api_id`` (users, roles, a site's own rows).
@@ -93,9 +95,11 @@ class FileUpload:
 
 
 class WireError(ValueError):
-    """Input that does not fit the declared type; ``field`` is the dotted name at fault."""
+    """Input that does not fit the declared type; ``field`` is the dotted name at fault (a long
+    name is cut short: it came from the caller and may be megabytes)."""
 
     def __init__(self, field: str, message: str) -> None:
+        field = shorten(field)
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
         self.message = message
