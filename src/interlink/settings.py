@@ -11,6 +11,9 @@ credentials — never deep inside a call. Tests and embedding applications can b
 | ``INTERLINK_SECRET_KEY`` | ``secret_key`` | encryption of service secrets at rest |
 | ``INTERLINK_PROFILE`` | ``profile`` | the client's credentials profile |
 | ``INTERLINK_ACCESS_KEY_ID`` / ``INTERLINK_ACCESS_KEY_SECRET`` | ``access_key_id`` / ``access_key_secret`` | the client's credentials |
+
+The ``interlink`` command also takes ``INTERLINK_API_ROOT`` and ``INTERLINK_CREDENTIALS_FILE``
+as defaults of ``call``'s ``--root`` and ``--credentials`` options (click reads them there).
 """
 
 from __future__ import annotations
