@@ -103,3 +103,30 @@ from peers_fixtures import (  # noqa: E402,F401
     resource_server,
     tls_pki,
 )
+
+
+# -- pages: headless Chromium (Debian's package) through Playwright --------------------------
+#
+# `page` is a fresh Chromium page; the browser is closed at teardown.
+
+from typing import Any  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is needed: `make system-deps` installs it")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context()
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        browser.close()

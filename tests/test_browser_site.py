@@ -19,11 +19,6 @@ import pytest
 from servers import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 PASSWORD = "demo password for the browser"
 
 pytestmark = pytest.mark.browser
@@ -47,18 +42,6 @@ def mysite(database: Any, tmp_path: Path) -> Iterator[str]:
         process.wait(10)
 
 
-@pytest.fixture
-def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is needed: `make system-deps` installs it")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context()
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        browser.close()
 
 
 def submit_and_wait(page: Any, button: str) -> Any:

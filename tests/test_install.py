@@ -5,7 +5,6 @@ its extra says which extra to install."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import venv
 from pathlib import Path
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from interlink import Call
-from interlink.server import Api, Site
+from interlink.server import Api
 from interlink.store import Database, MemoryKeys, Role, User, create_key, create_user, find_user
 
 KEY = ("k-0123456789abcdef", "abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST")

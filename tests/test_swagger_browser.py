@@ -8,7 +8,6 @@ and request bodies of /api/openapi.json are usable as published."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,6 @@ import pytest
 
 from example_site import example_site, new_user_key
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 pytestmark = pytest.mark.browser
 
@@ -29,18 +26,6 @@ def site(tmp_path: Path, live_server: Any) -> tuple[str, str, str]:
     return live_server(module.api), key_id, secret
 
 
-@pytest.fixture
-def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is needed: `make system-deps` installs it")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context()
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        browser.close()
 
 
 def authorize(page: Any, scheme: str, key_id: str, secret: str) -> None:

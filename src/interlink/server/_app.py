@@ -175,9 +175,7 @@ class ApiApp:
         elif kind == "multipart/form-data":
             pairs += await multipart_pairs(scope, receive, limit)
         elif kind == "application/json":
-            json_arguments = json_body(await read_body(receive, limit, length))
-            if not isinstance(json_arguments, dict):
-                raise BadArguments("a JSON body must be an object of arguments, {\"name\": value, …}")
+            json_arguments = json_body(await read_body(receive, limit, length))  # always an object
             json_authorisation = pop_json_authorisation(json_arguments)
             if json_authorisation is not None:
                 if authorisation is not None:
