@@ -52,6 +52,10 @@ run: $(RUN_STAMP)
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PG_PROBE = $(PY) -c "import sys, psycopg; psycopg.connect(sys.argv[1].replace('+psycopg', ''), connect_timeout=3).close()"
 
+# Test files run in 3 processes (servers wait on I/O as often as they compute); one file's
+# tests stay in one process, so a file's peers start once. PYTEST_ARGS= runs them in one.
+PYTEST_ARGS ?= -n 3 --dist loadfile
+
 test: $(STAMP) system-deps node-deps
 	@url="$${INTERLINK_TEST_POSTGRES_URL:-$(TEST_POSTGRES_URL)}"; \
 	if ! $(PG_PROBE) "$$url" 2>/dev/null && [ -z "$$INTERLINK_TEST_POSTGRES_URL" ] && command -v pg_lsclusters >/dev/null; then \
@@ -60,12 +64,12 @@ test: $(STAMP) system-deps node-deps
 	fi; \
 	if $(PG_PROBE) "$$url" 2>/dev/null; then \
 	  echo "PostgreSQL answers at $$url: the suite runs on SQLite and PostgreSQL"; \
-	  INTERLINK_TEST_POSTGRES_URL="$$url" $(PY) -m pytest; \
+	  INTERLINK_TEST_POSTGRES_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS); \
 	else \
 	  echo "NOTE: no PostgreSQL answers at $$url, so the suite runs on SQLite only."; \
 	  echo "      For both: a PostgreSQL server on 127.0.0.1:5432 (trust auth, database 'test'),"; \
 	  echo "      or INTERLINK_TEST_POSTGRES_URL=postgresql+psycopg://USER:PASS@HOST:PORT/DB make test"; \
-	  $(PY) -m pytest; \
+	  $(PY) -m pytest $(PYTEST_ARGS); \
 	fi
 
 # The user documentation (MkDocs Material), offline: search and fonts come from the wheel, no CDN.
@@ -83,8 +87,11 @@ docs: $(DOCS_STAMP)
 docs-build: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
+# `make bench BENCH="soap flows"` measures those sections again and keeps the others.
+BENCH ?=
+
 bench: $(STAMP) system-deps node-deps
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH)
 
 clean:
 	rm -rf $(VENV) tests/peers/node_modules

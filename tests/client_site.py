@@ -1,4 +1,4 @@
-"""The site the client tests call: real interlink ``Api``s served by uvicorn on 127.0.0.1.
+"""The site the client tests call: real interlink ``ApiServer``s served by uvicorn on 127.0.0.1.
 
 Shared by the ``test_client*`` files (imported, since pytest puts ``tests/`` on sys.path);
 it holds no tests itself. The keys are the seed's own example keys, so the seed's examples
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from interlink.server import Api
+from interlink.server import ApiServer
 from interlink.store import MemoryKeys, Role
 from interlink.wire import FileUpload
 
@@ -52,9 +52,9 @@ class UserFilter:
 USERS = ["alice", "bob", "carol", "joebloggs", "johndoe"]
 
 
-def make_site(site_name: str = "my wonderful site") -> Api:
+def make_site(site_name: str = "my wonderful site") -> ApiServer:
     """A small site: the seed's ``home`` methods plus ones that exercise every error."""
-    api = Api(
+    api = ApiServer(
         authenticator=MemoryKeys(
             {
                 DEFAULT_KEY[0]: (DEFAULT_KEY[1], Role(name="default")),

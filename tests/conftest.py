@@ -130,3 +130,7 @@ def page() -> Iterator[Any]:
         context.set_default_timeout(15_000)
         yield context.new_page()
         browser.close()
+
+
+# -- SOAP / StUF: spyne behind uvicorn (HTTP and mTLS), a StUF peer ---------------------------
+from soap_fixtures import soap_keys, soap_mtls_peer, soap_peer, stuf_mtls_peer, stuf_peer  # noqa: E402,F401

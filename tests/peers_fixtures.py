@@ -76,6 +76,9 @@ def stop_oidc_provider(provider: OIDCProvider) -> None:
         provider.process.wait(5)
     except subprocess.TimeoutExpired:
         provider.process.kill()
+        provider.process.wait(5)
+    if provider.process.stdout is not None:
+        provider.process.stdout.close()  # no ResourceWarning under -W error
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 
-from interlink import Api, Call, Role
+from interlink import ApiServer, Call, Role
 from interlink.server import Site
 from interlink.store import find_key, utcnow
 
-api = Api(database=os.environ["INTERLINK_DATABASE_URL"])
+api = ApiServer(database=os.environ["INTERLINK_DATABASE_URL"])
 site = Site(api)
 home = api.module("home")
 admin = api.module("admin")

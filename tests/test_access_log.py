@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from servers import UvicornThread, free_port, wait_until_serving
 
-from interlink import Api, Role
+from interlink import ApiServer, Role
 from interlink.server import AccessLog
 from interlink.server._access_log import BufferedLines, redact_query
 from interlink.store import MemoryKeys
@@ -68,8 +68,8 @@ def test_no_spelling_of_authorisation_gets_its_secret_into_the_log(encode: list[
     assert "[redacted]" in line
 
 
-def echo_api() -> Api:
-    api = Api(authenticator=MemoryKeys({KEY_ID: (SECRET, Role(name="r"))}), docs=False)
+def echo_api() -> ApiServer:
+    api = ApiServer(authenticator=MemoryKeys({KEY_ID: (SECRET, Role(name="r"))}), docs=False)
     home = api.module("home")
 
     @home.method
@@ -162,10 +162,10 @@ def test_a_full_buffer_is_written_at_once_and_without_a_loop_every_line_is() -> 
 
 SITE = textwrap.dedent(
     f'''
-    from interlink import Api, Role
+    from interlink import ApiServer, Role
     from interlink.store import MemoryKeys
 
-    api = Api(authenticator=MemoryKeys({{"{KEY_ID}": ("{SECRET}", Role(name="r"))}}), docs=False)
+    api = ApiServer(authenticator=MemoryKeys({{"{KEY_ID}": ("{SECRET}", Role(name="r"))}}), docs=False)
 
     @api.method(module="home")
     def whoami(rl: Role) -> str:

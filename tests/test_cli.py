@@ -248,7 +248,9 @@ def test_every_listing_is_one_rich_table(database: Database, monkeypatch: pytest
 def test_help_lists_every_command_on_one_whole_line() -> None:
     result = CliRunner().invoke(main, ["--help"], terminal_width=80)
     commands = result.stdout.split("Commands:", 1)[1].strip().splitlines()
-    assert {line.split()[0] for line in commands} == {"call", "keys", "roles", "serve", "services", "users"}
+    assert {line.split()[0] for line in commands} == {
+        "call", "callbacks", "deliveries", "keys", "roles", "serve", "services", "sync", "users", "webhooks", "worker",
+    }
     for line in commands:
         assert not line.rstrip().endswith("..."), line
     serve = next(line for line in commands if line.split()[0] == "serve")

@@ -26,7 +26,7 @@ from interlink.client import (
     Session,
     to_plain,
 )
-from interlink.server import Api
+from interlink.server import ApiServer
 from interlink.store import Database, Role, create_key, create_user
 from client_site import (  # noqa: F401  (fixtures)
     ADMIN_KEY,
@@ -144,7 +144,7 @@ def test_real_database_key(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("INTERLINK_ACCESS_KEY_ID", raising=False)
     monkeypatch.delenv("INTERLINK_ACCESS_KEY_SECRET", raising=False)
 
-    site_api = Api(database=url, docs=False)
+    site_api = ApiServer(database=url, docs=False)
 
     @site_api.module("home").method
     def whoami(rl: Role) -> dict[str, str]:

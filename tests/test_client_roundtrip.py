@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from interlink.client import API, FileUpload
-from interlink.server import Api
+from interlink.server import ApiServer
 from interlink.store import MemoryKeys
 from interlink.wire import INT_MAX, INT_MIN
 from client_site import LiveServer, serving
@@ -56,8 +56,8 @@ def exact(value: Any) -> Any:
     raise TypeError(type(value))
 
 
-def make_roundtrip_site() -> Api:
-    api = Api(authenticator=MemoryKeys({}), docs=False)
+def make_roundtrip_site() -> ApiServer:
+    api = ApiServer(authenticator=MemoryKeys({}), docs=False)
     wire = api.module("wire")
 
     @wire.method

@@ -28,11 +28,11 @@ pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl comes
 SITE = textwrap.dedent(
     '''
     from dataclasses import dataclass
-    from interlink import Api, Role, User
+    from interlink import ApiServer, Role, User
     from sqlalchemy import select
     from interlink.store import User as UserRow
 
-    api = Api()
+    api = ApiServer()
     home = api.module("home")
 
     @dataclass

@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from servers import UvicornThread
 
-from interlink import Api, FileUpload, Role
+from interlink import ApiServer, FileUpload, Role
 from interlink.store import Database, create_key, create_role, create_user
 from interlink.wire import INT_MAX, MAX_DEPTH, MAX_FIELDS
 
@@ -48,8 +48,8 @@ class Tree:
     children: list[Tree] = dataclasses.field(default_factory=list)
 
 
-def build_api(database: Database) -> Api:
-    api = Api(database=database)
+def build_api(database: Database) -> ApiServer:
+    api = ApiServer(database=database)
     home = api.module("home")
 
     @home.method

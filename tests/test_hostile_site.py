@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from interlink import Api, Role
+from interlink import ApiServer, Role
 from interlink.server import Site
 from interlink.store import Database, create_key, create_user
 
@@ -27,7 +27,7 @@ def site_url(tmp_path: Any, live_server: Any) -> tuple[str, str]:
         user = create_user(session, "joebloggs")
         key, secret = create_key(session, user.default_role)
         authorisation = f"{key.key_id}:{secret.decode()}"
-    api = Api(database=database)
+    api = ApiServer(database=database)
 
     @api.method(module="home")
     def whoami(rl: Role) -> str:
@@ -111,7 +111,7 @@ class Lines(logging.Handler):
 
 @pytest.mark.parametrize("name", ["authorisation", "%61uthorisation", "AUTHORISATION", "authoris%61tion"])
 def test_query_credentials_are_redacted_by_their_decoded_name(tmp_path: Any, live_server: Any, name: str) -> None:
-    api = Api(database=f"sqlite:///{tmp_path / 'log.db'}")
+    api = ApiServer(database=f"sqlite:///{tmp_path / 'log.db'}")
 
     @api.method(module="home")
     def whoami(rl: Role) -> str:

@@ -50,7 +50,8 @@ def test_the_clients_import_without_extras(slim_python: Path, module: str) -> No
 
 @pytest.mark.parametrize(
     ("module", "extra"),
-    [("interlink.server", "interlink[server]"), ("interlink.store", "interlink[store]"), ("interlink.cli", "interlink[cli]")],
+    [("interlink.server", "interlink[server]"), ("interlink.store", "interlink[store]"), ("interlink.cli", "interlink[cli]"),
+     ("interlink.flows", "interlink[flows]")],
 )
 def test_a_shell_without_its_extra_names_the_extra(slim_python: Path, module: str, extra: str) -> None:
     result = subprocess.run([str(slim_python), "-c", f"import {module}"], capture_output=True, text=True)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import event
 
-from interlink import Api, Role
+from interlink import ApiServer, Role
 from interlink.cli import main
 from interlink.store import KeyAuthenticator, find_key, utcnow
 
@@ -31,8 +31,8 @@ def new_key(database: Any, *args: str) -> tuple[str, str]:
     return match[1], match[2]
 
 
-def build_api(database: Any, **options: Any) -> Api:
-    api = Api(database=database, **options)
+def build_api(database: Any, **options: Any) -> ApiServer:
+    api = ApiServer(database=database, **options)
     home = api.module("home")
 
     @home.method
@@ -165,7 +165,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(db: Any, live_serve
     key = new_key(db, "--role", "everyday", "--allow-network", "198.51.100.0/24")
     forwarded = {"x-forwarded-for": "198.51.100.7"}
     # uvicorn itself rewrites the client from X-Forwarded-For for 127.0.0.1 unless told not to;
-    # `interlink serve` and `make run` turn that off so that Api(trusted_proxies=...) decides.
+    # `interlink serve` and `make run` turn that off so that ApiServer(trusted_proxies=...) decides.
     untrusting = live_server(build_api(db), proxy_headers=False)
     assert call(untrusting, key, headers=forwarded).status_code == 403
     trusting = live_server(build_api(db, trusted_proxies=["127.0.0.1/32"]), proxy_headers=False)

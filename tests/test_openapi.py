@@ -16,7 +16,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from example_site import example_site, new_user_key
-from interlink import Api, Role
+from interlink import ApiServer, Role
 from interlink.server._openapi import markdown, openapi_document
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -146,7 +146,7 @@ class Outer:
 
 
 def test_docstrings_become_markdown_and_nested_structures_need_a_field() -> None:
-    api = Api(docs=False)
+    api = ApiServer(docs=False)
 
     @api.method(module="shapes")
     def nest(rl: Role, outer: Outer, tags: list[str]) -> int:
@@ -183,7 +183,7 @@ class Item:
 def test_dictionaries_and_lists_of_structures_are_sent_under_their_prefix(live_server: Any) -> None:
     from interlink.store import MemoryKeys
 
-    api = Api(authenticator=MemoryKeys({}), docs=False)
+    api = ApiServer(authenticator=MemoryKeys({}), docs=False)
 
     @api.method(module="shapes")
     def tally(labels: dict[str, str], items: list[Item]) -> int:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from interlink import Api, Role
+from interlink import ApiServer, Role
 from interlink.cli import main
 from interlink.server._ratelimit import FailureLimiter
 from interlink.store import User, find_user
@@ -26,8 +26,8 @@ def cli(database: Any, *args: str, input: str | None = None) -> str:
     return result.stdout
 
 
-def build_api(database: Any, **options: Any) -> Api:
-    api = Api(database=database, **options)
+def build_api(database: Any, **options: Any) -> ApiServer:
+    api = ApiServer(database=database, **options)
     home = api.module("home")
 
     @home.method

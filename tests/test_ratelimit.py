@@ -19,7 +19,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from interlink import Api, Role
+from interlink import ApiServer, Role
 from interlink.cli import main
 from interlink.server import FailureLimiter
 from interlink.server._ratelimit import FULL, LimitsCounters, MemoryCounters
@@ -42,9 +42,9 @@ def new_key(database: Any, role: str) -> tuple[str, str]:
     return match[1], match[2]
 
 
-def build_api(database: Any, **options: Any) -> Api:
+def build_api(database: Any, **options: Any) -> ApiServer:
     options.setdefault("trusted_proxies", ["127.0.0.1/32"])
-    api = Api(database=database, **options)
+    api = ApiServer(database=database, **options)
     home = api.module("home")
 
     @home.method

@@ -13,7 +13,7 @@ from test_wire_properties import NAMES, Colour, Inner
 
 from servers import UvicornThread
 
-from interlink import Api, FileUpload, Role
+from interlink import ApiServer, FileUpload, Role
 from interlink.store import MemoryKeys
 
 KEY = "k-0123456789abcdef"
@@ -22,7 +22,7 @@ SECRET = "a" * 40
 
 @pytest.fixture(scope="module")
 def fuzz_url() -> Any:
-    api = Api(authenticator=MemoryKeys({KEY: (SECRET, Role(name="fuzz"))}))
+    api = ApiServer(authenticator=MemoryKeys({KEY: (SECRET, Role(name="fuzz"))}))
 
     @api.method(module="home")
     def call(

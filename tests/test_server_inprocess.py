@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from interlink import Call
-from interlink.server import Api
+from interlink.server import ApiServer
 from interlink.store import Database, MemoryKeys, Role, User, create_key, create_user, find_user
 
 KEY = ("k-0123456789abcdef", "abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST")
 
 
-def memory_api() -> Api:
-    api = Api(authenticator=MemoryKeys({KEY[0]: (KEY[1], Role(name="default"))}), docs=False)
+def memory_api() -> ApiServer:
+    api = ApiServer(authenticator=MemoryKeys({KEY[0]: (KEY[1], Role(name="default"))}), docs=False)
 
     @api.method(module="home")
     def whoami(rl: Role) -> str:
@@ -114,8 +114,8 @@ class UserFilter:
 
 
 @pytest.fixture
-def store_api(database: Database) -> tuple[Api, str]:
-    api = Api(database=database, docs=False)
+def store_api(database: Database) -> tuple[ApiServer, str]:
+    api = ApiServer(database=database, docs=False)
     home = api.module("home")
 
     @home.method
@@ -147,7 +147,7 @@ def store_api(database: Database) -> tuple[Api, str]:
     return api, authorisation
 
 
-def test_call_db_returns_real_rows(store_api: tuple[Api, str]) -> None:
+def test_call_db_returns_real_rows(store_api: tuple[ApiServer, str]) -> None:
     api, authorisation = store_api
     response = post(api, "/api/home/list_users", data={"filter.name_gt": "b", "authorisation": authorisation})
     assert response.status_code == 200, response.text
@@ -156,14 +156,14 @@ def test_call_db_returns_real_rows(store_api: tuple[Api, str]) -> None:
     assert response.json() == [joe.api_id]
 
 
-def test_call_knows_the_user_and_the_client_address(store_api: tuple[Api, str]) -> None:
+def test_call_knows_the_user_and_the_client_address(store_api: tuple[ApiServer, str]) -> None:
     api, authorisation = store_api
     response = post(api, "/api/home/me", data={"authorisation": authorisation})
     assert response.status_code == 200, response.text
     assert response.json().startswith("joebloggs from ")
 
 
-def test_call_db_rolls_back_when_the_method_raises(store_api: tuple[Api, str], database: Database) -> None:
+def test_call_db_rolls_back_when_the_method_raises(store_api: tuple[ApiServer, str], database: Database) -> None:
     api, authorisation = store_api
     response = post(api, "/api/home/rename_then_fail", data={"name": "zed", "authorisation": authorisation})
     assert response.status_code == 500
@@ -171,7 +171,7 @@ def test_call_db_rolls_back_when_the_method_raises(store_api: tuple[Api, str], d
         assert find_user(session, "joebloggs").username == "joebloggs"
 
 
-def test_call_db_commits_when_an_async_method_returns(store_api: tuple[Api, str], database: Database) -> None:
+def test_call_db_commits_when_an_async_method_returns(store_api: tuple[ApiServer, str], database: Database) -> None:
     api, authorisation = store_api
     response = post(api, "/api/home/rename", data={"name": "joseph", "authorisation": authorisation})
     assert response.status_code == 200, response.text
@@ -180,7 +180,7 @@ def test_call_db_commits_when_an_async_method_returns(store_api: tuple[Api, str]
 
 
 def test_call_db_without_a_database_is_a_clear_server_error(caplog: pytest.LogCaptureFixture) -> None:
-    api = Api(authenticator=MemoryKeys({}), docs=False)
+    api = ApiServer(authenticator=MemoryKeys({}), docs=False)
 
     @api.method(module="home")
     def count(call: Call) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from interlink import Api, FileUpload, Role, User
+from interlink import ApiServer, FileUpload, Role, User
 from interlink.store import create_key, create_role, create_user
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -49,8 +49,8 @@ class UserDescription:
     username: str
 
 
-def build_api(database: Any) -> Api:
-    api = Api(database=database)
+def build_api(database: Any) -> ApiServer:
+    api = ApiServer(database=database)
     home = api.module("home")
 
     @home.method
@@ -413,7 +413,7 @@ def test_error_statuses(site: dict[str, Any]) -> None:
 
 
 def test_body_limit_is_413(database: Any, live_server: Any) -> None:
-    api = Api(database=database, max_body_size=1000)
+    api = ApiServer(database=database, max_body_size=1000)
 
     @api.method(module="home")
     async def ping(data: str = "") -> int:
@@ -430,7 +430,7 @@ def test_body_limit_is_413(database: Any, live_server: Any) -> None:
 
 
 def test_method_errors_are_500_without_details(site: dict[str, Any], database: Any, live_server: Any) -> None:
-    api = Api(database=database)
+    api = ApiServer(database=database)
 
     @api.method(module="home")
     def broken() -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from servers import UvicornThread
 
-from interlink import Api
+from interlink import ApiServer
 from interlink.server._threads import ThreadPool
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
@@ -112,7 +112,7 @@ def test_a_job_cancelled_before_it_starts_does_not_run() -> None:
 
 
 def test_a_served_def_method_runs_in_the_pool_not_in_the_event_loop() -> None:
-    api = Api(docs=False, authenticator=None, database=None)
+    api = ApiServer(docs=False, authenticator=None, database=None)
     api.authenticator = object()  # public methods only: no key store needed
 
     @api.method(module="home")

@@ -56,6 +56,24 @@ def test_longest_prefix_lookup(database) -> None:
         assert find_service_for_url(session, "https://h.evil.org/api/v2/") is None
 
 
+def test_token_use_client_tls_is_stored_with_the_record(database) -> None:
+    """Off by default (a public identity provider); a stored record can say its token endpoint
+    wants the service's own TLS, and keeps its other options beside it."""
+    with database.session() as session:
+        session.add_all([
+            Service(slug="public-idp", base_url="https://h/a/"),
+            Service(slug="own-idp", base_url="https://h/b/", token_use_client_tls=True, options={"soap": {}}),
+        ])
+    with database.session() as session:
+        assert find_service(session, "public-idp").token_use_client_tls is False
+        own = find_service(session, "own-idp")
+        assert own.token_use_client_tls is True
+        assert own.options == {"soap": {}, "http": {"token_use_client_tls": True}}
+        own.token_use_client_tls = False
+    with database.session() as session:
+        assert find_service(session, "own-idp").token_use_client_tls is False
+
+
 def test_build_client_with_api_key_headers_and_timeout(database, secret_key, resource_server) -> None:
     with database.session() as session:
         session.add(Service(slug="fruit", base_url=resource_server.url + "/api", auth_type="api_key",

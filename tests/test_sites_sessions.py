@@ -13,15 +13,15 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from interlink import Api, Role
+from interlink import ApiServer, Role
 from interlink.cli import main
 from interlink.server import FailureLimiter, Site
 
 PASSWORD = "joes site password"
 
 
-def build(database: Any, tmp_path: Any, **options: Any) -> tuple[Api, Site]:
-    api = Api(database=database, **options)
+def build(database: Any, tmp_path: Any, **options: Any) -> tuple[ApiServer, Site]:
+    api = ApiServer(database=database, **options)
     home = api.module("home")
 
     @home.method

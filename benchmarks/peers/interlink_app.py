@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from interlink import Api, Role
+from interlink import ApiServer, Role
 from interlink.store import MemoryKeys
 
 from benchmarks.peers import common
 from benchmarks.peers.common import User, UserFilter
 
-api = Api(authenticator=MemoryKeys({common.KEY_ID: (common.KEY_SECRET, Role(name="bench"))}), docs=False)
+api = ApiServer(authenticator=MemoryKeys({common.KEY_ID: (common.KEY_SECRET, Role(name="bench"))}), docs=False)
 home = api.module("home")
 
 

@@ -8,13 +8,13 @@ against an in-memory dict (``MemoryKeys``) instead of the store.
 
 from __future__ import annotations
 
-from interlink import Api, Role
+from interlink import ApiServer, Role
 from interlink.store import MemoryKeys
 
 from benchmarks.peers import common
 from benchmarks.peers.common import User, UserFilter
 
-api = Api(docs=False)  # no authenticator: keys are checked against the store's database
+api = ApiServer(docs=False)  # no authenticator: keys are checked against the store's database
 
 
 @api.method(module="home")
@@ -22,7 +22,7 @@ def list_users(rl: Role, filter: UserFilter, usernames: list[str], active: bool)
     return common.list_users(filter, usernames, active)
 
 
-api_async = Api(docs=False)
+api_async = ApiServer(docs=False)
 
 
 @api_async.method(module="home", name="list_users")
@@ -30,7 +30,7 @@ async def list_users_async(rl: Role, filter: UserFilter, usernames: list[str], a
     return common.list_users(filter, usernames, active)
 
 
-api_memory_keys = Api(
+api_memory_keys = ApiServer(
     authenticator=MemoryKeys({common.KEY_ID: (common.KEY_SECRET, Role(name="bench"))}), docs=False
 )
 api_memory_keys.method(module="home")(list_users)

@@ -130,7 +130,7 @@ mysite is starting on {base}  (database: {database.url!r})
                           interlink call --credentials {CREDENTIALS}; [site] is the login above)
   The same key with curl: -u {key_id}:SECRET  or  -u demo:{key_id}:SECRET
 """, flush=True)
-    # proxy_headers=False: Api(trusted_proxies=...) decides whom X-Forwarded-For is taken from.
+    # proxy_headers=False: ApiServer(trusted_proxies=...) decides whom X-Forwarded-For is taken from.
     uvicorn.run(api, host=host, port=port, log_level=os.environ.get("LOG_LEVEL", "info"), proxy_headers=False)
     return 0
 

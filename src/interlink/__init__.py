@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Api", "Call", "Role", "User", "FileUpload", "Model", "__version__"]
+__all__ = ["ApiServer", "Call", "Role", "User", "FileUpload", "Model", "__version__"]
 
 _HOMES = {
-    "Api": "interlink.server",
+    "ApiServer": "interlink.server",
     "Call": "interlink.server",
     "Role": "interlink.store",
     "User": "interlink.store",
@@ -23,7 +23,7 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from interlink.server import Api, Call
+    from interlink.server import ApiServer, Call
     from interlink.store import Role, User
     from interlink.wire import FileUpload, Model
 

@@ -78,7 +78,7 @@ class Backend:
     """What a server is given at startup: an authenticator, and, with a database, the login
     sessions, the database itself (for ``Call.db``) and a loader of models by ``api_id``.
 
-    ``interlink.store.open_backend(database)`` builds one on the store; an ``Api`` given only an
+    ``interlink.store.open_backend(database)`` builds one on the store; an ``ApiServer`` given only an
     authenticator (``MemoryKeys`` in tests) gets one without a database.
     """
 

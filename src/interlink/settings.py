@@ -11,6 +11,7 @@ credentials — never deep inside a call. Tests and embedding applications can b
 | ``INTERLINK_SECRET_KEY`` | ``secret_key`` | encryption of service secrets at rest |
 | ``INTERLINK_PROFILE`` | ``profile`` | the client's credentials profile |
 | ``INTERLINK_ACCESS_KEY_ID`` / ``INTERLINK_ACCESS_KEY_SECRET`` | ``access_key_id`` / ``access_key_secret`` | the client's credentials |
+| ``INTERLINK_CALLBACK_ALLOWED_NETWORKS`` | ``callback_allowed_networks`` | networks callbacks may reach besides public addresses (comma-separated CIDRs) |
 
 The ``interlink`` command also takes ``INTERLINK_API_ROOT`` and ``INTERLINK_CREDENTIALS_FILE``
 as defaults of ``call``'s ``--root`` and ``--credentials`` options (click reads them there).
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "ACCESS_KEY_ID_ENV",
     "ACCESS_KEY_SECRET_ENV",
+    "CALLBACK_ALLOWED_NETWORKS_ENV",
     "DATABASE_URL_ENV",
     "DEFAULT_DATABASE_URL",
     "PROFILE_ENV",
@@ -37,6 +39,7 @@ SECRET_KEY_ENV = "INTERLINK_SECRET_KEY"
 PROFILE_ENV = "INTERLINK_PROFILE"
 ACCESS_KEY_ID_ENV = "INTERLINK_ACCESS_KEY_ID"
 ACCESS_KEY_SECRET_ENV = "INTERLINK_ACCESS_KEY_SECRET"
+CALLBACK_ALLOWED_NETWORKS_ENV = "INTERLINK_CALLBACK_ALLOWED_NETWORKS"
 
 DEFAULT_DATABASE_URL = "sqlite:///interlink.db"
 
@@ -49,6 +52,7 @@ class Settings:
     profile: str | None = None
     access_key_id: str | None = None
     access_key_secret: str | None = field(default=None, repr=False)
+    callback_allowed_networks: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,4 +63,5 @@ class Settings:
             profile=env.get(PROFILE_ENV) or None,
             access_key_id=env.get(ACCESS_KEY_ID_ENV) or None,
             access_key_secret=env.get(ACCESS_KEY_SECRET_ENV) or None,
+            callback_allowed_networks=env.get(CALLBACK_ALLOWED_NETWORKS_ENV, "").strip(),
         )

@@ -16,9 +16,10 @@ path segments, after ``.``/``..`` (also percent-encoded) are resolved.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
-__all__ = ["URLRuleError", "normalise_base_url", "resolve_url", "is_inside"]
+__all__ = ["URLRuleError", "normalise_base_url", "resolve_url", "is_inside", "is_base_url"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -31,6 +32,7 @@ class URLRuleError(ValueError):
     """
 
 
+@functools.lru_cache(maxsize=256)  # pure, and asked for the same few bases on every request
 def normalise_base_url(base_url: str) -> str:
     """The base URL as a directory: absolute http(s), no query or fragment, ending in ``/``."""
     parts = urlsplit(str(base_url).strip())
@@ -81,13 +83,32 @@ def is_inside(base_url: str, url: str) -> bool:
 
     The base itself counts as inside, with or without its trailing ``/``.
     """
-    base = urlsplit(normalise_base_url(base_url))
+    origin, base_segments = _base(base_url)
     target = urlsplit(url)
-    if _origin(base) != _origin(target):
+    if origin != _origin(target):
         return False
-    base_segments = [s for s in _segments(base.path) if s]
     target_segments = _segments(target.path or "/")
-    return target_segments[: len(base_segments)] == base_segments
+    return tuple(target_segments[: len(base_segments)]) == base_segments
+
+
+@functools.lru_cache(maxsize=256)  # pure; the same few bases on every request
+def _base(base_url: str) -> tuple[tuple[str, str, int], tuple[str, ...]]:
+    base = urlsplit(normalise_base_url(base_url))
+    return _origin(base), tuple(s for s in _segments(base.path) if s)
+
+
+def is_base_url(url: object) -> bool:
+    """Whether ``url`` is absolute: it has a scheme *and* a host (ape-pie's rule).
+
+    ``documents:search`` or ``urn:uuid:...`` have a "scheme" to ``urlsplit`` but no host: they
+    are relative paths. A protocol-relative ``//host/x`` is not absolute either. Text that
+    cannot be parsed as a URL raises ``ValueError``.
+    """
+    return _is_absolute(urlsplit(url.decode("utf-8") if isinstance(url, bytes) else str(url)))
+
+
+def _is_absolute(parts: SplitResult) -> bool:
+    return bool(parts.scheme and parts.netloc)
 
 
 def resolve_url(base_url: str, url: object) -> str:
@@ -96,8 +117,9 @@ def resolve_url(base_url: str, url: object) -> str:
     Relative URLs (with or without a leading ``/``) are resolved under the base, keeping
     their query string; absolute ones must already lie inside it. A leading ``/`` means
     "under the base", as rest-tools' and ape-pie's users write ``"/fruits"`` and ``"fruits"``
-    interchangeably. Dot segments are resolved *before* the containment check, so
-    ``../`` cannot climb out of the base.
+    interchangeably. A scheme without a host (``documents:search``, ``urn:uuid:...``) is part
+    of a relative path, as ape-pie treats it. Dot segments are resolved *before* the
+    containment check, so ``../`` cannot climb out of the base.
     """
     text = url.decode("utf-8") if isinstance(url, bytes) else str(url)
     base = normalise_base_url(base_url)
@@ -105,11 +127,15 @@ def resolve_url(base_url: str, url: object) -> str:
     if text.startswith("//"):  # protocol-relative: the base's scheme
         text = f"{base_parts.scheme}:{text}"
     parts = urlsplit(text)
-    if parts.scheme:
+    if _is_absolute(parts):
         if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
             raise URLRuleError(f"not an http(s) URL: {_redact(text)!r}")
         scheme, netloc, raw_path = parts.scheme.lower(), parts.netloc, parts.path or "/"
     else:
+        # Only scheme *and* host make a URL absolute (ape-pie's rule): ``documents:search``
+        # and ``urn:uuid:...`` are paths under the base, not URLs with a scheme.
+        if parts.scheme:
+            parts = urlsplit("./" + text)
         scheme, netloc = base_parts.scheme, base_parts.netloc
         raw_path = base_parts.path + parts.path.lstrip("/")
     path = "/" + "/".join(_segments(raw_path))

@@ -8,6 +8,7 @@
 //   OIDC_INTERVAL     device polling interval in seconds (default 1)
 // Clients are fixed (see CLIENTS below). GET /_test/stats returns how many token requests
 // the provider served, by grant type, so a benchmark can count token fetches at the peer.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -31,7 +32,9 @@ const CLIENTS = [
     response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_post' },
 ];
 
-const stats = { token: 0, byGrant: {} };
+// byAuth: how clients authenticated at the token endpoint; lastScope: the scope sent with the
+// latest token request (absent: null), so tests can check both at the peer.
+const stats = { token: 0, byGrant: {}, byAuth: {}, lastScope: null };
 
 const configuration = {
   clients: CLIENTS,
@@ -67,6 +70,11 @@ const configuration = {
   findAccount: (ctx, id) => ({ accountId: id, claims: () => ({ sub: id }) }),
   cookies: { keys: ['interlink-test-peer-cookie-key'] },
 };
+// OIDC_JWKS_FILE: the signing keys (a private JWK Set), so a test can rotate them by restarting
+// the provider on the same port with another set; without it, oidc-provider's fixed dev key.
+if (process.env.OIDC_JWKS_FILE) {
+  configuration.jwks = JSON.parse(readFileSync(process.env.OIDC_JWKS_FILE, 'utf8'));
+}
 
 // The issuer has to name the port, so listen first and build the provider afterwards.
 const server = createServer();
@@ -86,6 +94,11 @@ server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
       stats.token += 1;
       const grant = ctx.oidc?.params?.grant_type || 'unknown';
       stats.byGrant[grant] = (stats.byGrant[grant] || 0) + 1;
+      const body = ctx.oidc?.body || {};
+      const how = (ctx.headers.authorization || '').startsWith('Basic ') ? 'basic'
+        : (body.client_secret ? 'post' : 'none');
+      stats.byAuth[how] = (stats.byAuth[how] || 0) + 1;
+      stats.lastScope = body.scope === undefined ? null : body.scope;
     }
   });
   // A short polling interval keeps the device-login tests quick.

@@ -52,6 +52,11 @@ LAZY_COMMANDS: dict[str, str] = {
     "serve": "interlink.cli._serve:serve",
     "services": "interlink.cli._services:services",
     "call": "interlink.cli._call:call",
+    "callbacks": "interlink.cli._callbacks:callbacks",
+    "webhooks": "interlink.cli._webhooks:webhooks",
+    "deliveries": "interlink.cli._deliveries:deliveries",
+    "worker": "interlink.cli._worker:worker",
+    "sync": "interlink.cli._sync:sync",
 }
 
 

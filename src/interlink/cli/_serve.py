@@ -1,4 +1,4 @@
-"""``interlink serve MODULE:ATTR``: run an Api (or any ASGI app) under uvicorn.
+"""``interlink serve MODULE:ATTR``: run an ApiServer (or any ASGI app) under uvicorn.
 
 A target that cannot be imported or found is a usage error (exit 2), like uvicorn's own.
 """
@@ -11,6 +11,8 @@ import sys
 from typing import Any
 
 import click
+
+from interlink.settings import DATABASE_URL_ENV
 
 __all__ = ["load_target", "serve"]
 
@@ -34,7 +36,7 @@ def load_target(target: str) -> Any:
     return obj
 
 
-@click.command(short_help="Serve an interlink Api (or any ASGI app) under uvicorn.")
+@click.command(short_help="Serve an interlink ApiServer (or any ASGI app) under uvicorn.")
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -46,25 +48,25 @@ def load_target(target: str) -> Any:
 @click.pass_context
 def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, reload: bool, max_body_size: int | None,
           access_log: bool) -> None:
-    """Serve an interlink Api, e.g. ``interlink serve mysite.api:api``."""
+    """Serve an interlink ApiServer, e.g. ``interlink serve mysite.api:api``."""
     import uvicorn
 
-    from interlink.server import Api
+    from interlink.server import ApiServer
 
     database_url = getattr(ctx.obj, "database_url", None)
     if database_url:
         # Workers and reloads import the target afresh: the environment reaches them all.
-        os.environ["INTERLINK_DATABASE_URL"] = database_url
+        os.environ[DATABASE_URL_ENV] = database_url
     app = load_target(target)
-    if isinstance(app, Api):
+    if isinstance(app, ApiServer):
         if max_body_size is not None:
             app.max_body_size = max_body_size
         if database_url and app.database is None and app.authenticator is None:
             app.database = database_url
     elif max_body_size is not None:
-        raise click.UsageError("--max-body-size applies to an interlink Api only")
+        raise click.UsageError("--max-body-size applies to an interlink ApiServer only")
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
-    # client address; Api(trusted_proxies=...) decides that instead (docs/security.md).
+    # client address; ApiServer(trusted_proxies=...) decides that instead (docs/security.md).
     # access_log=False: uvicorn's access log costs a log record per request; interlink's
     # AccessLog (server/_access_log.py) writes the same line, batched.
     if workers > 1 or reload:

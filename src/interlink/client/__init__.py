@@ -32,8 +32,8 @@ from interlink.errors import (
 from interlink.wire import FileUpload
 
 from ._api import API
-from ._async import AsyncAPI, AsyncMethod, AsyncSession
-from ._method import Method, Module
+from ._async import AsyncAPI, AsyncRemoteMethod, AsyncSession
+from ._method import RemoteMethod, RemoteModule
 from ._objects import ApiObject, to_objects, to_plain
 from ._profiles import (
     ACCESS_KEY_ID_ENV,
@@ -56,16 +56,16 @@ __all__ = [
     "ApiError",
     "ApiObject",
     "AsyncAPI",
-    "AsyncMethod",
+    "AsyncRemoteMethod",
     "AsyncSession",
     "BadArguments",
     "Credentials",
     "CredentialsFileError",
     "FileUpload",
     "Forbidden",
-    "Method",
+    "RemoteMethod",
     "MethodNotAllowed",
-    "Module",
+    "RemoteModule",
     "NoSuchMethod",
     "NotAuthorised",
     "PROFILE_ENV",

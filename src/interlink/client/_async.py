@@ -1,4 +1,4 @@
-"""The async twin: ``AsyncAPI``, ``AsyncSession``, ``AsyncMethod``, the same surface awaited.
+"""The async twin: ``AsyncAPI``, ``AsyncSession``, ``AsyncRemoteMethod``, the same surface awaited.
 
 Same wire code as the sync client (``_call``); only the sending differs. ``callasync`` starts an
 asyncio task instead of a thread; ``broadcast`` gathers one task per root.
@@ -21,10 +21,10 @@ from ._objects import to_objects
 from ._profiles import Credentials
 from ._session import SessionBase
 
-__all__ = ["AsyncAPI", "AsyncMethod", "AsyncSession"]
+__all__ = ["AsyncAPI", "AsyncRemoteMethod", "AsyncSession"]
 
 
-class AsyncMethod:
+class AsyncRemoteMethod:
     """One API method of an async session: ``await session.home.describe_site()``."""
 
     __slots__ = ("_session", "name")
@@ -79,7 +79,7 @@ class AsyncMethod:
         return outcomes
 
     def __repr__(self) -> str:
-        return f"<AsyncMethod {self.name}>"
+        return f"<AsyncRemoteMethod {self.name}>"
 
 
 class AsyncSession(SessionBase):
@@ -87,13 +87,13 @@ class AsyncSession(SessionBase):
 
     _client_class = httpx.AsyncClient
     _transport_class = AsyncRetryTransport
-    _method_class = AsyncMethod
+    _method_class = AsyncRemoteMethod
 
     def __init__(self, root: str, credentials: Credentials | None = None, **options: Any) -> None:
         super().__init__(root, credentials, **options)
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def method(self, name: str) -> AsyncMethod:
+    def method(self, name: str) -> AsyncRemoteMethod:
         return super().method(name)  # type: ignore[no-any-return]
 
     async def call(self, name: str, /, **kwargs: Any) -> Any:

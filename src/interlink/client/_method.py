@@ -18,14 +18,14 @@ from ._objects import to_objects
 if TYPE_CHECKING:
     from ._session import Session
 
-__all__ = ["Method", "Module", "logger"]
+__all__ = ["RemoteMethod", "RemoteModule", "logger"]
 
 logger = logging.getLogger("interlink.client")
 
 MAX_BROADCAST_THREADS = 64
 
 
-class Module:
+class RemoteModule:
     """``session.home``: its attributes are the module's methods."""
 
     __slots__ = ("_session", "_name")
@@ -40,10 +40,10 @@ class Module:
         return self._session.method(f"{self._name}.{name}")
 
     def __repr__(self) -> str:
-        return f"<Module {self._name}>"
+        return f"<RemoteModule {self._name}>"
 
 
-class Method:
+class RemoteMethod:
     """One API method of a session, e.g. ``home.describe_site``."""
 
     __slots__ = ("_session", "name")
@@ -107,4 +107,4 @@ class Method:
         return outcomes
 
     def __repr__(self) -> str:
-        return f"<Method {self.name}>"
+        return f"<RemoteMethod {self.name}>"

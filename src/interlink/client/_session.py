@@ -18,7 +18,7 @@ from interlink.http._retry import RetryPolicy
 from interlink.http._transport import RetryTransport
 
 from ._call import Fields, build_request, method_url, read_response
-from ._method import Method, Module
+from ._method import RemoteMethod, RemoteModule
 from ._profiles import Credentials
 
 __all__ = ["DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "Session", "SessionBase", "site_retry_policy"]
@@ -62,13 +62,13 @@ class SessionBase:
             follow_redirects=False,  # a redirected POST would lose or resend its body
         )
 
-    def __getattr__(self, name: str) -> Module:
+    def __getattr__(self, name: str) -> RemoteModule:
         if name.startswith("_"):
             raise AttributeError(name)
-        return Module(self, name)
+        return RemoteModule(self, name)
 
-    def module(self, name: str) -> Module:
-        return Module(self, name)
+    def module(self, name: str) -> RemoteModule:
+        return RemoteModule(self, name)
 
     def method(self, name: str) -> Any:
         """The method ``module.function``, e.g. ``session.method("home.describe_site")``."""
@@ -89,14 +89,14 @@ class Session(SessionBase):
 
     _client_class = httpx.Client
     _transport_class = RetryTransport
-    _method_class = Method
+    _method_class = RemoteMethod
 
     def __init__(self, root: str, credentials: Credentials | None = None, **options: Any) -> None:
         super().__init__(root, credentials, **options)
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
 
-    def method(self, name: str) -> Method:
+    def method(self, name: str) -> RemoteMethod:
         """The method ``module.function``, e.g. ``session.method("home.describe_site")``."""
         return super().method(name)  # type: ignore[no-any-return]
 
@@ -119,7 +119,7 @@ class Session(SessionBase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- used by Method -------------------------------------------------------------------
+    # -- used by RemoteMethod -------------------------------------------------------------------
 
     def _send(self, root: str, name: str, fields: Fields) -> Any:
         request = build_request(method_url(root, name), fields, self._credentials)

@@ -8,6 +8,13 @@ refused OAuth2 token is a :class:`TokenRequestError`, never the server's 401
 ``NotAuthorised``. Every such error is a :class:`ClientError`; each also keeps the base its
 upstream users catch (``httpx.InvalidURL``/``ValueError`` for URLs, ``RuntimeError`` for
 OpenID discovery and device login, as rest-tools raised).
+
+What a requests (ape-pie) user caught as ``requests.RequestException`` is caught here with
+:data:`REQUEST_ERRORS`: ``except REQUEST_ERRORS:`` catches httpx's transport and status
+errors (``httpx.HTTPError``: connect errors, timeouts, ``raise_for_status()``), refused URLs
+and every :class:`ClientError`. ``InvalidURLError`` cannot also be a
+``requests.RequestException`` without importing requests, which the base install does not
+have.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import httpx
 
 from interlink.urls import URLRuleError
 
-__all__ = ["ClientError", "InvalidURLError", "TokenRequestError"]
+__all__ = ["ClientError", "InvalidURLError", "TokenRequestError", "REQUEST_ERRORS"]
 
 
 class ClientError(Exception):
@@ -34,3 +41,7 @@ class TokenRequestError(ClientError):
         super().__init__(message)
         self.error = error
         self.description = description
+
+
+#: ``except REQUEST_ERRORS:`` where ape-pie code had ``except requests.RequestException:``.
+REQUEST_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx.InvalidURL, ClientError)

@@ -44,7 +44,10 @@ __all__ = [
 ]
 
 #: ``none``: a public client, whose ``client_id`` goes in the body without a secret.
-ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+#: ``client_secret_basic_raw``: HTTP Basic with the id and secret as given, as requests-oauthlib
+#: (and so zgw-consumers) sends them; ``client_secret_basic`` form-urlencodes both first
+#: (RFC 6749 2.3.1). The two differ only for characters outside letters, digits and ``-._~``.
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_basic_raw", "client_secret_post", "none"]
 
 
 def parse_token_response(status: int, body: bytes, token_url: str) -> dict[str, Any]:
@@ -68,10 +71,17 @@ class TokenRequest:
     form: dict[str, str]
 
 
-def basic_credentials(client_id: str, client_secret: str) -> str:
-    """RFC 6749 2.3.1: both parts form-urlencoded before Base64."""
-    raw = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
-    return "Basic " + base64.b64encode(raw.encode()).decode("ascii")
+def basic_credentials(client_id: str, client_secret: str, *, encode: bool = True) -> str:
+    """RFC 6749 2.3.1: both parts form-urlencoded before Base64; ``encode=False``: as given,
+    latin-1 where possible (requests' ``HTTPBasicAuth``, which requests-oauthlib uses)."""
+    if encode:
+        client_id, client_secret = quote(client_id, safe=""), quote(client_secret, safe="")
+    raw = f"{client_id}:{client_secret}"
+    try:
+        data = raw.encode("latin-1")
+    except UnicodeEncodeError:
+        data = raw.encode("utf-8")
+    return "Basic " + base64.b64encode(data).decode("ascii")
 
 
 @dataclass
@@ -106,8 +116,9 @@ class TokenState:
             form["scope"] = self.scope
         form.update(self.extra)
         headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
-        if self.auth_method == "client_secret_basic":
-            headers["Authorization"] = basic_credentials(self.client_id, self.client_secret)
+        if self.auth_method in ("client_secret_basic", "client_secret_basic_raw"):
+            encode = self.auth_method == "client_secret_basic"
+            headers["Authorization"] = basic_credentials(self.client_id, self.client_secret, encode=encode)
         elif self.auth_method == "client_secret_post" and self.client_secret:
             form["client_id"] = self.client_id
             form["client_secret"] = self.client_secret
@@ -122,7 +133,7 @@ class TokenState:
         self.fetches += 1
         data = parse_token_response(status, body, self.token_url)
         lifetime = data.get("expires_in")
-        if isinstance(lifetime, str) and lifetime.isdigit():
+        if isinstance(lifetime, str) and lifetime.isascii() and lifetime.isdigit():
             lifetime = float(lifetime)
         self.hold(str(data["access_token"]), lifetime if isinstance(lifetime, (int, float)) else None, now)
         return data
@@ -143,6 +154,11 @@ class TokenState:
         if token is not None and token == self.access_token:
             self.access_token = None
 
+
+
+def _monotonic() -> float:
+    # looked up per call, so a test's frozen clock (freezegun) reaches the token cache
+    return time.monotonic()
 
 
 class _Marker:
@@ -224,9 +240,9 @@ class TokenFlow(httpx.Auth):
 
     requires_request_body = True  # a 401 retry re-sends the body
 
-    def __init__(self, state: TokenState, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, state: TokenState, clock: Callable[[], float] | None = None) -> None:
         self.state = state
-        self._clock = clock
+        self._clock = clock or _monotonic
         self._thread_lock = threading.Lock()
         self._async_locks: dict[int, asyncio.Lock] = {}
 
@@ -318,7 +334,7 @@ class OAuth2ClientCredentials(TokenFlow):
         scope: str | None = None,
         auth_method: ClientAuthMethod = "client_secret_basic",
         extra: dict[str, str] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(TokenState(token_url, client_id, client_secret, scope, auth_method, dict(extra or {})), clock)
 

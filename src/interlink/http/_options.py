@@ -7,6 +7,11 @@ little differently and puts TLS on the transport. Where a custom CA is given, to
 requests (to the identity provider) get ``token_verify``: the system store plus that CA,
 with the same client certificate. Unknown keys are an error rather than
 silently dropped: a misspelt ``verfy=`` must not turn into "verify against the system store".
+
+Certificate and CA files are read when the first connection is made (as requests does), not
+here: ``verify`` in the transport settings is then a :class:`LazyTLS`, which the transport
+calls. ``token_tls="default"`` sends token requests with the system store and no client
+certificate (a service record's identity provider is usually someone else's server).
 """
 
 from __future__ import annotations
@@ -21,13 +26,19 @@ import httpx
 from interlink.http._retry import RetryPolicy
 from interlink.http._tls import MutualTLS, ssl_context
 
-__all__ = ["ClientOptions", "client_options", "DEFAULT_TIMEOUT"]
+__all__ = ["ClientOptions", "client_options", "tls_settings", "proxy_url", "env_proxy_for", "as_timeout", "LazyTLS",
+           "DEFAULT_TIMEOUT", "DEFAULT_MAX_REDIRECTS"]
 
 #: Always some timeout: requests (and so ape-pie) waits forever by default.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
+#: requests' ``Session.max_redirects`` (httpx's own default is 20).
+DEFAULT_MAX_REDIRECTS = 30
+
 _CLIENT_KEYS = {"auth", "headers", "params", "cookies", "follow_redirects", "event_hooks", "trust_env",
                 "max_redirects", "default_encoding"}
+#: requests' session attributes that httpx has no client setting for; APIClient honours them.
+_REQUESTS_KEYS = {"hooks", "stream"}
 _TRANSPORT_KEYS = {"http1", "http2", "limits", "local_address", "uds", "socket_options"}
 
 
@@ -37,7 +48,33 @@ class ClientOptions:
     transport: dict[str, Any] = field(default_factory=dict)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     custom_transport: Any = None
-    token_verify: ssl.SSLContext | bool | None = None
+    token_verify: Any = None
+    #: requests-style values as given (``client.verify``, ``client.cert``, ``client.proxies``).
+    verify: Any = True
+    cert: Any = None
+    proxies: dict[str, str] = field(default_factory=dict)
+    token_tls: str = "client"
+    #: requests' ``hooks`` and ``stream`` session attributes.
+    requests: dict[str, Any] = field(default_factory=dict)
+
+
+class LazyTLS:
+    """An ``SSLContext`` built on first call, so certificate files are read when connecting."""
+
+    __slots__ = ("_build", "_context")
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._context: ssl.SSLContext | None = None
+
+    def __call__(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = self._build()
+        return self._context
+
+
+def as_timeout(value: Any) -> httpx.Timeout:
+    return _timeout(value)
 
 
 def _timeout(value: Any) -> httpx.Timeout:
@@ -76,15 +113,51 @@ def _verify(verify: Any, cert: Any, system: bool = False) -> ssl.SSLContext | bo
     if system and (ca is None or not check):
         return None  # nothing to widen
     if cert is None:
-        return ssl_context(ca=ca, system=system) if ca is not None else check
+        return LazyTLS(lambda: ssl_context(ca=ca, system=system)) if ca is not None else check
     if isinstance(cert, MutualTLS):
-        return ssl_context(ca=ca, cert=cert.cert, key=cert.key, key_password=cert.key_password,
-                           verify=check, system=system)
+        return LazyTLS(lambda: ssl_context(ca=ca, cert=cert.cert, key=cert.key, key_password=cert.key_password,
+                                           verify=check, system=system))
     if isinstance(cert, tuple):
         cert_file, key_file = cert[0], cert[1] if len(cert) > 1 else None
     else:
         cert_file, key_file = cert, None
-    return ssl_context(ca=ca, cert=cert_file, key=key_file, verify=check, system=system)
+    return LazyTLS(lambda: ssl_context(ca=ca, cert=cert_file, key=key_file, verify=check, system=system))
+
+
+def proxy_url(proxies: Any) -> str | None:
+    """The one proxy httpx can use for a requests-style ``proxies`` mapping."""
+    if not proxies:
+        return None
+    if isinstance(proxies, (str, httpx.URL, httpx.Proxy)):
+        return proxies  # type: ignore[return-value]
+    return proxies.get("https") or proxies.get("all") or proxies.get("http")
+
+
+def env_proxy_for(url: str) -> str | None:
+    """The proxy ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` choose for ``url``,
+    as requests (``trust_env``) and httpx read them; ``None``: connect directly.
+
+    A client is pinned to one origin, so the choice is made once, for its base URL.
+    """
+    from httpx._utils import URLPattern, get_environment_proxies
+
+    target = httpx.URL(url)
+    for pattern, proxy in sorted((URLPattern(k), v) for k, v in get_environment_proxies().items()):
+        if pattern.matches(target):
+            return proxy
+    return None
+
+
+def tls_settings(verify: Any, cert: Any, token_tls: str = "client") -> tuple[Any, Any]:
+    """``(transport verify, token verify)`` for requests-style ``verify``/``cert``."""
+    if token_tls == "default":
+        token = True  # the system store, no client certificate
+        if isinstance(verify, ssl.SSLContext) or (verify is True and cert is None):
+            token = None  # same as the service: no separate route needed
+        return _verify(verify, cert), token
+    if token_tls != "client":
+        raise ValueError(f"token_tls must be 'client' or 'default', not {token_tls!r}")
+    return _verify(verify, cert), _verify(verify, cert, system=True)
 
 
 def client_options(kwargs: dict[str, Any] | None) -> ClientOptions:
@@ -96,12 +169,15 @@ def client_options(kwargs: dict[str, Any] | None) -> ClientOptions:
     mtls = given.pop("mtls", None)
     if mtls is not None:
         cert = mtls
-    options.transport["verify"] = _verify(verify, cert)
-    options.token_verify = _verify(verify, cert, system=True)
+    options.verify, options.cert = verify, cert
+    options.token_tls = given.pop("token_tls", "client")
+    options.transport["verify"], options.token_verify = tls_settings(verify, cert, options.token_tls)
     proxy = given.pop("proxy", None)
     proxies = given.pop("proxies", None)  # requests: {"https": url, ...}
+    if proxies:
+        options.proxies = dict(proxies)
     if proxies and not proxy:
-        proxy = proxies.get("https") or proxies.get("all") or proxies.get("http")
+        proxy = proxy_url(proxies)
     if proxy:
         options.transport["proxy"] = proxy
     if "allow_redirects" in given:  # requests' per-request name
@@ -116,8 +192,11 @@ def client_options(kwargs: dict[str, Any] | None) -> ClientOptions:
         )
     options.policy = policy
     options.custom_transport = given.pop("transport", None)
+    options.client.setdefault("max_redirects", given.pop("max_redirects", DEFAULT_MAX_REDIRECTS))
     for key in list(given):
-        if key in _CLIENT_KEYS:
+        if key in _REQUESTS_KEYS:
+            options.requests[key] = given.pop(key)
+        elif key in _CLIENT_KEYS:
             options.client[key] = given.pop(key)
         elif key in _TRANSPORT_KEYS:
             options.transport[key] = given.pop(key)

@@ -2,31 +2,38 @@
 
 The adapter reads a record duck-typed (``interlink.store.Service`` or any object with the
 same attributes), so this module does not import the store: shells depend on the core,
-not on each other. Auth types:
+not on each other. Auth types (zgw-consumers' names; ``none`` and ``jwt`` are accepted aliases):
 
 ===============================  ==================================================
-``none``                         nothing
+``no_auth``                      nothing
 ``basic``                        ``username`` + secret
 ``api_key``                      secret in ``api_key_header`` (default ``Authorization``)
                                  or ``api_key_query``
 ``bearer``                       secret as a static bearer token
 ``oauth2_client_credentials``    ``token_url``, ``client_id`` + secret, ``scope``,
-                                 ``client_auth_method`` (basic or post)
-``jwt``                          zgw-style HS256 bearer: ``client_id`` + secret,
+                                 ``client_auth_method`` (default: HTTP Basic as
+                                 requests-oauthlib sends it)
+``zgw``                          zgw-consumers' HS256 bearer: ``client_id`` + secret,
                                  ``jwt_lifetime``, ``user_id``, ``user_representation``
 ===============================  ==================================================
 
 Client certificate/key (mTLS) and the server CA are independent of the auth type. Token
-requests go through the client's own transport (so they carry the client certificate and
-are retried), trusting the system store as well as ``server_ca``: the record's CA is for the
-service, and its identity provider is often a public one.
+requests go through the client's own transport (so they are retried and share its
+timeout) but, as zgw-consumers' requests-oauthlib session does, with the system trust store
+and no client certificate: the record's CA and certificate are for the service, and its
+identity provider is usually someone else's server. A record whose ``token_use_client_tls``
+is true sends them with the service's TLS settings (the system store plus ``server_ca``,
+and the client certificate) instead.
 OAuth2 auth objects are shared between clients built for the same credentials, so
 building a client per call still fetches one token per token lifetime.
+The timeout is the record's, else zgw-consumers' default of 10 seconds for connecting and
+for reading alike (requests applies one number to both).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from typing import Any
 
@@ -39,7 +46,12 @@ from interlink.http._oauth2 import OAuth2ClientCredentials
 from interlink.http._tls import MutualTLS
 from interlink.service_auth import AUTH_TYPES, check_auth_type
 
-__all__ = ["ServiceConfigAdapter", "build_client", "AUTH_TYPES"]
+__all__ = ["ServiceConfigAdapter", "build_client", "connection_check", "AUTH_TYPES", "DEFAULT_SERVICE_TIMEOUT"]
+
+#: zgw-consumers' ``Service.timeout`` default: one number, for connecting and reading.
+DEFAULT_SERVICE_TIMEOUT = 10.0
+
+logger = logging.getLogger(__name__)
 
 _oauth2_cache: dict[tuple[str, ...], OAuth2ClientCredentials] = {}
 _oauth2_lock = threading.Lock()
@@ -75,9 +87,9 @@ class ServiceConfigAdapter:
 
     def auth(self) -> httpx.Auth | None:
         service = self.service
-        auth_type = check_auth_type(_value(service, "auth_type", "none"))
+        auth_type = check_auth_type(_value(service, "auth_type", "no_auth") or "no_auth")
         secret = _value(service, "secret", "") or ""
-        if auth_type == "none":
+        if auth_type == "no_auth":
             return None
         if auth_type == "basic":
             return BasicAuth(_value(service, "username", ""), secret)
@@ -89,9 +101,9 @@ class ServiceConfigAdapter:
         if auth_type == "oauth2_client_credentials":
             return _shared_oauth2(
                 _value(service, "token_url"), _value(service, "client_id"), secret,
-                _value(service, "scope") or None, _value(service, "client_auth_method", "client_secret_basic"),
+                _value(service, "scope") or None, _value(service, "client_auth_method") or "client_secret_basic_raw",
             )
-        if auth_type == "jwt":
+        if auth_type == "zgw":
             return JWTBearerAuth(
                 _value(service, "client_id"), secret,
                 lifetime=int(_value(service, "jwt_lifetime", DEFAULT_LIFETIME)),
@@ -110,11 +122,14 @@ class ServiceConfigAdapter:
         if headers:
             kwargs["headers"] = dict(headers)
         timeout = _value(service, "timeout")
-        if timeout:
-            kwargs["timeout"] = float(timeout)
+        kwargs["timeout"] = float(timeout) if timeout else DEFAULT_SERVICE_TIMEOUT  # connect and read alike
         ca = _value(service, "server_ca") or None
         cert = _value(service, "client_certificate") or None
         key = _value(service, "client_private_key") or None
+        # Only a token flow sends token requests, and only TLS settings make them differ.
+        if isinstance(auth, OAuth2ClientCredentials) and (ca or cert) \
+                and not _value(service, "token_use_client_tls", False):
+            kwargs["token_tls"] = "default"
         if cert:
             kwargs["cert"] = MutualTLS(cert=cert, key=key, ca=ca)
         elif ca:
@@ -122,7 +137,28 @@ class ServiceConfigAdapter:
         return kwargs
 
 
-def build_client(service: Any, *, client_class: type = APIClient, **kwargs: Any) -> Any:
-    """A client for ``service``: ``build_client(svc)`` (sync) or
-    ``build_client(svc, client_class=AsyncAPIClient)``."""
-    return client_class.configure_from(ServiceConfigAdapter(service), **kwargs)
+def build_client(service: Any, client_factory: type | None = None, *, client_class: type | None = None,
+                 **kwargs: Any) -> Any:
+    """A client for ``service``: ``build_client(svc)`` (sync), or with zgw-consumers' keyword
+    ``build_client(svc, client_factory=AsyncAPIClient)`` (``client_class=`` is the same).
+    Extra ``kwargs`` go to ``client_factory.configure_from`` (for subclasses)."""
+    if client_factory is not None and client_class is not None and client_factory is not client_class:
+        raise TypeError("give client_factory= or client_class=, not both")
+    factory = client_factory or client_class or APIClient
+    configure = getattr(factory, "configure_from", None)
+    if configure is None:
+        raise TypeError(f"client_factory must have configure_from(adapter) (an APIClient subclass), not {factory!r}")
+    return configure(ServiceConfigAdapter(service), **kwargs)
+
+
+def connection_check(service: Any, path: str | None = None) -> int | None:
+    """The HTTP status of a GET to the record's ``api_connection_check_path`` (or ``path``,
+    else the base URL), or ``None`` when the service cannot be reached — zgw-consumers'
+    ``Service.connection_check``. The failure is logged at INFO, without secrets."""
+    target = path or _value(service, "api_connection_check_path", "") or ""
+    try:
+        with build_client(service) as client:
+            return int(client.get(target).status_code)
+    except Exception as exc:  # noqa: BLE001 - a check reports, it does not raise (as upstream)
+        logger.info("connection check of service %r failed: %s", _value(service, "slug", "?"), type(exc).__name__)
+        return None

@@ -7,6 +7,7 @@ written to a private temporary file (mode 0600), loaded, and removed at once.
 
 from __future__ import annotations
 
+import errno
 import os
 import ssl
 import tempfile
@@ -48,6 +49,12 @@ class MutualTLS:
         return ssl_context(ca=self.ca, cert=self.cert, key=self.key, key_password=self.key_password)
 
 
+def _must_exist(value: PEMOrPath | None, what: str) -> None:
+    """requests names the missing file; ``ssl`` raises a bare ENOENT. Say which file."""
+    if value is not None and not _is_pem(value) and not os.path.exists(os.fspath(value)):
+        raise FileNotFoundError(errno.ENOENT, f"could not find the TLS {what} file", os.fspath(value))
+
+
 def ssl_context(
     *,
     ca: PEMOrPath | None = None,
@@ -60,6 +67,9 @@ def ssl_context(
     """An ``SSLContext`` verifying the server (against ``ca`` or the system store) and
     presenting ``cert``/``key`` when given. ``system=True`` trusts the system store *and*
     ``ca`` (token requests to a public identity provider from a client with a private CA)."""
+    _must_exist(ca, "CA")
+    _must_exist(cert, "certificate")
+    _must_exist(key, "key")
     if ca is None:
         context = ssl.create_default_context()
     elif system:

@@ -20,7 +20,16 @@ ones are made on the next request.
 Token requests (marked with the ``TOKEN_REQUEST`` extension by the auth flows) may use a
 wider trust: when a client has a private CA for its service, the token endpoint is
 often a public identity provider, so those requests trust the system store *and* that CA,
-keeping the client certificate.
+keeping the client certificate (or, for service records, the system store alone and no
+client certificate: ``token_verify`` is whatever the options say).
+
+TLS material is read when the first connection of a route is made, not at construction
+(requests reads certificate files when it connects): a ``verify`` given as a callable is
+called then. A request may carry its own TLS/proxy settings (requests' per-call
+``verify=``, ``cert=``, ``proxies=``) as a :class:`Route` extension; each distinct route gets
+its own lazily made pool. ``close()`` ends the pools but not the transport: the next
+request makes new ones, as a closed ``requests.Session`` keeps working; pools with a
+response still being read are closed when that response is.
 """
 
 from __future__ import annotations
@@ -36,12 +45,38 @@ import httpx
 
 from interlink.http._retry import RetryPolicy
 
-__all__ = ["RetryTransport", "AsyncRetryTransport", "TOKEN_REQUEST"]
+__all__ = ["RetryTransport", "AsyncRetryTransport", "TOKEN_REQUEST", "ROUTE", "Route"]
 
 #: Request extension set by auth flows on the token requests they yield.
 TOKEN_REQUEST = "interlink.token_request"
+#: Request extension holding a :class:`Route`: per-request transport settings.
+ROUTE = "interlink.route"
+
+#: More distinct per-request routes than this and the least recently made idle one is closed.
+MAX_ROUTES = 16
+
+
+class Route:
+    """Per-request transport settings (``verify``, ``proxy``) under a hashable ``key``."""
+
+    __slots__ = ("key", "settings")
+
+    def __init__(self, key: Any, settings: Callable[[], dict[str, Any]]) -> None:
+        self.key = key
+        self.settings = settings
 
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 class _ClosingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -90,45 +125,111 @@ class _RetryingPool:
         policy: RetryPolicy | None = None,
         keep_alive: bool = True,
         sleep: Callable[[float], Any] | None = None,
-        token_verify: ssl.SSLContext | bool | None = None,
+        token_verify: Any = None,
         **transport_kwargs: Any,
     ) -> None:
         self.policy = policy or RetryPolicy()
         self.keep_alive = keep_alive
         self._sleep = sleep
-        self._kwargs = {"default": transport_kwargs}
+        self._kwargs: dict[Any, Any] = {"default": transport_kwargs}
         if token_verify is not None:
             self._kwargs["token"] = {**transport_kwargs, "verify": token_verify}
-        self._inner: dict[str, Any] = {}
+        self._inner: dict[Any, Any] = {}
+        self._busy: dict[Any, int] = {}
+        self._retired: list[Any] = []
         self._in_flight = 0
         self._lock = threading.Lock()
 
-    def _acquire(self, request: httpx.Request) -> Any:
-        route = "token" if request.extensions.get(TOKEN_REQUEST) and "token" in self._kwargs else "default"
-        with self._lock:
-            inner = self._inner.get(route)
-            if inner is None:
-                inner = self._inner[route] = self._factory(**self._kwargs[route])
-            self._in_flight += 1
-            return inner
+    def reconfigure(self, token_verify: Any = None, **transport_kwargs: Any) -> list[Any]:
+        """New settings for the default (and token) route, e.g. after ``client.verify = False``.
 
-    def _release(self) -> list[Any]:
+        Returns the inner transports to close now; those in use are closed when idle.
+        """
+        with self._lock:
+            # per-request routes were made from the old defaults: they are made again
+            self._kwargs = {k: v for k, v in self._kwargs.items() if not isinstance(k, tuple)}
+            self._kwargs["default"] = {**self._kwargs["default"], **transport_kwargs}
+            if token_verify is not None:
+                self._kwargs["token"] = {**self._kwargs["default"], "verify": token_verify}
+            else:
+                self._kwargs.pop("token", None)
+            return self._retire_all()
+
+    @staticmethod
+    def _resolve(kwargs: dict[str, Any]) -> dict[str, Any]:
+        verify = kwargs.get("verify")
+        if callable(verify):  # lazily built TLS context: certificate files are read now
+            kwargs = {**kwargs, "verify": verify()}
+        return kwargs
+
+    def _acquire(self, request: httpx.Request) -> tuple[Any, Any]:
+        extensions = request.extensions
+        route: Route | None = extensions.get(ROUTE)
+        if extensions.get(TOKEN_REQUEST) and "token" in self._kwargs:
+            key: Any = "token"
+        elif route is not None:
+            key = ("route", route.key)
+        else:
+            key = "default"
+        with self._lock:
+            inner = self._inner.get(key)
+            if inner is None:
+                if key not in self._kwargs:  # a per-request route: the default settings, overridden
+                    self._kwargs[key] = {**self._kwargs["default"], **route.settings()}  # type: ignore[union-attr]
+                    self._evict_routes()
+                inner = self._factory(**self._resolve(self._kwargs[key]))
+                self._inner[key] = inner
+            self._in_flight += 1
+            self._busy[key] = self._busy.get(key, 0) + 1
+            return key, inner
+
+    def _evict_routes(self) -> None:
+        routes = [k for k in self._kwargs if isinstance(k, tuple)]
+        for key in routes[: max(0, len(routes) - MAX_ROUTES)]:
+            if not self._busy.get(key):
+                del self._kwargs[key]
+                inner = self._inner.pop(key, None)
+                if inner is not None:
+                    self._retired.append(inner)
+
+    def _release(self, key: Any) -> list[Any]:
         """Called when a response is closed; returns the inner transports to close, if any."""
         with self._lock:
             self._in_flight -= 1
-            if self.keep_alive or self._in_flight > 0:
+            self._busy[key] -= 1
+            if self._in_flight > 0:
                 return []
-            return self._take_all()
+            closing, self._retired = self._retired, []
+            if not self.keep_alive:
+                closing += self._take_all()
+            return closing
 
     def _take_all(self) -> list[Any]:
         inners, self._inner = list(self._inner.values()), {}
         return inners
 
+    def _retire_all(self) -> list[Any]:
+        """Drop every pool: closed now if nothing is in flight, else when the last response is."""
+        inners = self._take_all()
+        if self._in_flight > 0:
+            self._retired += inners
+            return []
+        return inners
+
     def _wait_after_error(self, request: httpx.Request, error: Exception, attempt: int) -> float | None:
+        if _certificate_refused(error):
+            return None  # a certificate that fails verification will fail again: no retry
         return self.policy.after_error(request.method, not isinstance(error, _CONNECT_ERRORS), attempt)
 
-    def _wait_after(self, request: httpx.Request, response: httpx.Response, attempt: int) -> float | None:
-        return self.policy.after_status(request.method, response.status_code, response.headers.get("retry-after"), attempt)
+    def _wait_or_keep(
+        self, request: httpx.Request, response: httpx.Response, attempt: int, release: Callable[[], Any]
+    ) -> float | None:
+        """The wait before the next attempt, or None: the response is kept, and closing it
+        calls ``release`` (the shell's, sync or async)."""
+        wait = self.policy.after_status(request.method, response.status_code, response.headers.get("retry-after"), attempt)
+        if wait is None:
+            response.stream = _ClosingStream(response.stream, release)
+        return wait
 
 
 class RetryTransport(_RetryingPool, httpx.BaseTransport):
@@ -136,33 +237,33 @@ class RetryTransport(_RetryingPool, httpx.BaseTransport):
 
     _factory = httpx.HTTPTransport
 
-    def _release_now(self) -> None:
-        for inner in self._release():
+    def _release_now(self, key: Any) -> None:
+        for inner in self._release(key):
             inner.close()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         for attempt in itertools.count(1):
-            inner = self._acquire(request)
+            key, inner = self._acquire(request)
             try:
                 response = inner.handle_request(request)
             except httpx.TransportError as exc:
-                self._release_now()
-                wait = self._wait_after_error(request, exc, attempt)
-                if wait is None:
+                self._release_now(key)
+                if (wait := self._wait_after_error(request, exc, attempt)) is None:
                     raise
+            except BaseException:
+                self._release_now(key)
+                raise
             else:
-                wait = self._wait_after(request, response, attempt)
-                if wait is None:
-                    response.stream = _ClosingStream(response.stream, self._release_now)
+                if (wait := self._wait_or_keep(request, response, attempt, lambda: self._release_now(key))) is None:
                     return response
                 response.close()
-                self._release_now()
+                self._release_now(key)
             (self._sleep or time.sleep)(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         with self._lock:
-            inners = self._take_all()
+            inners = self._retire_all()
         for inner in inners:
             inner.close()
 
@@ -172,27 +273,27 @@ class AsyncRetryTransport(_RetryingPool, httpx.AsyncBaseTransport):
 
     _factory = httpx.AsyncHTTPTransport
 
-    async def _release_now(self) -> None:
-        for inner in self._release():
+    async def _release_now(self, key: Any) -> None:
+        for inner in self._release(key):
             await inner.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         for attempt in itertools.count(1):
-            inner = self._acquire(request)
+            key, inner = self._acquire(request)
             try:
                 response = await inner.handle_async_request(request)
             except httpx.TransportError as exc:
-                await self._release_now()
-                wait = self._wait_after_error(request, exc, attempt)
-                if wait is None:
+                await self._release_now(key)
+                if (wait := self._wait_after_error(request, exc, attempt)) is None:
                     raise
+            except BaseException:
+                await self._release_now(key)
+                raise
             else:
-                wait = self._wait_after(request, response, attempt)
-                if wait is None:
-                    response.stream = _ClosingStream(response.stream, self._release_now)
+                if (wait := self._wait_or_keep(request, response, attempt, lambda: self._release_now(key))) is None:
                     return response
                 await response.aclose()
-                await self._release_now()
+                await self._release_now(key)
             await self._pause(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -203,6 +304,6 @@ class AsyncRetryTransport(_RetryingPool, httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         with self._lock:
-            inners = self._take_all()
+            inners = self._retire_all()
         for inner in inners:
             await inner.aclose()

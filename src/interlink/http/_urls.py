@@ -14,7 +14,9 @@ from typing import Any
 from interlink import urls
 from interlink.http._errors import InvalidURLError
 
-__all__ = ["InvalidURLError", "normalise_base_url", "resolve_url", "is_inside"]
+__all__ = ["InvalidURLError", "normalise_base_url", "resolve_url", "is_inside", "is_base_url"]
+
+is_base_url = urls.is_base_url
 
 
 def normalise_base_url(base_url: str) -> str:

@@ -70,7 +70,9 @@ class DevicePoll:
     def next_wait(self, now: float) -> float:
         """Seconds to sleep before the next poll; raises once the device code has expired."""
         if now + self.interval > self.deadline:
-            raise DeviceLoginError("device login expired before the user finished it", error="expired_token")
+            # rest-tools' text, as if the provider had said so (it stops polling here first).
+            raise DeviceLoginError("Device authorization failed: expired_token", error="expired_token",
+                                   description="the device code expired before the user finished the login")
         self.waits.append(self.interval)
         return self.interval
 
@@ -81,8 +83,8 @@ class DevicePoll:
         if error == "slow_down":
             self.interval += 5  # RFC 8628 3.5
             return
-        detail = f"{error}: {description}" if description else (error or "unknown error")
-        raise DeviceLoginError(f"device login failed: {detail}", error=error, description=description)
+        # rest-tools' text exactly; the provider's description is kept on the exception.
+        raise DeviceLoginError(f"Device authorization failed: {error}", error=error, description=description)
 
 
 def print_login_prompt(response: dict[str, Any], out: TextIO) -> None:
@@ -132,10 +134,10 @@ def perform_device_grant(
         verifier, challenge = new_pkce_pair()
         form.update(code_challenge=challenge, code_challenge_method="S256")
     marked = {TOKEN_REQUEST: True}
-    response = http.post(device_url, data=form, headers=headers, extensions=marked)
+    response = _post(http, device_url, form, headers, marked)
     data = _json(response)
     if response.status_code != 200 or "device_code" not in data:
-        raise DeviceLoginError(f"device authorization failed: {data.get('error') or response.status_code}",
+        raise DeviceLoginError(f"Device authorization failed: {data.get('error', '')}",
                                error=str(data.get("error", "")))
     print_login_prompt(data, out or sys.stdout)
     poll = DevicePoll.start(data, time.monotonic())
@@ -144,12 +146,20 @@ def perform_device_grant(
         token_form["code_verifier"] = verifier
     while True:
         sleep(poll.next_wait(time.monotonic()))
-        response = http.post(token_url, data=token_form, headers=headers, extensions=marked)
+        response = _post(http, token_url, token_form, headers, marked)
         answer = _json(response)
         if response.status_code == 200 and "access_token" in answer:
             logger.debug("device login complete")
             return answer
         poll.on_error(str(answer.get("error", "")), str(answer.get("error_description", "")))
+
+
+def _post(http: httpx.Client, url: str, form: dict[str, str], headers: dict[str, str],
+          extensions: dict[str, Any]) -> httpx.Response:
+    try:
+        return http.post(url, data=form, headers=headers, extensions=extensions)
+    except httpx.HTTPError as exc:  # rest-tools: every failure of the login is a RuntimeError
+        raise DeviceLoginError("Device authorization failed", description=f"{url} could not be reached: {exc}") from exc
 
 
 def _expiry(answer: dict[str, Any]) -> float | None:
@@ -175,7 +185,7 @@ def _device_login(address: str, token_url: str, client_id: str, client_secret: s
         info = discover(token_url, http)
         endpoint = info.get("device_authorization_endpoint")
         if not endpoint:
-            raise DeviceLoginError("device login is not supported by this OpenID provider")
+            raise DeviceLoginError("Device grant not supported by server")
         answer = perform_device_grant(logger, endpoint, info["token_endpoint"], client_id, client_secret, scopes,
                                       http=http, out=out)
     refresh_token = answer.get("refresh_token")
@@ -222,6 +232,16 @@ def save_refresh_token(path: Path, token: str | bytes) -> None:
         raise
 
 
+def _load_token_from_file(filepath: Path) -> str | None:
+    """The saved refresh token, or ``None`` when there is no file (rest-tools' helper)."""
+    return filepath.read_text() if filepath.exists() else None
+
+
+def _save_token_to_file(filepath: Path, token: str) -> None:
+    """rest-tools' helper, writing as :func:`save_refresh_token` does (atomically, 0600)."""
+    save_refresh_token(filepath, token)
+
+
 def SavedDeviceGrantAuth(  # noqa: N802
     address: str,
     token_url: str,
@@ -242,15 +262,14 @@ def SavedDeviceGrantAuth(  # noqa: N802
         if refresh:
             save_refresh_token(path, refresh)
 
-    if path.exists():
-        saved = path.read_text().strip()
-        if saved:
-            try:
-                return OpenIDRestClient(
-                    address=address, token_url=token_url, refresh_token=saved, client_id=client_id,
-                    client_secret=client_secret, update_func=update_func,
-                    **{k: v for k, v in kwargs.items() if k != "out"},
-                )
-            except TokenRequestError:
-                kwargs["logger"].info("saved refresh token refused; starting a device login")
+    saved = (_load_token_from_file(path) or "").strip()
+    if saved:
+        try:
+            return OpenIDRestClient(
+                address=address, token_url=token_url, refresh_token=saved, client_id=client_id,
+                client_secret=client_secret, update_func=update_func,
+                **{k: v for k, v in kwargs.items() if k != "out"},
+            )
+        except Exception:  # as rest-tools: any failure of the saved token means a new login
+            kwargs["logger"].info("saved refresh token refused; starting a device login")
     return _device_login(address, token_url, client_id, client_secret, scopes, kwargs, update_func)

@@ -8,11 +8,11 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
 from interlink.identity import Authenticator
 
 from ._access_log import AccessLog
-from ._api import Api, Module
+from ._api import ApiServer, Module
 from ._call import Call
 from ._method import Method
 from ._ratelimit import FailureLimiter
 from ._redaction import RedactCredentials
 from ._site import Site
 
-__all__ = ["AccessLog", "Api", "Authenticator", "Call", "FailureLimiter", "Method", "Module", "RedactCredentials", "Site"]
+__all__ = ["AccessLog", "ApiServer", "Authenticator", "Call", "FailureLimiter", "Method", "Module", "RedactCredentials", "Site"]

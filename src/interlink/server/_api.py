@@ -1,4 +1,4 @@
-"""The method registry: ``Api``, ``api.module(name)``, ``@module.method`` and ``@api.method``."""
+"""The method registry: ``ApiServer``, ``api.module(name)``, ``@module.method`` and ``@api.method``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Module:
     """A group of methods published under ``/api/<name>/``."""
 
-    def __init__(self, api: Api, name: str) -> None:
+    def __init__(self, api: ApiServer, name: str) -> None:
         if not name or "/" in name or "." in name:
             raise ValueError(f"module name {name!r} must be a non-empty name without '/' or '.'")
         self.api = api
@@ -29,22 +29,25 @@ class Module:
     @overload
     def method(self, function: F, /) -> F: ...
     @overload
-    def method(self, *, name: str | None = None, requires: Iterable[str] = ()) -> Callable[[F], F]: ...
+    def method(
+        self, *, name: str | None = None, requires: Iterable[str] = (), callbacks: Iterable[Any] = ()
+    ) -> Callable[[F], F]: ...
 
     def method(
-        self, function: F | None = None, /, *, name: str | None = None, requires: Iterable[str] = ()
+        self, function: F | None = None, /, *, name: str | None = None, requires: Iterable[str] = (),
+        callbacks: Iterable[Any] = (),
     ) -> F | Callable[[F], F]:
         def register(fn: F) -> F:
-            self.api.add(Method(fn, self.name, name=name, requires=requires))
+            self.api.add(Method(fn, self.name, name=name, requires=requires, callbacks=callbacks))
             return fn
 
         return register(function) if function is not None else register
 
 
-class Api:
+class ApiServer:
     """A site's API: the registry of methods, and the ASGI application that serves them.
 
-    ``Api`` is itself an ASGI app (``uvicorn mysite.api:api``); ``interlink serve`` runs it too.
+    ``ApiServer`` is itself an ASGI app (``uvicorn mysite.api:api``); ``interlink serve`` runs it too.
     """
 
     def __init__(
@@ -61,6 +64,8 @@ class Api:
         trusted_proxies: Iterable[str] = (),
         login_limiter: FailureLimiter | None = None,
         login_limits: str | None = None,
+        callback_allowed_networks: str | Iterable[str] | None = None,
+        delivery_worker: bool = True,
     ) -> None:
         self.methods: dict[str, Method] = {}
         self.modules: dict[str, Module] = {}
@@ -79,8 +84,15 @@ class Api:
         # Where failed-login counts live: "memory://", "database" or "redis://…" (interlink[redis]);
         # None: the database when there is one, else memory. See server/_ratelimit.py.
         self.login_limits = login_limits
-        # Site pages served with this Api; each is handed its collaborators at startup.
+        # Site pages served with this ApiServer; each is handed its collaborators at startup.
         self.sites: list[Site] = []
+        # Callbacks and webhooks (interlink.callbacks): networks callbacks may reach besides
+        # public addresses (None: $INTERLINK_CALLBACK_ALLOWED_NETWORKS), whether the app runs a
+        # delivery worker in-process, the declared webhooks, and the hook that serves them.
+        self.callback_allowed_networks = callback_allowed_networks
+        self.delivery_worker = delivery_worker
+        self.webhooks: dict[str, Any] = {}
+        self.call_hook: Any = None
         self._app: Any = None
 
     def module(self, name: str) -> Module:
@@ -93,7 +105,8 @@ class Api:
     def method(self, function: F, /) -> F: ...
     @overload
     def method(
-        self, *, module: str | None = None, name: str | None = None, requires: Iterable[str] = ()
+        self, *, module: str | None = None, name: str | None = None, requires: Iterable[str] = (),
+        callbacks: Iterable[Any] = (),
     ) -> Callable[[F], F]: ...
 
     def method(
@@ -104,21 +117,48 @@ class Api:
         module: str | None = None,
         name: str | None = None,
         requires: Iterable[str] = (),
+        callbacks: Iterable[Any] = (),
     ) -> F | Callable[[F], F]:
         """Register a method; its module defaults to the last part of the function's module."""
 
         def register(fn: F) -> F:
             module_name = module or fn.__module__.rsplit(".", 1)[-1]
-            return self.module(module_name).method(name=name, requires=requires)(fn)
+            return self.module(module_name).method(name=name, requires=requires, callbacks=callbacks)(fn)
 
         return register(function) if function is not None else register
 
     def add(self, method: Method) -> None:
         if method.name in self.methods:
             raise ValueError(f"method {method.name} is already registered")
+        if method.callbacks:
+            self._callbacks_hook()
         self.methods[method.name] = method
         if self._app is not None:
             self._app.add_method(method)
+
+    def webhook(self, event: str, *, body: Any = Any, summary: str = "", description: str = "") -> Any:
+        """Declare a webhook event (shown under the OpenAPI document's ``webhooks``)."""
+        from interlink.callbacks import Webhook
+
+        if event in self.webhooks:
+            raise ValueError(f"webhook {event!r} is already declared")
+        webhook = self.webhooks[event] = Webhook(event, body=body, summary=summary, description=description)
+        self._callbacks_hook()
+        if self._app is not None:
+            self._app._openapi = None
+        return webhook
+
+    def emit(self, event: str, body: Any) -> str:
+        """Queue webhook ``event`` for every endpoint subscribed to it; returns the message id.
+        Inside a method it is written in the call's transaction, else in one of its own."""
+        return self._callbacks_hook().emit(event, body)
+
+    def _callbacks_hook(self) -> Any:
+        if self.call_hook is None:
+            from interlink.callbacks._calls import CallbackHook
+
+            self.call_hook = CallbackHook(self)
+        return self.call_hook
 
     @property
     def app(self) -> Any:

@@ -26,7 +26,7 @@ from interlink.wire import WireError
 from ._authentication import Authentication
 from ._backend import open_backend
 from ._body import ClientDisconnected, content_type_of, form_pairs, json_body, multipart_pairs, query_pairs, read_body, unsupported
-from ._call import Call
+from ._call import CURRENT_CALL, Call
 from ._client_address import ClientAddress
 from ._credentials import AUTHORISATION, authorization_header, pop_authorisation, pop_json_authorisation, read_credentials
 from ._csrf import csrf_matches, pop_csrf
@@ -39,7 +39,7 @@ from ._sessions import session_cookie
 from ._threads import ThreadPool
 
 if TYPE_CHECKING:
-    from ._api import Api
+    from ._api import ApiServer
     from ._method import Method
 
 logger = logging.getLogger("interlink.server")
@@ -57,7 +57,7 @@ def dumps(value: Any) -> bytes:
 
 
 class ApiApp:
-    def __init__(self, api: Api) -> None:
+    def __init__(self, api: ApiServer) -> None:
         self.api = api
         self.prefix = api.prefix + "/"
         self.by_path: dict[str, Method] = {}
@@ -103,7 +103,12 @@ class ApiApp:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(self.setup)
-        yield
+        hook = self.api.call_hook
+        if hook is None:
+            yield
+            return
+        async with hook.running(self):  # the in-process delivery worker
+            yield
 
     def load_model(self, cls: type, api_id: str) -> Any:
         finder = getattr(cls, "from_api_id", None)
@@ -219,18 +224,27 @@ class ApiApp:
         if method.role_parameter is not None:
             kwargs[method.role_parameter] = role
         call: Call | None = None
-        if method.call_parameter is not None:
-            call = kwargs[method.call_parameter] = Call(method.name, role, client, self.backend.database)
+        hook = self.api.call_hook  # callbacks and webhooks (interlink.callbacks), when declared
+        watched = hook is not None and hook.watches(method)
+        if method.call_parameter is not None or watched:
+            call = Call(method.name, role, client, self.backend.database)
+            if method.call_parameter is not None:
+                kwargs[method.call_parameter] = call
+            if watched:
+                hook.begin(call, method, scope, kwargs)
         if method.is_async:
+            if call is None:
+                return encode_result(method, await method.function(**kwargs))
+            token = CURRENT_CALL.set(call)
             try:
-                result = await method.function(**kwargs)
+                call.response = encode_result(method, await method.function(**kwargs))
             except BaseException as error:
-                if call is not None:
-                    call.finish(error)
+                call.finish(error)
                 raise
-            if call is not None:
-                call.finish()
-            return encode_result(method, result)
+            finally:
+                CURRENT_CALL.reset(token)
+            call.finish()
+            return call.response
         if call is None:
             result = await self.threads.run(method.function, **kwargs)
             return encode_result(method, result)
@@ -275,11 +289,12 @@ class ApiApp:
 
 
 def _run_in_transaction(method: Method, call: Call, kwargs: dict[str, Any]) -> Any:
-    """A ``def`` method with a Call, in its worker thread: call, commit (or roll back), encode."""
+    """A ``def`` method with a Call, in its worker thread: call, encode, commit (or roll back)."""
+    CURRENT_CALL.set(call)  # this job's own copy of the context
     try:
-        result = method.function(**kwargs)
+        call.response = encode_result(method, method.function(**kwargs))
     except BaseException as error:
         call.finish(error)
         raise
     call.finish()
-    return encode_result(method, result)
+    return call.response

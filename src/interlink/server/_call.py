@@ -14,6 +14,7 @@ method's worker thread, never on the event loop.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from interlink.errors import ServerError
@@ -22,11 +23,20 @@ from interlink.identity import DatabaseSessions, Role, User
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session
 
-__all__ = ["Call"]
+__all__ = ["CURRENT_CALL", "Call", "current_call"]
+
+# The call being served, for code that runs inside a method without being handed its Call
+# (``Callback.send``, ``api.emit``). Set only for calls that have a Call at all.
+CURRENT_CALL: ContextVar[Call | None] = ContextVar("interlink_current_call", default=None)
+
+
+def current_call() -> Call | None:
+    """The Call of the method running in this context, if it has one."""
+    return CURRENT_CALL.get()
 
 
 class Call:
-    __slots__ = ("method", "role", "client", "_database", "_stack", "_session")
+    __slots__ = ("method", "role", "client", "_database", "_stack", "_session", "response", "before_commit", "extension")
 
     def __init__(self, method: str, role: Role | None, client: str | None, database: DatabaseSessions | None) -> None:
         self.method = method
@@ -35,6 +45,12 @@ class Call:
         self._database = database
         self._stack: ExitStack | None = None
         self._session: Any = None
+        # The encoded result, once the method has returned (runtime expressions read it).
+        self.response: Any = None
+        # Run with the result known, in the transaction, just before it commits (the
+        # callbacks' outbox rows are written here).
+        self.before_commit: list[Any] = []
+        self.extension: Any = None  # what a hook (callbacks) keeps for this call
 
     @property
     def user(self) -> User | None:
@@ -46,7 +62,7 @@ class Call:
         """A SQLAlchemy session in this call's transaction (the site's database)."""
         if self._session is None:
             if self._database is None:
-                raise ServerError(f"{self.method} uses call.db, but its Api has no database")
+                raise ServerError(f"{self.method} uses call.db, but its ApiServer has no database")
             stack = ExitStack()
             self._session = stack.enter_context(self._database.session())
             self._stack = stack
@@ -54,6 +70,14 @@ class Call:
 
     def finish(self, error: BaseException | None = None) -> None:
         """Commit (no error) or roll back (error) the transaction, if one was opened."""
+        if error is None and self.before_commit:
+            hooks, self.before_commit = self.before_commit, []
+            try:
+                for hook in hooks:
+                    hook(self)
+            except BaseException as hook_error:
+                self.finish(hook_error)
+                raise
         stack, self._stack = self._stack, None
         if stack is None:
             return

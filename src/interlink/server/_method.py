@@ -31,8 +31,11 @@ class Method:
         *,
         name: str | None = None,
         requires: typing.Iterable[str] = (),
+        callbacks: typing.Iterable[Any] = (),
     ) -> None:
         self.function = function
+        # interlink.callbacks.Callback objects: documented under the operation, sent with .send()
+        self.callbacks: tuple[Any, ...] = tuple(callbacks)
         self.module = module
         self.function_name = name or function.__name__
         self.name = f"{module}.{self.function_name}"

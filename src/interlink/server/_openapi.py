@@ -1,4 +1,4 @@
-"""OpenAPI 3.1 for an Api: every method, its form/multipart/JSON bodies, result and errors.
+"""OpenAPI 3.1 for an ApiServer: every method, its form/multipart/JSON bodies, result and errors.
 
 The document is meant to be exact, because tools act on it: Swagger UI's Authorize dialog and
 "Try it out" build real calls from it, and schemathesis generates requests from it and checks the
@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._api import Api
+    from ._api import ApiServer
     from ._method import Method
 
 REF = "#/components/schemas/{model}"
@@ -238,6 +238,44 @@ def _operation(method: Method, components: dict[str, Any]) -> dict[str, Any]:
         operation["description"] = description
     if method.requires:
         operation["x-requires-permissions"] = sorted(method.requires)
+    if method.callbacks:
+        operation["callbacks"] = {
+            callback.name: {callback.url: {callback.method.lower(): _outgoing(callback, f"{method.name}.{callback.name}", components)}}
+            for callback in method.callbacks
+        }
+    return operation
+
+
+SIGNATURE_PARAMETERS = [
+    {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": "The message's id: the same on every attempt; de-duplicate on it"},
+    {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "integer"},
+     "description": "Seconds since 1970 when this attempt was signed"},
+    {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated during a secret's rotation"},
+]
+
+
+def _outgoing(message: Any, operation_id: str, components: dict[str, Any]) -> dict[str, Any]:
+    """A callback's or webhook's operation: what this API sends (interlink.callbacks), signed as
+    Standard Webhooks; the receiver answers any 2xx within 15 seconds."""
+    body = _hoist(_rebase_refs(message.body.json_schema()), components)
+    response: dict[str, Any] = {"description": "Received (any 2xx within 15 s; anything else is retried)"}
+    if getattr(message, "response", None) is not None:
+        response["content"] = {"application/json": {"schema": _hoist(_rebase_refs(message.response.json_schema()), components)}}
+    description = message.description or (
+        "Sent by this API, signed as Standard Webhooks with the caller's signing secret, retried until "
+        "the receiver answers 2xx."
+    )
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "description": description,
+        "parameters": SIGNATURE_PARAMETERS,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"200": response},
+    }
+    if message.summary:
+        operation["summary"] = message.summary
     return operation
 
 
@@ -281,14 +319,21 @@ def _generator() -> Any:
     return DocumentJsonSchema
 
 
-def openapi_document(api: Api) -> dict[str, Any]:
+def openapi_document(api: ApiServer) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, Any] = {}
     for method in sorted(api.methods.values(), key=lambda m: m.name):
         paths[f"{api.prefix}/{method.module}/{method.function_name}"] = {"post": _operation(method, components)}
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": api.title, "version": api.version, "description": DESCRIPTION},
         "paths": _bound_integers(paths),
-        "components": {"schemas": _bound_integers(components), "securitySchemes": SECURITY_SCHEMES},
     }
+    webhooks = getattr(api, "webhooks", None)
+    if webhooks:
+        document["webhooks"] = _bound_integers({
+            event: {webhook.method.lower(): _outgoing(webhook, f"webhook.{event}", components)}
+            for event, webhook in sorted(webhooks.items())
+        })
+    document["components"] = {"schemas": _bound_integers(components), "securitySchemes": SECURITY_SCHEMES}
+    return document

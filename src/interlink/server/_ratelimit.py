@@ -178,7 +178,7 @@ def counters_from(storage: str | Counters | None, database: Any = None) -> Count
         return MemoryCounters()
     if storage == "database":
         if database is None:
-            raise ValueError('login_limits="database" needs an Api with a database')
+            raise ValueError('login_limits="database" needs an ApiServer with a database')
         from interlink.store._login_attempts import DatabaseCounters
 
         return DatabaseCounters(database)

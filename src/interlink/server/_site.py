@@ -1,7 +1,7 @@
 """Site pages that post to the API: login/logout, a session cookie, and the Jinja2 helpers a
 page's forms need (``csrf_field()``, ``api_url('home/describe_user')``).
 
-    api = Api(database=...)
+    api = ApiServer(database=...)
     site = Site(api, templates="mysite/templates")   # adds /login and /logout to the api
     site.page("/users", "users.html")                # a page that needs a logged-in user
 
@@ -34,7 +34,7 @@ from ._csrf import CSRF_FIELD, csrf_matches, csrf_token_for
 from ._sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
 if TYPE_CHECKING:
-    from ._api import Api
+    from ._api import ApiServer
     from ._authentication import Authentication
     from ._client_address import ClientAddress
 
@@ -101,7 +101,7 @@ class Site:
 
     def __init__(
         self,
-        api: Api,
+        api: ApiServer,
         templates: str | Path | None = None,
         *,
         title: str | None = None,
@@ -147,7 +147,7 @@ class Site:
         self._client_address: ClientAddress | None = None
 
     def bind(self, authentication: Authentication, sessions: LoginSessions | None, client_address: ClientAddress) -> None:
-        """Called by the Api at startup with what logins need; a site has no way into the app."""
+        """Called by the ApiServer at startup with what logins need; a site has no way into the app."""
         self._authentication = authentication
         self._sessions = sessions
         self._client_address = client_address

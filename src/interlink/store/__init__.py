@@ -32,6 +32,21 @@ from interlink.store._models import (
     utcnow,
 )
 from interlink.store._services import Service, find_service, find_service_for_url
+from interlink.store._sync_state import (
+    SyncIssue,
+    SyncLink,
+    SyncState,
+    forget_sync_links,
+    get_sync_state,
+    list_sync_issues,
+    list_sync_states,
+    load_sync_links,
+    record_sync_issue,
+    resolve_sync_issues,
+    save_sync_counts,
+    save_sync_cursor,
+    save_sync_links,
+)
 from interlink.store._operations import (
     AlreadyExists,
     create_key,
@@ -49,6 +64,19 @@ from interlink.store._operations import (
 )
 
 __all__ = [
+    "SyncIssue",
+    "SyncLink",
+    "SyncState",
+    "forget_sync_links",
+    "get_sync_state",
+    "list_sync_issues",
+    "list_sync_states",
+    "load_sync_links",
+    "record_sync_issue",
+    "resolve_sync_issues",
+    "save_sync_counts",
+    "save_sync_cursor",
+    "save_sync_links",
     "DatabaseCounters",
     "LoginAttempt",
     "SessionStore",

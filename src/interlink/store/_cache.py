@@ -24,17 +24,18 @@ class RecentCache(Generic[V]):
         self.seconds = seconds
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: OrderedDict[str, tuple[V, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[V, float]] = OrderedDict()  # value, stale at
 
     def get(self, key: str) -> V | None:
         """The value if it was stored less than ``seconds`` ago, else None."""
         entry = self._entries.get(key)
-        if entry is None or self.clock() - entry[1] >= self.seconds:
+        if entry is None or self.clock() >= entry[1]:
             return None
         return entry[0]
 
     def put(self, key: str, value: V, stored_at: float | None = None) -> None:
-        self._entries[key] = (value, self.clock() if stored_at is None else stored_at)
+        # Kept with the time it goes stale, so that a look-up is one clock read and one compare.
+        self._entries[key] = (value, (self.clock() if stored_at is None else stored_at) + self.seconds)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, validates
 
-from interlink.service_auth import AUTH_TYPES
+from interlink.service_auth import AUTH_TYPES, check_auth_type
 from interlink.urls import is_inside, normalise_base_url
 from interlink.store._encryption import decrypt_secret, encrypt_secret
 from interlink.store._models import Base, utcnow
@@ -29,12 +29,12 @@ class Service(Base):
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     base_url: Mapped[str] = mapped_column(String(1000))
-    auth_type: Mapped[str] = mapped_column(String(40), default="none")
+    auth_type: Mapped[str] = mapped_column(String(40), default="no_auth")
     username: Mapped[str] = mapped_column(String(200), default="")
     client_id: Mapped[str] = mapped_column(String(200), default="")
     token_url: Mapped[str] = mapped_column(String(1000), default="")
     scope: Mapped[str] = mapped_column(String(500), default="")
-    client_auth_method: Mapped[str] = mapped_column(String(40), default="client_secret_basic")
+    client_auth_method: Mapped[str] = mapped_column(String(40), default="client_secret_basic_raw")
     api_key_header: Mapped[str] = mapped_column(String(100), default="")
     api_key_query: Mapped[str] = mapped_column(String(100), default="")
     jwt_lifetime: Mapped[int] = mapped_column(Integer, default=43200)
@@ -46,10 +46,23 @@ class Service(Base):
     server_ca: Mapped[str | None] = mapped_column(Text, default=None)
     timeout: Mapped[float | None] = mapped_column(Float, default=None)
     extra_headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Protocol settings that are not HTTP: ``{"soap": {...}, "stuf": {...}}`` (interlink.soap,
+    # interlink.stuf read them); no secrets here, those stay in the encrypted columns.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    def __init__(self, *, secret: str | None = None, client_private_key: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        client_private_key: str | None = None,
+        token_use_client_tls: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        # After ``options``, whatever the keyword order: this flag lives inside ``options``.
+        if token_use_client_tls is not None:
+            self.token_use_client_tls = token_use_client_tls
         if secret:
             self.set_secret(secret)
         if client_private_key:
@@ -61,9 +74,20 @@ class Service(Base):
 
     @validates("auth_type")
     def _check_auth_type(self, key: str, value: str) -> str:
-        if value not in AUTH_TYPES:
-            raise ValueError(f"unknown auth type {value!r}; expected one of {', '.join(AUTH_TYPES)}")
-        return value
+        return check_auth_type(value)  # zgw-consumers' names; ``none``/``jwt`` are aliases
+
+    @property
+    def token_use_client_tls(self) -> bool:
+        """Send OAuth2 token requests with this record's CA and client certificate. Off by
+        default: the token endpoint is usually a public identity provider (default trust, no
+        client certificate). Kept in ``options["http"]``."""
+        return bool(((self.options or {}).get("http") or {}).get("token_use_client_tls", False))
+
+    @token_use_client_tls.setter
+    def token_use_client_tls(self, value: bool) -> None:
+        options = dict(self.options or {})  # a new dict, so that the JSON column sees the change
+        options["http"] = {**(options.get("http") or {}), "token_use_client_tls": bool(value)}
+        self.options = options
 
     # Secrets: set in plain text, stored encrypted, read back through get_*.
     def set_secret(self, plain: str | None) -> None:

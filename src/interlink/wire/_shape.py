@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import enum
 import math
+import operator
 import types
 import typing
 import uuid
@@ -410,29 +411,33 @@ class BoolShape(SingleShape):
         return bool(value)
 
 
-class EnumShape(SingleShape):
+class ReferenceShape(SingleShape):
+    """A value that travels as one text attribute of it: an enum member's name, a model's api_id."""
+
+    #: the JSON error for a value that is not text
+    expected_text: str
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        if not isinstance(value, str):
+            raise WireError(path, self.expected_text)
+        return self.from_text(value, path, load)
+
+
+class EnumShape(ReferenceShape):
     """Enums travel by member *name*."""
+
+    to_text = encode = staticmethod(operator.attrgetter("name"))
 
     def __init__(self, tp: type[enum.Enum]) -> None:
         self.tp = tp
         self.by_name = dict(tp.__members__)
+        self.expected_text = f"expected the name of a {tp.__name__}"
 
     def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
         member = self.by_name.get(require_text(text, path))
         if member is None:
             raise WireError(path, f"not one of {', '.join(self.by_name)}")
         return member
-
-    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
-        if not isinstance(value, str):
-            raise WireError(path, f"expected the name of a {self.tp.__name__}")
-        return self.from_text(value, path, load)
-
-    def to_text(self, value: Any) -> str:
-        return value.name
-
-    def encode(self, value: Any) -> Any:
-        return value.name
 
 
 class DatetimeShape(SingleShape):
@@ -504,10 +509,12 @@ class BytesShape(SingleShape):
         return self.to_text(value)
 
 
-class ModelShape(SingleShape):
+class ModelShape(ReferenceShape):
     """A Model travels as its api_id and is loaded by the loader the server supplies."""
 
     needs_models = True
+    expected_text = "expected an api_id"
+    to_text = encode = staticmethod(operator.attrgetter("api_id"))
 
     def __init__(self, tp: type) -> None:
         self.tp = tp
@@ -523,17 +530,6 @@ class ModelShape(SingleShape):
         if found is None:
             raise WireError(path, f"no such {self.tp.__name__}")
         return found
-
-    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
-        if not isinstance(value, str):
-            raise WireError(path, "expected an api_id")
-        return self.from_text(value, path, load)
-
-    def to_text(self, value: Any) -> str:
-        return value.api_id
-
-    def encode(self, value: Any) -> Any:
-        return value.api_id
 
 
 class FileShape(SingleShape):

@@ -1,0 +1,1 @@
+"""Customers from a source system to OroCommerce: the Prefect middleware example, on interlink."""

@@ -1,0 +1,108 @@
+"""Delivering FastAPI's documented callbacks through interlink's outbox.
+
+FastAPI documents a callback with a route on a separate ``APIRouter`` whose path is the
+callback's URL expression, and leaves the sending to the path operation. Two lines make it
+delivered, signed and retried, with the documentation left exactly as it was::
+
+    callbacks = FastAPICallbacks("sqlite:///invoices.db", signer="invoices")
+    app = FastAPI(lifespan=callbacks.lifespan)                    # runs a delivery worker
+
+    @app.post("/invoices/", callbacks=invoices_callback_router.routes)
+    def create_invoice(invoice: Invoice, request: Request, callback_url: HttpUrl | None = None):
+        callbacks.send(invoice_notification, request, InvoiceEvent(description="Invoice paid", paid=True),
+                       request_body=invoice)
+
+``send`` evaluates the route's URL expression against the request (FastAPI's own spelling,
+``{$callback_url}``, is read as the valid ``{$request.query.callback_url}``), checks the
+destination (a refused one is a 400 naming the field), and writes the message to the outbox;
+nothing is sent inline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ._addresses import DestinationRefused, check_url
+from ._expressions import CallData, EvaluationError, Template, parse_template
+from ._outbox import Outbox
+
+__all__ = ["FastAPICallbacks"]
+
+
+def _jsonable(value: Any) -> Any:
+    from pydantic_core import to_jsonable_python
+
+    return to_jsonable_python(value)
+
+
+class FastAPICallbacks:
+    """An outbox for a FastAPI (or Starlette) app; ``signer`` names the secret messages are signed
+    with (``interlink callbacks secret`` shows a role's; ``.secret(signer)`` this one's)."""
+
+    def __init__(self, database: Any = None, *, signer: str = "fastapi", allowed_networks: Any = None) -> None:
+        self.outbox = Outbox(database, allowed_networks=allowed_networks)
+        self.database = self.outbox.database
+        self.policy = self.outbox.policy
+        self.signer = signer
+        self._templates: dict[str, Template] = {}
+
+    def template(self, path: str) -> Template:
+        template = self._templates.get(path)
+        if template is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SyntaxWarning)  # FastAPI's spelling, read as the valid one
+                template = self._templates[path] = parse_template(path)
+        return template
+
+    def send(self, route: Any, request: Any, body: Any, *, request_body: Any = None, url: str | None = None,
+             session: Any = None) -> str:
+        """Queue ``body`` for the callback documented by ``route`` (a route of the callback router,
+        or its endpoint function), at the URL its path expression gives for ``request``."""
+        path = _route_path(route)
+        if url is None:
+            data = CallData(
+                url=str(request.url), method=request.method,
+                request_headers={k.lower(): v for k, v in request.headers.items() if k.lower() not in ("authorization", "cookie")},
+                request_query=dict(request.query_params), request_path=dict(request.path_params),
+                request_body=_jsonable(request_body),
+            )
+            template = self.template(path)
+            field = next((e.field for e in template.expressions if e.kind == "request" and e.field), "")
+            try:
+                url = template.evaluate(data)
+                check_url(url, self.policy)
+            except (EvaluationError, DestinationRefused) as error:
+                raise _bad_request(field, str(error)) from None
+        return self.outbox.send(url, _jsonable(body), signer=self.signer, event=_route_name(route), session=session)
+
+    def secret(self) -> str:
+        """The signing secret (created on first use) to give the receiver."""
+        return self.outbox.secret(self.signer)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+        """A FastAPI/Starlette lifespan that runs a delivery worker beside the app."""
+        from ._worker import DeliveryWorker
+
+        async with DeliveryWorker(self.database, policy=self.policy).in_background():
+            yield
+
+
+def _bad_request(field: str, message: str) -> Exception:
+    """A 400 as FastAPI answers its own validation errors: ``detail`` names the field."""
+    from starlette.exceptions import HTTPException
+
+    return HTTPException(400, detail=[{"loc": ["query", field] if field else [], "msg": message, "type": "value_error"}])
+
+
+def _route_path(route: Any) -> str:
+    if hasattr(route, "path"):
+        return str(route.path)
+    raise TypeError(f"{route!r} is not a route of a callback router (pass router.routes[i])")
+
+
+def _route_name(route: Any) -> str:
+    return str(getattr(route, "name", None) or "callback")

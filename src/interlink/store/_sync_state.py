@@ -1,0 +1,206 @@
+"""Sync state for ``interlink.flows``: a cursor per sync, the id map, and recorded issues.
+
+Three tables, written only through the functions below (each takes an open session and leaves
+committing to the caller, like the other store operations):
+
+* ``interlink_sync_states``: one row per sync name: the source cursor (JSON, so any value the
+  source orders by fits) and the counts of the last run.
+* ``interlink_sync_links``: the id map. One row per (sync, source id): the target id (``None``
+  while a create is in flight: a row written *before* the POST, so a run killed between the
+  target's commit and ours is found on the next run), and the hashes/versions of both sides as
+  last written, which decide skip / update / conflict.
+* ``interlink_sync_issues``: what a run could not settle alone: ``conflict`` (both versions
+  kept), ``quarantine`` (the target's JSON:API ``errors``), ``deleted`` (target gone, reported).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Integer, String, delete, insert, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from interlink.store._models import Base, utcnow
+
+__all__ = [
+    "SyncState",
+    "SyncLink",
+    "SyncIssue",
+    "ISSUE_KINDS",
+    "get_sync_state",
+    "save_sync_cursor",
+    "save_sync_counts",
+    "list_sync_states",
+    "load_sync_links",
+    "save_sync_links",
+    "forget_sync_links",
+    "record_sync_issue",
+    "list_sync_issues",
+    "resolve_sync_issues",
+]
+
+ISSUE_KINDS = ("conflict", "quarantine", "deleted")
+
+
+class SyncState(Base):
+    """One sync's cursor and last-run summary."""
+
+    __tablename__ = "interlink_sync_states"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # ``{"value": ...}`` so ``None`` (never run) differs from a stored JSON null.
+    cursor: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    last_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    last_started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"SyncState(name={self.name!r}, cursor={self.cursor!r})"
+
+
+class SyncLink(Base):
+    """Source id → target id, and what both sides looked like when last synced."""
+
+    __tablename__ = "interlink_sync_links"
+
+    sync: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    target_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    source_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    target_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    source_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    target_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"SyncLink(sync={self.sync!r}, source_id={self.source_id!r}, target_id={self.target_id!r})"
+
+
+class SyncIssue(Base):
+    """A record a run could not settle by itself."""
+
+    __tablename__ = "interlink_sync_issues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sync: Mapped[str] = mapped_column(String(200), index=True)
+    source_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"SyncIssue(sync={self.sync!r}, source_id={self.source_id!r}, kind={self.kind!r})"
+
+
+def get_sync_state(session: Session, name: str) -> SyncState | None:
+    return session.get(SyncState, name)
+
+
+def _state(session: Session, name: str) -> SyncState:
+    state = session.get(SyncState, name)
+    if state is None:
+        state = SyncState(name=name)
+        session.add(state)
+    return state
+
+
+def save_sync_cursor(session: Session, name: str, value: Any) -> None:
+    """Store the cursor; the caller commits it only after everything before it has committed."""
+    _state(session, name).cursor = {"value": value}
+
+
+def save_sync_counts(session: Session, name: str, counts: dict[str, Any], *, started_at: dt.datetime,
+                     finished_at: dt.datetime | None) -> None:
+    state = _state(session, name)
+    state.last_counts = dict(counts)
+    state.last_started_at = started_at
+    state.last_finished_at = finished_at
+
+
+def list_sync_states(session: Session) -> list[SyncState]:
+    return list(session.scalars(select(SyncState).order_by(SyncState.name)))
+
+
+def load_sync_links(session: Session, sync: str, source_ids: Iterable[str]) -> dict[str, SyncLink]:
+    """The id-map rows of ``source_ids`` (absent ones are simply missing from the dict)."""
+    ids = list(dict.fromkeys(source_ids))
+    found: dict[str, SyncLink] = {}
+    # Chunks keep the IN list under SQLite's bound-parameter limit.
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = session.scalars(select(SyncLink).where(SyncLink.sync == sync, SyncLink.source_id.in_(chunk)))
+        found.update({row.source_id: row for row in rows})
+    return found
+
+
+_LINK_COLUMNS = ("target_id", "source_hash", "target_hash", "source_version", "target_version")
+
+
+def save_sync_links(session: Session, sync: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update id-map rows: each a dict with ``source_id`` and the columns to set.
+
+    Bulk statements (one INSERT and one UPDATE by primary key per call), not ORM objects: a run
+    writes every row of every page twice, and this is most of its own time.
+    """
+    ids = [row["source_id"] for row in rows]
+    existing: set[str] = set()
+    for start in range(0, len(ids), 500):
+        existing.update(session.scalars(select(SyncLink.source_id).where(
+            SyncLink.sync == sync, SyncLink.source_id.in_(ids[start:start + 500]))))
+    now = utcnow()
+    new = [{**dict.fromkeys(_LINK_COLUMNS), **row, "sync": sync, "updated_at": now}
+           for row in rows if row["source_id"] not in existing]
+    old = [{**row, "sync": sync, "updated_at": now} for row in rows if row["source_id"] in existing]
+    if new:
+        session.execute(insert(SyncLink), new)
+    if old:
+        session.execute(update(SyncLink), old)
+
+
+def forget_sync_links(session: Session, sync: str, source_ids: Iterable[str]) -> None:
+    ids = list(source_ids)
+    for start in range(0, len(ids), 500):
+        session.execute(delete(SyncLink).where(SyncLink.sync == sync, SyncLink.source_id.in_(ids[start:start + 500])))
+
+
+def record_sync_issue(session: Session, sync: str, source_id: str, kind: str, detail: dict[str, Any]) -> SyncIssue:
+    """Record an issue; an open issue of the same kind for the same record is replaced."""
+    if kind not in ISSUE_KINDS:
+        raise ValueError(f"unknown sync issue kind {kind!r}; one of {', '.join(ISSUE_KINDS)}")
+    session.execute(
+        update(SyncIssue)
+        .where(SyncIssue.sync == sync, SyncIssue.source_id == source_id, SyncIssue.kind == kind,
+               SyncIssue.resolved.is_(False))
+        .values(resolved=True)
+    )
+    issue = SyncIssue(sync=sync, source_id=source_id, kind=kind, detail=detail)
+    session.add(issue)
+    return issue
+
+
+def list_sync_issues(session: Session, sync: str | None = None, kind: str | None = None,
+                     include_resolved: bool = False) -> list[SyncIssue]:
+    query = select(SyncIssue).order_by(SyncIssue.id)
+    if sync is not None:
+        query = query.where(SyncIssue.sync == sync)
+    if kind is not None:
+        query = query.where(SyncIssue.kind == kind)
+    if not include_resolved:
+        query = query.where(SyncIssue.resolved.is_(False))
+    return list(session.scalars(query))
+
+
+def resolve_sync_issues(session: Session, sync: str, source_ids: Iterable[str], kind: str | None = None) -> None:
+    """Mark the open issues of these records settled (a later run wrote them)."""
+    query = select(SyncIssue.id, SyncIssue.source_id).where(SyncIssue.sync == sync, SyncIssue.resolved.is_(False))
+    if kind is not None:
+        query = query.where(SyncIssue.kind == kind)
+    # Open issues are few; one read of them is cheaper than an UPDATE with every written id.
+    wanted = set(source_ids)
+    settled = [issue_id for issue_id, source_id in session.execute(query) if source_id in wanted]
+    for start in range(0, len(settled), 500):
+        session.execute(update(SyncIssue).where(SyncIssue.id.in_(settled[start:start + 500])).values(resolved=True))
