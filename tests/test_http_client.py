@@ -143,6 +143,29 @@ def test_without_with_the_client_keeps_working_and_leaks_no_connection(resource_
     assert _wait_for(lambda: resource_server.server.open_connections() == 0)
 
 
+def test_without_with_the_ca_bundle_is_loaded_once_not_per_call(resource_server, monkeypatch) -> None:
+    import httpx._transports.default as transports
+
+    made: list[Any] = []  # contexts made from the CA bundle (verify=True/False), not handed in
+    create = httpx.create_ssl_context
+
+    def counting(verify: Any = True, **kwargs: Any) -> Any:
+        if isinstance(verify, bool):
+            made.append({"verify": verify})
+        return create(verify=verify, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counting)
+    monkeypatch.setattr(transports, "create_ssl_context", counting)
+    client = APIClient(resource_server.url + "/api/")
+    for _ in range(5):
+        assert client.get("x").status_code == 200
+    assert len(made) == 1  # each call makes a new pool; they share one TLS context
+    client.verify = False  # new settings: a new context, made once again
+    for _ in range(2):
+        assert client.get("x").status_code == 200
+    assert [k["verify"] for k in made] == [True, False]
+
+
 def test_with_keeps_one_connection_alive_and_closes_it_on_exit(resource_server) -> None:
     with APIClient(resource_server.url + "/api/") as client:
         for _ in range(5):

@@ -135,6 +135,7 @@ class _RetryingPool:
         if token_verify is not None:
             self._kwargs["token"] = {**transport_kwargs, "verify": token_verify}
         self._inner: dict[Any, Any] = {}
+        self._contexts: dict[Any, ssl.SSLContext] = {}
         self._busy: dict[Any, int] = {}
         self._retired: list[Any] = []
         self._in_flight = 0
@@ -148,6 +149,7 @@ class _RetryingPool:
         with self._lock:
             # per-request routes were made from the old defaults: they are made again
             self._kwargs = {k: v for k, v in self._kwargs.items() if not isinstance(k, tuple)}
+            self._contexts = {}
             self._kwargs["default"] = {**self._kwargs["default"], **transport_kwargs}
             if token_verify is not None:
                 self._kwargs["token"] = {**self._kwargs["default"], "verify": token_verify}
@@ -155,11 +157,20 @@ class _RetryingPool:
                 self._kwargs.pop("token", None)
             return self._retire_all()
 
-    @staticmethod
-    def _resolve(kwargs: dict[str, Any]) -> dict[str, Any]:
-        verify = kwargs.get("verify")
+    def _resolve(self, key: Any) -> dict[str, Any]:
+        kwargs = self._kwargs[key]
+        verify = kwargs.get("verify", True)
         if callable(verify):  # lazily built TLS context: certificate files are read now
-            kwargs = {**kwargs, "verify": verify()}
+            return {**kwargs, "verify": verify()}
+        if isinstance(verify, bool) and kwargs.get("cert") is None:
+            # The system store's context is made once per route, not once per pool: a client
+            # used without ``with`` makes a pool per call, and loading the CA bundle (~25 ms)
+            # would cost more than the call itself.
+            context = self._contexts.get(key)
+            if context is None:
+                context = httpx.create_ssl_context(verify=verify, trust_env=kwargs.get("trust_env", True))
+                self._contexts[key] = context
+            return {**kwargs, "verify": context}
         return kwargs
 
     def _acquire(self, request: httpx.Request) -> tuple[Any, Any]:
@@ -177,7 +188,7 @@ class _RetryingPool:
                 if key not in self._kwargs:  # a per-request route: the default settings, overridden
                     self._kwargs[key] = {**self._kwargs["default"], **route.settings()}  # type: ignore[union-attr]
                     self._evict_routes()
-                inner = self._factory(**self._resolve(self._kwargs[key]))
+                inner = self._factory(**self._resolve(key))
                 self._inner[key] = inner
             self._in_flight += 1
             self._busy[key] = self._busy.get(key, 0) + 1
@@ -188,6 +199,7 @@ class _RetryingPool:
         for key in routes[: max(0, len(routes) - MAX_ROUTES)]:
             if not self._busy.get(key):
                 del self._kwargs[key]
+                self._contexts.pop(key, None)
                 inner = self._inner.pop(key, None)
                 if inner is not None:
                     self._retired.append(inner)
