@@ -1,9 +1,10 @@
-"""Store keys against in-memory keys, measured inside one process.
+"""Store keys against in-memory keys, and the access log on against off, inside one process.
 
 Across processes under wrk, a few per cent is within what a shared 2-core machine drifts between
 rounds. Here both servers live in one process and are called in alternating rounds through their
 ASGI interface (no sockets), and the best round of each is kept: what is left is the cost of the
-key check itself. The method is ``async def`` so that no thread hop adds its own noise.
+key check (or of the access log's middleware and its writes to a file) itself. The method is
+``async def`` so that no thread hop adds its own noise.
 """
 
 from __future__ import annotations
@@ -56,11 +57,16 @@ async def _measure(database_url: str, key: tuple[str, str]) -> dict[str, float]:
     from benchmarks.peers.interlink_default import list_users_async
 
     memory_keys = MemoryKeys({common.KEY_ID: (common.KEY_SECRET, Role(name="bench"))})
+    from interlink.server._access_log import AccessLog, BufferedLines
+
     store_api = ApiServer(database=database_url, docs=False)
     memory_api = ApiServer(authenticator=memory_keys, docs=False)
     for api in (store_api, memory_api):
         api.method(module="home", name="list_users")(list_users_async)
-    calls = {"store": _caller(store_api, *key), "memory": _caller(memory_api, common.KEY_ID, common.KEY_SECRET)}
+    log_file = open(Path(database_url.removeprefix("sqlite:///")).with_name("access.log"), "w")  # noqa: SIM115
+    logged_api = AccessLog(store_api, BufferedLines(log_file))  # as `interlink serve` wraps it
+    calls = {"store": _caller(store_api, *key), "memory": _caller(memory_api, common.KEY_ID, common.KEY_SECRET),
+             "logged": _caller(logged_api, *key)}
     best = {name: float("inf") for name in calls}
     for _ in range(ROUNDS):
         for name, call in calls.items():
@@ -76,11 +82,14 @@ async def _measure(database_url: str, key: tuple[str, str]) -> dict[str, float]:
             for _ in range(CHECKS):
                 await authenticator.authenticate_key(key_id, secret, client="127.0.0.1")
             best[name] = min(best[name], (time.perf_counter() - start) / CHECKS)
+    logged_api.write.flush()
+    log_file.close()
     return best
 
 
 def in_process(create_store_key: Callable[[str], tuple[str, str]]) -> dict[str, float]:
-    """Best seconds per call: ``store``/``memory`` (a whole call), ``store check``/``memory check``."""
+    """Best seconds per call: ``store``/``memory``/``logged`` (a whole call: store keys, in-memory
+    keys, store keys behind the access log), ``store check``/``memory check`` (the check alone)."""
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'keys.db'}"
         return asyncio.run(_measure(url, create_store_key(url)))
