@@ -320,13 +320,13 @@ def test_receivers_that_break_the_connection_are_failures(database: Any, answer:
         # The whole request is read before answering: closing with unread bytes sends a reset,
         # and the client would see that (ReadError) instead of the broken answer under test.
         received = b""
-        while b"\r\n\r\n" not in received:
-            received += connection.recv(65536)
+        while b"\r\n\r\n" not in received and (chunk := connection.recv(65536)):
+            received += chunk
         head, _, body = received.partition(b"\r\n\r\n")
         length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length:")), 0)
-        while len(body) < length:
-            body += connection.recv(65536)
+        while len(body) < length and (chunk := connection.recv(65536)):
+            body += chunk
         connection.sendall(answer)
         connection.close()
 
