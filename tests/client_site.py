@@ -1,7 +1,7 @@
 """The site the client tests call: real interlink ``ApiServer``s served by uvicorn on 127.0.0.1.
 
 Shared by the ``test_client*`` files (imported, since pytest puts ``tests/`` on sys.path);
-it holds no tests itself. The keys are the seed's own example keys, so the seed's examples
+it holds no tests itself. The keys are the specification's own example keys, so its examples
 run with only the import line (and the site's address) changed.
 """
 
@@ -23,12 +23,12 @@ from interlink.server import ApiServer
 from interlink.store import MemoryKeys, Role
 from interlink.wire import FileUpload
 
-# The seed's example credentials ("Using api_api in Python").
+# The API-calls specification's example credentials ("Using api_api in Python").
 DEFAULT_KEY = ("k-0123456789abcdef", "abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST")
 DAY_TO_DAY_KEY = ("k-fedcba9876543210", "asdfghjklmASDFGHJKLMasdfghjklmASDFGHJKLM")
 ADMIN_KEY = ("k-00000000000000ad", "adminadminadminadminadminadminadminadmin")
 
-SEED_CONFIG = f"""[default]
+SPEC_CONFIG = f"""[default]
 access_key_id = {DEFAULT_KEY[0]}
 access_key_secret = {DEFAULT_KEY[1]}
 
@@ -53,7 +53,7 @@ USERS = ["alice", "bob", "carol", "joebloggs", "johndoe"]
 
 
 def make_site(site_name: str = "my wonderful site") -> ApiServer:
-    """A small site: the seed's ``home`` methods plus ones that exercise every error."""
+    """A small site: the specification's ``home`` methods plus ones that exercise every error."""
     api = ApiServer(
         authenticator=MemoryKeys(
             {
@@ -174,11 +174,11 @@ def site() -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def seed_home(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A HOME with the seed's ``~/.mywonderfulsite/config``, and no INTERLINK_* variables."""
+def spec_home(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A HOME with the specification's ``~/.mywonderfulsite/config``, and no INTERLINK_* variables."""
     monkeypatch.setenv("HOME", str(tmp_path))
     for name in ("INTERLINK_PROFILE", "INTERLINK_ACCESS_KEY_ID", "INTERLINK_ACCESS_KEY_SECRET"):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / ".mywonderfulsite").mkdir()
-    (tmp_path / ".mywonderfulsite" / "config").write_text(SEED_CONFIG)
+    (tmp_path / ".mywonderfulsite" / "config").write_text(SPEC_CONFIG)
     return tmp_path

@@ -1,4 +1,4 @@
-"""interlink.client against real interlink servers on 127.0.0.1: the seed's examples, results,
+"""interlink.client against real interlink servers on 127.0.0.1: the API-calls specification's examples, results,
 errors, method properties, broadcast, callasync, headers, uploads and retries."""
 
 from __future__ import annotations
@@ -35,17 +35,17 @@ from client_site import (  # noqa: F401  (fixtures)
     Colour,
     UserFilter,
     make_site,
-    seed_home,
+    spec_home,
     serving,
     site,
     unused_port,
 )
 
 
-# -- the seed's examples, verbatim but for the import line and the site's address -----------
+# -- the specification's examples, verbatim but for the import line and the site's address -----------
 
 
-def test_seed_example_default_profile(site, seed_home) -> None:
+def test_spec_example_default_profile(site, spec_home) -> None:
     api = API(site.root, ['~/.mywonderfulsite/config'])
 
     site_description = api.home.describe_site()
@@ -56,7 +56,7 @@ def test_seed_example_default_profile(site, seed_home) -> None:
     api.close()
 
 
-def test_seed_example_prints(site, seed_home, capsys) -> None:
+def test_spec_example_prints(site, spec_home, capsys) -> None:
     api = API(site.root, ['~/.mywonderfulsite/config'])
     site_description = api.home.describe_site()
 
@@ -67,7 +67,7 @@ def test_seed_example_prints(site, seed_home, capsys) -> None:
     api.close()
 
 
-def test_seed_example_profile_session(site, seed_home) -> None:
+def test_spec_example_profile_session(site, spec_home) -> None:
     api = API(site.root, ['~/.mywonderfulsite/config'])
 
     session = api(profile='day to day working')
@@ -83,7 +83,7 @@ def test_seed_example_profile_session(site, seed_home) -> None:
     api.close()
 
 
-def test_seed_example_direct_credentials(site, tmp_path) -> None:
+def test_spec_example_direct_credentials(site, tmp_path) -> None:
     api = API(site.root)
 
     session = api(key_id='k-0123456789abcdef', key_secret='abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST')
@@ -93,7 +93,7 @@ def test_seed_example_direct_credentials(site, tmp_path) -> None:
     api.close()
 
 
-def test_seed_example_method_properties(site, seed_home) -> None:
+def test_spec_example_method_properties(site, spec_home) -> None:
     api = API(site.root, ['~/.mywonderfulsite/config'])
 
     assert api.home.describe_site.name == 'home.describe_site'
@@ -107,7 +107,7 @@ def test_seed_example_method_properties(site, seed_home) -> None:
     api.close()  # joins the callasync thread
 
 
-def test_seed_example_headers(seed_home) -> None:
+def test_spec_example_headers(spec_home) -> None:
     seen: list[dict[str, str]] = []
     app = recording(make_site(), seen)
     with serving(app) as server:
@@ -119,8 +119,8 @@ def test_seed_example_headers(seed_home) -> None:
     assert [h["host"] for h in seen] == ["myhost.com", "mybetterhost.com"]
 
 
-def test_extra_credentials_files(site, seed_home) -> None:
-    extra = seed_home / "more.ini"
+def test_extra_credentials_files(site, spec_home) -> None:
+    extra = spec_home / "more.ini"
     extra.write_text(f"[admin]\naccess_key_id = {ADMIN_KEY[0]}\naccess_key_secret = {ADMIN_KEY[1]}\n")
     api = API(site.root, ['~/.mywonderfulsite/config', '~/no-such-file', str(extra)])
     assert api(profile="admin").home.admin_only() == "admin"
@@ -129,7 +129,7 @@ def test_extra_credentials_files(site, seed_home) -> None:
 
 
 def test_real_database_key(tmp_path, monkeypatch) -> None:
-    """The seed: key.api_id is access_key_id, key.create_secret().decode() is access_key_secret."""
+    """The specification: key.api_id is access_key_id, key.create_secret().decode() is access_key_secret."""
     url = f"sqlite:///{tmp_path / 'site.db'}"
     database = Database(url)
     database.migrate()
@@ -248,7 +248,7 @@ def test_positional_arguments_and_authorisation_kwarg_are_refused(site) -> None:
             api.home.echo(authorisation="k-1:2")
 
 
-def test_credentials_travel_as_a_post_field_never_in_the_url(seed_home) -> None:
+def test_credentials_travel_as_a_post_field_never_in_the_url(spec_home) -> None:
     seen: list[dict[str, str]] = []
     with serving(recording(make_site(), seen, body=True)) as server:
         with API(server.root, ["~/.mywonderfulsite/config"]) as api:
@@ -263,7 +263,7 @@ def test_credentials_travel_as_a_post_field_never_in_the_url(seed_home) -> None:
 # -- errors --------------------------------------------------------------------------------
 
 
-def test_server_errors_become_typed_exceptions(site, seed_home) -> None:
+def test_server_errors_become_typed_exceptions(site, spec_home) -> None:
     with API(site.root, ["~/.mywonderfulsite/config"]) as api:
         with pytest.raises(BadArguments) as bad:
             api.home.echo(number="many")
@@ -296,13 +296,13 @@ def test_anonymous_calls_reach_public_methods_only(site, monkeypatch) -> None:
             api.home.describe_site()
 
 
-def test_unknown_profile_is_a_clear_error(site, seed_home) -> None:
+def test_unknown_profile_is_a_clear_error(site, spec_home) -> None:
     with API(site.root, ["~/.mywonderfulsite/config"]) as api:
         with pytest.raises(ProfileNotFound, match="'weekend'.*'default', 'day to day working'"):
             api(profile="weekend")
 
 
-def test_environment_variables_choose_credentials(site, seed_home, monkeypatch) -> None:
+def test_environment_variables_choose_credentials(site, spec_home, monkeypatch) -> None:
     with API(site.root, ["~/.mywonderfulsite/config"]) as api:
         monkeypatch.setenv("INTERLINK_PROFILE", "day to day working")
         assert api().home.whoami() == "day to day working"
@@ -328,7 +328,7 @@ def test_a_non_interlink_error_response_still_raises_by_status() -> None:
 # -- callasync -----------------------------------------------------------------------------
 
 
-def test_callasync_runs_on_a_thread_and_logs_failures(caplog, seed_home) -> None:
+def test_callasync_runs_on_a_thread_and_logs_failures(caplog, spec_home) -> None:
     api_site = make_site()
     with serving(api_site) as server:
         api = API(server.root, ["~/.mywonderfulsite/config"])
@@ -347,7 +347,7 @@ def test_callasync_runs_on_a_thread_and_logs_failures(caplog, seed_home) -> None
 # -- broadcast -----------------------------------------------------------------------------
 
 
-def test_broadcast_reports_every_root_with_one_down(seed_home) -> None:
+def test_broadcast_reports_every_root_with_one_down(spec_home) -> None:
     down = f"http://127.0.0.1:{unused_port()}/api"
     with serving(make_site("first site")) as one, serving(make_site("second site")) as two:
         api = API(one.root, ["~/.mywonderfulsite/config"], retries=0)
@@ -360,7 +360,7 @@ def test_broadcast_reports_every_root_with_one_down(seed_home) -> None:
     assert isinstance(outcomes[down], httpx.ConnectError)
 
 
-def test_broadcast_returns_api_errors_per_root(site, seed_home) -> None:
+def test_broadcast_returns_api_errors_per_root(site, spec_home) -> None:
     with serving(make_site("other")) as other, API(site.root, ["~/.mywonderfulsite/config"]) as api:
         outcomes = api.home.upload.broadcast([site.root, other.root], document=FileUpload(b"same bytes"))
         assert [o.size for o in outcomes.values()] == [10, 10]  # the upload is read once, sent twice
@@ -430,7 +430,7 @@ def test_a_request_that_was_sent_is_not_retried() -> None:
     assert len(accepted) == 1 and b"POST /api/home/echo" in accepted[0]
 
 
-def test_one_connection_is_kept_alive_per_session(seed_home) -> None:
+def test_one_connection_is_kept_alive_per_session(spec_home) -> None:
     seen: list[dict[str, str]] = []
     with serving(recording(make_site(), seen)) as server:
         with API(server.root, ["~/.mywonderfulsite/config"]) as api:

@@ -14,7 +14,7 @@ from client_site import (  # noqa: F401  (fixtures)
     USERS,
     UserFilter,
     make_site,
-    seed_home,
+    spec_home,
     serving,
     site,
     unused_port,
@@ -28,7 +28,7 @@ def anyio_backend() -> str:
     return "asyncio"  # callasync makes asyncio tasks
 
 
-async def test_seed_example_awaited(site, seed_home) -> None:
+async def test_spec_example_awaited(site, spec_home) -> None:
     async with AsyncAPI(site.root, ['~/.mywonderfulsite/config']) as api:
         site_description = await api.home.describe_site()
         assert site_description.name == "my wonderful site"
@@ -42,7 +42,7 @@ async def test_seed_example_awaited(site, seed_home) -> None:
         assert await session.home.whoami() == "default"
 
 
-async def test_method_properties(site, seed_home) -> None:
+async def test_method_properties(site, spec_home) -> None:
     async with AsyncAPI(site.root, ['~/.mywonderfulsite/config']) as api:
         method = api.home.list_users
         assert method.name == "home.list_users"
@@ -53,7 +53,7 @@ async def test_method_properties(site, seed_home) -> None:
         assert (got.filename, got.size) == ("a.txt", 11)
 
 
-async def test_errors_are_typed(site, seed_home) -> None:
+async def test_errors_are_typed(site, spec_home) -> None:
     async with AsyncAPI(site.root, ['~/.mywonderfulsite/config']) as api:
         with pytest.raises(BadArguments) as bad:
             await api.home.echo(number="many")
@@ -64,7 +64,7 @@ async def test_errors_are_typed(site, seed_home) -> None:
             await api(key_id=DEFAULT_KEY[0], key_secret="wrong").home.whoami()
 
 
-async def test_callasync_is_a_task_and_close_waits_for_it(seed_home, caplog) -> None:
+async def test_callasync_is_a_task_and_close_waits_for_it(spec_home, caplog) -> None:
     api_site = make_site()
     with serving(api_site) as server:
         api = AsyncAPI(server.root, ['~/.mywonderfulsite/config'])
@@ -77,7 +77,7 @@ async def test_callasync_is_a_task_and_close_waits_for_it(seed_home, caplog) -> 
     assert any("home.broken" in r.getMessage() for r in caplog.records if r.name == "interlink.client")
 
 
-async def test_broadcast_with_one_root_down(seed_home) -> None:
+async def test_broadcast_with_one_root_down(spec_home) -> None:
     down = f"http://127.0.0.1:{unused_port()}/api"
     with serving(make_site("one")) as one, serving(make_site("two")) as two:
         async with AsyncAPI(one.root, ['~/.mywonderfulsite/config'], retries=0) as api:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from interlink.cli import main
 from interlink.cli._call import parse_fields
-from client_site import SEED_CONFIG, USERS, site  # noqa: F401  (fixture)
+from client_site import SPEC_CONFIG, USERS, site  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                  "INTERLINK_API_ROOT", "INTERLINK_CREDENTIALS_FILE"):
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "credentials"
-    path.write_text(SEED_CONFIG)
+    path.write_text(SPEC_CONFIG)
     return path
 
 

@@ -16,7 +16,7 @@ from interlink.client import (
     resolve_credentials,
 )
 
-SEED = """[default]
+SPEC_CONFIG = """[default]
 access_key_id = k-0123456789abcdef
 access_key_secret = abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST
 
@@ -26,8 +26,8 @@ access_key_secret = asdfghjklmASDFGHJKLMasdfghjklmASDFGHJKLM
 """
 
 
-def test_parses_the_seed_file() -> None:
-    profiles = parse_profiles(SEED, "config")
+def test_parses_the_specification_file() -> None:
+    profiles = parse_profiles(SPEC_CONFIG, "config")
     assert profiles == {
         "default": Credentials("k-0123456789abcdef", "abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST"),
         "day to day working": Credentials("k-fedcba9876543210", "asdfghjklmASDFGHJKLMasdfghjklmASDFGHJKLM"),
@@ -106,7 +106,7 @@ def test_an_unusable_default_is_an_error_not_an_anonymous_call() -> None:
 
 
 def test_a_later_file_replaces_a_section_usable_or_not(tmp_path: Path) -> None:
-    (tmp_path / "one").write_text(SEED)
+    (tmp_path / "one").write_text(SPEC_CONFIG)
     (tmp_path / "two").write_text("[default]\nusername = me\n[other]\naccess_key_id = k-2\naccess_key_secret = s2\n")
     (tmp_path / "three").write_text("[other]\npassword = x\n[default]\naccess_key_id = k-3\naccess_key_secret = s3\n")
     two = load_profiles([tmp_path / "one", tmp_path / "two"])
@@ -117,7 +117,7 @@ def test_a_later_file_replaces_a_section_usable_or_not(tmp_path: Path) -> None:
 
 def test_files_expand_home_skip_missing_and_later_files_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    (tmp_path / "one").write_text(SEED)
+    (tmp_path / "one").write_text(SPEC_CONFIG)
     (tmp_path / "two").write_text("[default]\naccess_key_id = k-2\naccess_key_secret = s2\n[extra]\naccess_key_id = k-3\naccess_key_secret = s3\n")
     profiles = load_profiles(["~/one", "~/missing", "~/two"])
     assert sorted(profiles) == ["day to day working", "default", "extra"]
@@ -133,13 +133,13 @@ def test_a_malformed_file_fails_when_the_api_is_made(tmp_path: Path) -> None:
 
 def test_a_single_path_is_accepted(tmp_path: Path) -> None:
     config = tmp_path / "config"
-    config.write_text(SEED)
+    config.write_text(SPEC_CONFIG)
     api = API("http://127.0.0.1:9/api", str(config))
     assert repr(api("day to day working")) == "<Session http://127.0.0.1:9/api as k-fedcba9876543210>"
     api.close()
 
 
-PROFILES = parse_profiles(SEED + "[env]\naccess_key_id = k-e\naccess_key_secret = se\n")
+PROFILES = parse_profiles(SPEC_CONFIG + "[env]\naccess_key_id = k-e\naccess_key_secret = se\n")
 DEFAULT = PROFILES["default"]
 
 

@@ -23,8 +23,8 @@ from interlink.credentials import (
 )
 from interlink.errors import NotAuthorised
 
-SEED_KEY = "k-0123456789abcdef"
-SEED_SECRET = "abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST"  # the seed's example, 40 characters
+SPEC_KEY = "k-0123456789abcdef"
+SPEC_SECRET = "abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST"  # the specification's example, 40 characters
 
 
 def basic(userpass: str) -> str:
@@ -47,9 +47,9 @@ def test_api_id_prefix_must_be_simple(prefix: str) -> None:
         new_api_id(prefix)
 
 
-def test_key_ids_match_the_pattern_and_the_seed() -> None:
+def test_key_ids_match_the_pattern_and_the_specification() -> None:
     assert KEY_ID_PATTERN.fullmatch(new_key_id())
-    assert KEY_ID_PATTERN.fullmatch(SEED_KEY)
+    assert KEY_ID_PATTERN.fullmatch(SPEC_KEY)
     assert not KEY_ID_PATTERN.fullmatch("k-0123456789ABCDEF")
     assert not KEY_ID_PATTERN.fullmatch("k-0123456789abcde")
 
@@ -85,20 +85,20 @@ def test_check_accepts_exactly_the_hashed_secret(secret: str) -> None:
     assert not check_key_secret(secret + "0", stored)
 
 
-def test_parse_authorisation_of_the_seed_example() -> None:
-    assert parse_authorisation(f"{SEED_KEY}:{SEED_SECRET}") == (SEED_KEY, SEED_SECRET)
-    assert parse_authorisation(f" {SEED_KEY}:{SEED_SECRET}\n") == (SEED_KEY, SEED_SECRET)
+def test_parse_authorisation_of_the_specification_example() -> None:
+    assert parse_authorisation(f"{SPEC_KEY}:{SPEC_SECRET}") == (SPEC_KEY, SPEC_SECRET)
+    assert parse_authorisation(f" {SPEC_KEY}:{SPEC_SECRET}\n") == (SPEC_KEY, SPEC_SECRET)
 
 
 @pytest.mark.parametrize(
     "value",
     [
         "",
-        SEED_SECRET,  # no key id
-        f"{SEED_KEY}:",  # no secret
-        f"{SEED_KEY}{SEED_SECRET}",  # no colon
-        f"u-0123456789abcdef:{SEED_SECRET}",  # not a key id
-        f"K-0123456789ABCDEF:{SEED_SECRET}",
+        SPEC_SECRET,  # no key id
+        f"{SPEC_KEY}:",  # no secret
+        f"{SPEC_KEY}{SPEC_SECRET}",  # no colon
+        f"u-0123456789abcdef:{SPEC_SECRET}",  # not a key id
+        f"K-0123456789ABCDEF:{SPEC_SECRET}",
     ],
 )
 def test_parse_authorisation_rejects_without_echoing_the_secret(value: str) -> None:
@@ -106,17 +106,17 @@ def test_parse_authorisation_rejects_without_echoing_the_secret(value: str) -> N
         parse_authorisation(value)
     assert caught.value.status == 401
     assert caught.value.field == "authorisation"
-    assert SEED_SECRET not in str(caught.value)
-    assert SEED_SECRET not in repr(caught.value)
-    assert SEED_SECRET not in str(caught.value.to_dict())
+    assert SPEC_SECRET not in str(caught.value)
+    assert SPEC_SECRET not in repr(caught.value)
+    assert SPEC_SECRET not in str(caught.value.to_dict())
 
 
 def test_parse_basic_header_with_key_password_keeps_later_colons() -> None:
-    header = basic(f"joebloggs:{SEED_KEY}:{SEED_SECRET}")
+    header = basic(f"joebloggs:{SPEC_KEY}:{SPEC_SECRET}")
     username, password = parse_basic_header(header)
     assert username == "joebloggs"
-    assert password == f"{SEED_KEY}:{SEED_SECRET}"
-    assert split_key_password(password) == (SEED_KEY, SEED_SECRET)
+    assert password == f"{SPEC_KEY}:{SPEC_SECRET}"
+    assert split_key_password(password) == (SPEC_KEY, SPEC_SECRET)
 
 
 def test_parse_basic_header_plain_password_and_scheme_case() -> None:
@@ -125,7 +125,7 @@ def test_parse_basic_header_plain_password_and_scheme_case() -> None:
     assert parse_basic_header(basic("joe:")) == ("joe", "")
     assert split_key_password("hunter2") is None
     assert split_key_password("k-nothex:abc") is None
-    assert split_key_password(f"{SEED_KEY}:") is None
+    assert split_key_password(f"{SPEC_KEY}:") is None
     assert split_key_password("with:colon") is None
 
 

@@ -293,4 +293,11 @@ def test_docs_speak_to_users() -> None:
         for number, line in enumerate(page.read_text().splitlines(), 1):
             if words.search(line):
                 offenders.append(f"{page.relative_to(ROOT)}:{number}: {line.strip()}")
+    # The code too: its docstrings and comments are read by users of the package. ("the issue"
+    # is allowed there: a sync's conflicts and quarantined records are its issues.)
+    in_code = re.compile(r"\bseeds?\b|\bissue \d+|seeds/", re.IGNORECASE)
+    for source in [*sorted((ROOT / "src").rglob("*.py")), *sorted((ROOT / "examples").rglob("*.py"))]:
+        for number, line in enumerate(source.read_text().splitlines(), 1):
+            if in_code.search(line):
+                offenders.append(f"{source.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)

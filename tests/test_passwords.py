@@ -1,4 +1,4 @@
-"""The seed's "User's Default Role": ``curl -u joebloggs:password``, with argon2id password
+"""The API-calls specification's "User's Default Role": ``curl -u joebloggs:password``, with argon2id password
 hashes set through the CLI, failed-login rate limits, and a check that costs the same for
 unknown users. Real uvicorn server on 127.0.0.1, real database (SQLite and PostgreSQL)."""
 
@@ -38,7 +38,7 @@ def build_api(database: Any, **options: Any) -> ApiServer:
 
 
 def curl(url: str, user: str) -> tuple[int, str]:
-    # The seed's form: curl -X POST -u joebloggs:password -d ... https://.../api/home/describe_site
+    # The specification's form: curl -X POST -u joebloggs:password -d ... https://.../api/home/describe_site
     out = subprocess.run(
         ["curl", "-sS", "-X", "POST", "-u", user, "-d", "", "-w", "\n%{http_code}", url],
         capture_output=True, text=True, check=True, timeout=30,

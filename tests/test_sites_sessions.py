@@ -72,7 +72,7 @@ def test_login_session_cookie_and_csrf_protected_calls(joe: Any, live_server: An
 
         ok = client.post("/api/home/describe_user", data={"csrf_token": token})
         assert ok.status_code == 200 and ok.json() == {"user": "joebloggs", "default": True}
-        # Django's field name and a header work too (forms ported from the seed, scripts).
+        # Django's field name and a header work too (forms ported from Django templates, scripts).
         assert client.post("/api/home/describe_user", data={"csrfmiddlewaretoken": token}).status_code == 200
         assert client.post("/api/home/describe_user", headers={"x-csrf-token": token}).status_code == 200
         assert client.post("/api/home/describe_user", json={"csrf_token": token}).status_code == 200

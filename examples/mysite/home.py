@@ -1,4 +1,4 @@
-"""home.*: the methods of the seed's examples, on the site's real users table."""
+"""home.*: the methods of the API-calls specification's examples, on the site's real users table."""
 
 from __future__ import annotations
 

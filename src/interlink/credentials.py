@@ -8,7 +8,7 @@ from 62 letters and digits by ``secrets``, i.e. about 238 bits of entropy. Slow 
 hashes (argon2, bcrypt) exist to make guessing *low-entropy human passwords* expensive; no
 amount of guessing reaches 2**238, so a stolen table of SHA-256 digests gives an attacker
 nothing. A fast hash lets every API call check its key in microseconds instead of spending
-~50 ms of CPU per call (or forcing a long-lived plaintext cache). Human passwords (issue 3)
+~50 ms of CPU per call (or forcing a long-lived plaintext cache). Human passwords
 get argon2id. The digest is "sha256$" + hex so another scheme can be added later and told
 apart by its prefix.
 """

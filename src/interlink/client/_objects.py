@@ -89,8 +89,8 @@ def to_plain(value: Any) -> Any:
 
 
 def as_argument(value: Any) -> Any:
-    """A value to send: a result object that has an ``api_id`` stands for its Model (the seed
-    sends models by api_id), any other result object is sent as its fields."""
+    """A value to send: a result object that has an ``api_id`` stands for its Model (the API-calls
+    specification sends models by api_id), any other result object is sent as its fields."""
     if isinstance(value, ApiObject):
         api_id = value.__dict__.get("api_id")
         if isinstance(api_id, str):

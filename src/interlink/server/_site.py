@@ -6,7 +6,7 @@ page's forms need (``csrf_field()``, ``api_url('home/describe_user')``).
     site.page("/users", "users.html")                # a page that needs a logged-in user
 
 A form on such a page posts straight to ``/api/<module>/<method>`` with ``{{ csrf_field() }}``
-inside it, the way the seed's ``{% csrf_token %}`` forms do; the call runs as the user's default
+inside it, the way the API-calls specification's ``{% csrf_token %}`` forms do; the call runs as the user's default
 role. See docs/sites.md.
 """
 
@@ -158,7 +158,7 @@ class Site:
 
     def api_url(self, name: str) -> str:
         """The URL of a method by name: ``home/describe_user``, ``home.describe_user`` or the
-        seed's ``api:home/describe_user``. Unknown names raise, so a typo fails at render."""
+        specification's ``api:home/describe_user``. Unknown names raise, so a typo fails at render."""
         bare = name.removeprefix("api:").replace(".", "/")
         module, _, function = bare.partition("/")
         if f"{module}.{function}" not in self.api.methods:

@@ -6,11 +6,11 @@ is a dict lookup plus one SHA-256 in the event loop: no thread hop, no I/O. Afte
 key is read again, so a revoked or expired key stops working within ``cache_seconds``.
 Unknown and unusable keys are not cached: a key created a moment ago works at once.
 
-Key lifecycle (issue 3): a rotated key accepts its previous secret until
+Key lifecycle: a rotated key accepts its previous secret until
 ``previous_secret_expires_at``; a key with ``allowed_networks`` answers Forbidden to a client
 address outside them; ``last_used_at`` is kept in memory per call and written in one batch at
 most every ``last_used_flush_seconds`` (on a cache reload, or ``flush_last_used()``), never a
-write per call. User passwords (the seed's "User's Default Role") are checked by
+write per call. User passwords (the API-calls specification's "User's Default Role") are checked by
 ``authenticate_password`` with argon2id, at the same cost whether or not the user exists.
 """
 
