@@ -58,13 +58,9 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
         # Workers and reloads import the target afresh: the environment reaches them all.
         os.environ[DATABASE_URL_ENV] = database_url
     app = load_target(target)
-    if isinstance(app, ApiServer):
-        if max_body_size is not None:
-            app.max_body_size = max_body_size
-        if database_url and app.database is None and app.authenticator is None:
-            app.database = database_url
-    elif max_body_size is not None:
+    if not isinstance(app, ApiServer) and max_body_size is not None:
         raise click.UsageError("--max-body-size applies to an interlink ApiServer only")
+    _configure(app, max_body_size, database_url)
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
     # client address; ApiServer(trusted_proxies=...) decides that instead (docs/security.md).
     # access_log=False: uvicorn's access log costs a log record per request; interlink's
@@ -72,6 +68,7 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
     if workers > 1 or reload:
         os.environ[TARGET_ENV] = target
         os.environ[ACCESS_LOG_ENV] = "1" if access_log else ""
+        os.environ[MAX_BODY_SIZE_ENV] = "" if max_body_size is None else str(max_body_size)
         uvicorn.run("interlink.cli._serve:worker_app", factory=True, host=host, port=port, workers=workers,
                     reload=reload, log_level="info", proxy_headers=False, access_log=False)
     else:
@@ -83,6 +80,19 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
 
 TARGET_ENV = "INTERLINK_SERVE_TARGET"
 ACCESS_LOG_ENV = "INTERLINK_SERVE_ACCESS_LOG"
+MAX_BODY_SIZE_ENV = "INTERLINK_SERVE_MAX_BODY_SIZE"
+
+
+def _configure(app: Any, max_body_size: int | None, database_url: str | None) -> None:
+    """The command line's settings on an ApiServer, in the serving process and in each worker."""
+    from interlink.server import ApiServer
+
+    if not isinstance(app, ApiServer):
+        return
+    if max_body_size is not None:
+        app.max_body_size = max_body_size
+    if database_url and app.database is None and app.authenticator is None:
+        app.database = database_url
 
 
 def worker_app() -> Any:
@@ -90,4 +100,6 @@ def worker_app() -> Any:
     from interlink.server._access_log import AccessLog
 
     app = load_target(os.environ[TARGET_ENV])
+    size = os.environ.get(MAX_BODY_SIZE_ENV)
+    _configure(app, int(size) if size else None, os.environ.get(DATABASE_URL_ENV))
     return AccessLog(app) if os.environ.get(ACCESS_LOG_ENV) else app
