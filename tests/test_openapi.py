@@ -66,7 +66,7 @@ def test_every_operation_declares_every_error_status_with_the_one_shape(
     assert error["properties"]["error"]["required"] == ["code", "message"]
     assert set(error["properties"]["error"]["properties"]) == {"code", "message", "field"}
     for path, operation in operations(document).items():
-        for status in ("400", "401", "403", "413", "415", "429", "500"):
+        for status in ("400", "401", "403", "413", "415", "429", "500", "503"):
             assert operation["responses"][status]["content"]["application/json"]["schema"] == ERROR_REF, (path, status)
     # A public method answers 401 to wrong credentials: declared above, seen here.
     response = httpx.post(base + "/api/home/ping", headers={"Authorization": "Bearer k-0000000000000000:wrong"})

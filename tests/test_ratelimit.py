@@ -413,3 +413,65 @@ def test_login_limits_can_name_redis(database: Any, live_server: Any, verify_spy
     name = f"nobody-{uuid.uuid4().hex}"  # Redis outlives the test: a name no other run uses
     answers = [call(url, "10.8.0.1", auth=(name, "nope")).status_code for _ in range(6)]
     assert answers == [401] * 5 + [429] and verify_spy.calls == 5
+
+
+# -- a store that does not answer: 503 with Retry-After, never a 500 ---------------------------
+
+
+def test_a_login_store_that_does_not_answer_is_a_503_with_retry_after(joe: Any, live_server: Any) -> None:
+    from servers import free_port
+
+    # A real refused connection: nothing listens on this port (Redis is down).
+    api = build_api(joe, login_limits=f"redis://127.0.0.1:{free_port()}/0")
+    url = live_server(api)
+    answer = call(url, "10.9.0.1", auth=("joebloggs", PASSWORD))
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "service_unavailable"
+    assert int(answer.headers["retry-after"]) > 0
+    assert "redis" not in answer.text.lower()  # the caller learns to retry, not our setup
+
+
+def test_a_database_that_goes_away_is_a_503_then_recovers(live_server: Any) -> None:
+    """PostgreSQL: the site's database is dropped under it (its connections cut), then made again."""
+    import os
+
+    url = os.environ.get("INTERLINK_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("needs PostgreSQL (INTERLINK_TEST_POSTGRES_URL): SQLite files cannot be taken away from open connections")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from interlink.store import Database
+
+    admin_url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"interlink_outage_{uuid.uuid4().hex[:8]}"
+    site_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(sql)
+
+    def create() -> Any:
+        admin(f'CREATE DATABASE "{name}"')
+        database = Database(site_url)
+        database.migrate()
+        cli(database, "users", "create", "joebloggs", "--password-stdin", input=PASSWORD + "\n")
+        database.engine.dispose()
+        return database
+
+    create()
+    site_database = Database(site_url)  # the server's, closed at the end: no connection outlives the test
+    try:
+        api = build_api(site_database)
+        server = live_server(api)
+        assert call(server, "10.9.0.2", auth=("joebloggs", PASSWORD)).status_code == 200
+        admin(f'DROP DATABASE "{name}" WITH (FORCE)')  # every connection of the server is cut
+        down = [call(server, "10.9.0.2", auth=("joebloggs", PASSWORD)) for _ in range(3)]
+        assert [r.status_code for r in down] == [503] * 3, down[-1].text
+        assert down[-1].json()["error"]["code"] == "service_unavailable"
+        assert int(down[-1].headers["retry-after"]) > 0
+        create()
+        assert call(server, "10.9.0.2", auth=("joebloggs", PASSWORD)).status_code == 200
+    finally:
+        site_database.dispose()
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

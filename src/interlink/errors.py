@@ -21,6 +21,7 @@ __all__ = [
     "UnsupportedMediaType",
     "TooManyRequests",
     "ServerError",
+    "ServiceUnavailable",
     "error_for_status",
 ]
 
@@ -120,6 +121,19 @@ class ServerError(ApiError):
     code = "server_error"
 
 
+class ServiceUnavailable(ApiError):
+    """A store the server needs (its database, Redis) does not answer: neither the caller's
+    fault nor a bug; the answer carries ``Retry-After``."""
+
+    status = 503
+    code = "service_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5, field: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message, field=field, status=status)
+        self.retry_after = retry_after
+
+
 _ALL: tuple[type[ApiError], ...] = (
     BadArguments,
     NotAuthorised,
@@ -130,6 +144,7 @@ _ALL: tuple[type[ApiError], ...] = (
     UnsupportedMediaType,
     TooManyRequests,
     ServerError,
+    ServiceUnavailable,
 )
 _BY_CODE: dict[str, type[ApiError]] = {k.code: k for k in _ALL}
 _BY_STATUS: dict[int, type[ApiError]] = {k.status: k for k in _ALL}

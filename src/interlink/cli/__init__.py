@@ -115,6 +115,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     unreachable), 2 the command line is wrong.
     """
     ctx.obj = CliState(database_url)
+    ctx.call_on_close(ctx.obj.close)
 
 
 main.add_command(users)

@@ -64,6 +64,13 @@ class CliState:
             self._database = database
         return self._database
 
+    def close(self) -> None:
+        """Close the database's connections when the command ends (a CLI run inside a longer
+        process, such as a test or a notebook, leaves none open)."""
+        if self._database is not None:
+            self._database.dispose()
+            self._database = None
+
 
 def state() -> CliState:
     return click.get_current_context().find_object(CliState) or CliState(None)

@@ -26,6 +26,7 @@ from interlink.errors import (
     NotAuthorised,
     PayloadTooLarge,
     ServerError,
+    ServiceUnavailable,
     TooManyRequests,
     UnsupportedMediaType,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "ProfileNotFound",
     "Profiles",
     "ServerError",
+    "ServiceUnavailable",
     "Session",
     "TooManyRequests",
     "UnsupportedMediaType",

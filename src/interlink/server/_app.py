@@ -149,7 +149,7 @@ class ApiApp:
                 # Bearer, not Basic: a Basic challenge makes browsers prompt for a password over
                 # the page that called (Swagger UI's Try it out never shows the 401).
                 headers = [*JSON_HEADERS, (b"www-authenticate", b'Bearer realm="api"')]
-            elif status == 429 and hasattr(exc, "retry_after"):
+            elif status in (429, 503) and hasattr(exc, "retry_after"):
                 headers = [*JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
         except ClientDisconnected:
             return

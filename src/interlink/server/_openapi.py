@@ -48,6 +48,7 @@ ERRORS = {
     "415": "Unsupported content type",
     "429": "Too many failed logins for this user, key or address; try again later",
     "500": "A bug on the server's side",
+    "503": "A store the server needs (its database, Redis) does not answer; try again after `Retry-After` seconds",
 }
 SECURITY_SCHEMES = {
     "basic": {

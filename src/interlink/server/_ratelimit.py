@@ -35,14 +35,18 @@ spraying new identities cannot reset a victim's count to zero.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import anyio
 
-from interlink.errors import TooManyRequests
+from interlink.errors import ServiceUnavailable, TooManyRequests
+
+logger = logging.getLogger("interlink.server")
 
 __all__ = ["Attempt", "Counters", "FailureLimiter", "LimitsCounters", "LoginLimited", "MemoryCounters",
            "counters_from"]
@@ -134,34 +138,52 @@ class LimitsCounters:
     ``redis://localhost:6379/0``. Needs ``pip install 'interlink[redis]'``."""
 
     def __init__(self, uri: str, namespace: str = "interlink") -> None:
+        from limits.errors import StorageError
         from limits.storage import storage_from_string
 
         url = uri
+        outages: tuple[type[BaseException], ...] = (StorageError, OSError)  # OSError: ConnectionError, TimeoutError
         if uri.startswith(("redis://", "rediss://", "redis+unix://")):
+            from redis.exceptions import ConnectionError as RedisDown, TimeoutError as RedisTimeout
+
             uri, options = "async+" + uri, {"implementation": "redispy"}
+            outages += (RedisDown, RedisTimeout)
         else:
             options = {}
         self.url = url
         self.storage: Any = storage_from_string(uri, **options)
         self.namespace = namespace
+        self._outages = outages
 
     def _key(self, bucket: str) -> str:
         return f"{self.namespace}:{bucket}"
 
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        """A storage that does not answer is a 503 with Retry-After, not a server error."""
+        try:
+            yield
+        except self._outages as error:
+            logger.warning("the login-attempt store does not answer: %s", error)  # not the URL: it may hold a password
+            raise ServiceUnavailable("the login-attempt store does not answer; try again shortly") from error
+
     async def hit(self, bucket: str, window: float) -> tuple[int, float]:
         key = self._key(bucket)
-        count = await self.storage.incr(key, max(1, math.ceil(window)))
-        return count, min(window, max(0.0, await self.storage.get_expiry(key) - time.time()))
+        with self._answering():
+            count = await self.storage.incr(key, max(1, math.ceil(window)))
+            return count, min(window, max(0.0, await self.storage.get_expiry(key) - time.time()))
 
     async def peek(self, bucket: str) -> tuple[int, float]:
         key = self._key(bucket)
-        count = await self.storage.get(key)
-        if not count:
-            return 0, 0.0
-        return count, max(0.0, await self.storage.get_expiry(key) - time.time())
+        with self._answering():
+            count = await self.storage.get(key)
+            if not count:
+                return 0, 0.0
+            return count, max(0.0, await self.storage.get_expiry(key) - time.time())
 
     async def clear(self, bucket: str) -> None:
-        await self.storage.clear(self._key(bucket))
+        with self._answering():
+            await self.storage.clear(self._key(bucket))
 
 
 FULL = 2**31  # the count a full MemoryCounters answers for a new bucket: over every limit

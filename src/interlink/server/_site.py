@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from interlink.errors import ApiError, TooManyRequests
+from interlink.errors import ApiError, ServiceUnavailable, TooManyRequests
 from interlink.identity import LoginSessions
 
 from ._body import ClientDisconnected, content_type_of, form_pairs, read_body
@@ -252,8 +252,8 @@ class Site:
         address = self._client_address(request.scope)
         try:
             role = await self._authentication.login(username, password, address)
-        except TooManyRequests as error:
-            response = self._login_form(request, next_path, error.message, 429)
+        except (TooManyRequests, ServiceUnavailable) as error:
+            response = self._login_form(request, next_path, error.message, error.status)
             response.headers["retry-after"] = str(getattr(error, "retry_after", 60))
             return response
         if role is None:

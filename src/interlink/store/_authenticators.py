@@ -31,7 +31,7 @@ from sqlalchemy.orm import joinedload
 from interlink.credentials import check_key_secret
 from interlink.errors import Forbidden
 from interlink.store._cache import RecentCache
-from interlink.store._database import Database
+from interlink.store._database import Database, outages_as_unavailable
 from interlink.store._models import Key, Role, User
 
 __all__ = ["KeyAuthenticator", "MemoryKeys"]
@@ -139,7 +139,7 @@ class KeyAuthenticator:
     def check_password(self, username: str, password: str) -> Role | None:
         from interlink.passwords import verify_password
 
-        with self.database.session() as session:
+        with outages_as_unavailable(), self.database.session() as session:
             user = session.scalar(select(User).where(User.username == username))
             stored = user.password_hash if user is not None else None
             role = user.default_role if user is not None else None
@@ -213,8 +213,9 @@ class KeyAuthenticator:
         fetched_at = self._clock()
         if self._used and fetched_at - self._last_flush >= self.last_used_flush_seconds:
             # Piggy-backs on a cache reload, already off the event loop: no write per call.
-            self.flush_last_used()
-        with self.database.session() as session:
+            with outages_as_unavailable():
+                self.flush_last_used()
+        with outages_as_unavailable(), self.database.session() as session:
             # One query: key, its role, the role's user and the user's default role.
             query = select(Key).where(Key.key_id == key_id).options(_KEY_WITH_ROLE)
             key = session.scalar(query)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -10,12 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["Database", "DATABASE_URL_ENV", "DEFAULT_DATABASE_URL", "VERSION_TABLE", "MIGRATIONS_DIR"]
+__all__ = ["Database", "DATABASE_URL_ENV", "DEFAULT_DATABASE_URL", "VERSION_TABLE", "MIGRATIONS_DIR",
+           "is_outage", "outages_as_unavailable"]
 
+logger = logging.getLogger("interlink.store")
+
+from interlink.errors import ServiceUnavailable
 from interlink.settings import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Settings
 
 # Our own version table, so a site's own Alembic history can share the database.
@@ -37,6 +43,35 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
     finally:
         cursor.close()
+
+
+# SQLite's OperationalError covers outages and schema mistakes alike; only these are outages.
+_SQLITE_OUTAGES = ("unable to open database file", "database is locked", "disk i/o error",
+                   "attempt to write a readonly database", "database or disk is full")
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether a database error means the database does not answer (try again later), not a bug."""
+    if isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    if type(error.orig).__module__.startswith("sqlite3"):
+        return str(error.orig).lower().startswith(_SQLITE_OUTAGES)
+    return True  # psycopg: connection refused or lost, server shutting down, too many connections
+
+
+@contextmanager
+def outages_as_unavailable(what: str = "the database") -> Iterator[None]:
+    """Database outages inside raise :class:`~interlink.errors.ServiceUnavailable` (a 503 with
+    ``Retry-After``), so a caller learns to try again instead of seeing a server error."""
+    try:
+        yield
+    except (InterfaceError, OperationalError) as error:
+        if not is_outage(error):
+            raise
+        logger.warning("%s does not answer: %s", what, getattr(error, "orig", error))
+        raise ServiceUnavailable(f"{what} does not answer; try again shortly") from error
 
 
 def _create_private_file(path: str) -> None:

@@ -18,7 +18,7 @@ import anyio.to_thread
 from sqlalchemy import BigInteger, Integer, String, case, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from interlink.store._database import Database
+from interlink.store._database import Database, outages_as_unavailable
 from interlink.store._models import Base
 
 __all__ = ["DatabaseCounters", "LoginAttempt"]
@@ -69,7 +69,7 @@ class DatabaseCounters:
             )
             .returning(table.c.count, table.c.ends_at_ms)
         )
-        with self.database.engine.begin() as connection:
+        with outages_as_unavailable("the login-attempt store"), self.database.engine.begin() as connection:
             count, ends_at = connection.execute(statement).one()
             if now >= self._next_purge:
                 self._next_purge = now + self.purge_every * 1000
@@ -83,7 +83,7 @@ class DatabaseCounters:
         query = select(table.c.count, table.c.ends_at_ms).where(
             table.c.bucket == bucket, table.c.ends_at_ms > now
         )
-        with self.database.engine.connect() as connection:
+        with outages_as_unavailable("the login-attempt store"), self.database.engine.connect() as connection:
             row = connection.execute(query).first()
         if row is None:
             return 0, 0.0
@@ -91,7 +91,7 @@ class DatabaseCounters:
 
     def clear_now(self, bucket: str) -> None:
         table = LoginAttempt.__table__
-        with self.database.engine.begin() as connection:
+        with outages_as_unavailable("the login-attempt store"), self.database.engine.begin() as connection:
             connection.execute(delete(table).where(table.c.bucket == bucket))
 
     async def hit(self, bucket: str, window: float) -> tuple[int, float]:
