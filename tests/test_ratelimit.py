@@ -437,7 +437,8 @@ def test_a_database_that_goes_away_is_a_503_then_recovers(live_server: Any) -> N
 
     url = os.environ.get("INTERLINK_TEST_POSTGRES_URL")
     if not url:
-        pytest.skip("needs PostgreSQL (INTERLINK_TEST_POSTGRES_URL): SQLite files cannot be taken away from open connections")
+        pytest.skip("needs PostgreSQL (INTERLINK_TEST_POSTGRES_URL): "
+                    "an SQLite file cannot be taken away from its open connections")
     import psycopg
     from sqlalchemy.engine import make_url
 

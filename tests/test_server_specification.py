@@ -1,5 +1,6 @@
-"""The API-calls specification's "Passing In Arguments" and "Authorising" rules, each sent as the specification writes it,
-as a raw body to a real interlink server under uvicorn on 127.0.0.1 with a real database."""
+"""The API-calls specification's "Passing In Arguments" and "Authorising" rules, each sent as
+the specification writes it, as a raw body to a real interlink server under uvicorn on
+127.0.0.1 with a real database."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ page's forms need (``csrf_field()``, ``api_url('home/describe_user')``).
     site.page("/users", "users.html")                # a page that needs a logged-in user
 
 A form on such a page posts straight to ``/api/<module>/<method>`` with ``{{ csrf_field() }}``
-inside it, the way the API-calls specification's ``{% csrf_token %}`` forms do; the call runs as the user's default
-role. See docs/sites.md.
+inside it, the way the API-calls specification's ``{% csrf_token %}`` forms do; the call runs
+as the user's default role. See docs/sites.md.
 """
 
 from __future__ import annotations
