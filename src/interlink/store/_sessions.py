@@ -22,7 +22,7 @@ import anyio.to_thread
 from sqlalchemy import delete, select
 
 from interlink.store._cache import RecentCache
-from interlink.store._database import Database
+from interlink.store._database import Database, outages_as_unavailable
 from interlink.store._models import LoginSession, Role, User, utcnow
 
 __all__ = ["SessionStore", "end_sessions"]
@@ -59,7 +59,7 @@ class SessionStore:
         user_id = user if isinstance(user, int) else user.id
         token = secrets.token_urlsafe(32)
         now = utcnow()
-        with self.database.session() as session:
+        with outages_as_unavailable(), self.database.session() as session:
             session.add(LoginSession(token_hash=_hash(token), user_id=user_id, created_at=now,
                                      expires_at=now + self.lifetime))
         return token
@@ -89,7 +89,7 @@ class SessionStore:
         return found[0]
 
     def _load(self, token_hash: str) -> tuple[Any, dt.datetime] | None:
-        with self.database.session() as session:
+        with outages_as_unavailable(), self.database.session() as session:
             row = session.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash))
             if row is None:
                 return None
