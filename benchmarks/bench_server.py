@@ -323,7 +323,10 @@ def measure(names: list[str] | None = None) -> Results:
     many: dict[str, Round] = {}
     with running(peers) as scripts:
         for number in range(ROUNDS):
-            for peer in peers:
+            # Each round starts with the next server: no server always runs first (or right
+            # after the same neighbour), so a drift of the machine within a round is spread.
+            shift = number % len(peers)
+            for peer in peers[shift:] + peers[:shift]:
                 wrk(peer.url, scripts[peer.name], WARMUP)
                 result = wrk(peer.url, scripts[peer.name], DURATION, pid=peer.pid)
                 print(f"round {number + 1} {peer.name}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms, "
@@ -529,8 +532,9 @@ def report(results: Results) -> str:
         "",
         f"Setup: {_cpu()}; one server process each, {pinning}; "
         f"{_wrk_version().split(' [')[0]} with `-t1 -c{CONNECTIONS} -d{DURATION}s` after a {WARMUP} s "
-        f"warm-up, {ROUNDS} interleaved rounds; tables show each server's median round and ratios "
-        f"are medians of per-round ratios (requests/s range over rounds: {spread}; 1-minute load "
+        f"warm-up, {ROUNDS} interleaved rounds, each starting with the next server; tables show each "
+        f"server's median round and ratios are medians of per-round ratios (requests/s range over "
+        f"rounds: {spread}; 1-minute load "
         f"average before the run {LOAD_BEFORE} — above ~0.3 something else was running on the "
         "2 cores and the numbers are noisier). The servers' output (access logs) goes to a file. "
         "Where interlink's time goes: [performance.md](performance.md).",
