@@ -95,3 +95,32 @@ async def test_a_failed_read_fails_every_call_waiting_for_it_and_the_next_call_r
     assert len(errors) == 5
     broken = False
     assert await auth.authenticate_key(key_id, secret) is not None
+
+
+@pytest.mark.anyio
+async def test_a_busy_key_is_read_again_ahead_of_its_stale_time_and_revocations_still_arrive(
+    database: Database,
+) -> None:
+    key_id, secret = a_key(database)
+    clock = FakeClock()
+    auth = CountingReads(database, cache_seconds=2.0, clock=clock)
+    assert await auth.authenticate_key(key_id, secret) is not None and auth.reads == 1
+
+    async def reads_reach(count: int) -> None:
+        with anyio.fail_after(5):
+            while auth.reads < count or auth._renewing:
+                await anyio.sleep(0.01)
+
+    clock.now += 1.6  # past three quarters of its 2 s: answered from the cache, read again behind it
+    assert await auth.authenticate_key(key_id, secret) is not None
+    await reads_reach(2)
+    clock.now += 0.9  # past the first read's stale time, within the second's: nobody waits for a read
+    assert await auth.authenticate_key(key_id, secret) is not None and auth.reads == 2
+
+    with database.session() as session:
+        find_key(session, key_id).revoked_at = utcnow()
+    clock.now += 0.6  # the renewal's entry is due again: it is read in the background and found revoked
+    assert await auth.authenticate_key(key_id, secret) is not None  # that entry is 1.5 s old: still trusted
+    await reads_reach(3)
+    assert await auth.authenticate_key(key_id, secret) is None  # dropped: read on demand, refused
+    assert auth.reads == 4

@@ -16,8 +16,10 @@ write per call. User passwords (the API-calls specification's "User's Default Ro
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +35,8 @@ from interlink.errors import Forbidden
 from interlink.store._cache import RecentCache
 from interlink.store._database import Database, outages_as_unavailable
 from interlink.store._models import Key, Role, User
+
+logger = logging.getLogger("interlink.store")
 
 __all__ = ["KeyAuthenticator", "MemoryKeys"]
 
@@ -104,13 +108,45 @@ class KeyAuthenticator:
         # key_id -> the read of that key in progress: calls that find the key stale meanwhile
         # wait for it instead of each starting a read of their own (a burst every cache_seconds).
         self._loading: dict[str, _Loading] = {}
+        # key_id of the background re-reads started ahead of an entry's stale time, and their tasks.
+        self._renewing: set[str] = set()
+        self._renewals: set[asyncio.Task[None]] = set()
 
     async def authenticate_key(self, key_id: str, secret: str, *, client: str | None = None) -> Role | None:
         # The hot path of every keyed call: a cache hit costs no coroutine of its own.
         entry = self._cache.get(key_id)
         if entry is None or entry.expires_at is not None:
             entry = await self._entry(key_id)
+        elif key_id not in self._renewing and self._cache.renewal_due(key_id):
+            self._renew_ahead(key_id)
         return self._accept(entry, key_id, secret, client)
+
+    def _renew_ahead(self, key_id: str) -> None:
+        """Read the key again in the background while its entry is still fresh. Without this,
+        every call for a busy key waits for the one read each time its entry goes stale (under
+        load, hundreds of calls every ``cache_seconds``). An entry is still never used past
+        ``cache_seconds`` after its read, so a revocation reaches this process as fast as before."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): the stale entry is read again on demand
+            return
+        self._renewing.add(key_id)
+        task = loop.create_task(self._renew(key_id))
+        self._renewals.add(task)
+        task.add_done_callback(self._renewals.discard)
+
+    async def _renew(self, key_id: str) -> None:
+        try:
+            entry = await self._load_once(key_id)
+        except Exception as error:  # noqa: BLE001 - the next read on demand raises it to a caller
+            logger.debug("reading key %s ahead of time failed: %s", key_id, error)
+            return
+        finally:
+            self._renewing.discard(key_id)
+        if entry is None:
+            self._cache.pop(key_id)  # revoked or gone: the next call reads it and is refused
+        else:
+            self._cache.put(key_id, entry, entry.fetched_at)
 
     async def authenticate_user_key(
         self, username: str, key_id: str, secret: str, *, client: str | None = None

@@ -33,6 +33,12 @@ class RecentCache(Generic[V]):
             return None
         return entry[0]
 
+    def renewal_due(self, key: str, share: float = 0.75) -> bool:
+        """Whether ``key``'s value is past ``share`` of its time: a caller may read it again
+        in the background, so that nobody waits when it goes stale."""
+        entry = self._entries.get(key)
+        return entry is not None and self.clock() >= entry[1] - self.seconds * (1 - share)
+
     def put(self, key: str, value: V, stored_at: float | None = None) -> None:
         # Kept with the time it goes stale, so that a look-up is one clock read and one compare.
         self._entries[key] = (value, (self.clock() if stored_at is None else stored_at) + self.seconds)
