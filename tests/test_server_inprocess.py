@@ -237,8 +237,9 @@ def test_any_credentials_read_as_credentials_or_a_401(authorisation: str | None,
         found = read_credentials(authorisation, header)
     except NotAuthorised as error:
         assert error.status == 401
-        if authorisation:
-            assert authorisation.partition(":")[2] not in error.message or not authorisation.partition(":")[2]
+        secret = (authorisation or "").partition(":")[2]
+        if len(secret) >= 8:  # a shorter one turns up in any sentence by chance ("1" in "16 hex digits")
+            assert secret not in error.message
         return
     assert found is None or isinstance(found, (KeyCredentials, PasswordCredentials))
 
