@@ -114,10 +114,10 @@ class KeyAuthenticator:
 
     async def authenticate_key(self, key_id: str, secret: str, *, client: str | None = None) -> Role | None:
         # The hot path of every keyed call: a cache hit costs no coroutine of its own.
-        entry = self._cache.get(key_id)
+        entry, renew = self._cache.get_renewing(key_id)
         if entry is None or entry.expires_at is not None:
             entry = await self._entry(key_id)
-        elif key_id not in self._renewing and self._cache.renewal_due(key_id):
+        elif renew and key_id not in self._renewing:
             self._renew_ahead(key_id)
         return self._accept(entry, key_id, secret, client)
 

@@ -33,11 +33,17 @@ class RecentCache(Generic[V]):
             return None
         return entry[0]
 
-    def renewal_due(self, key: str, share: float = 0.75) -> bool:
-        """Whether ``key``'s value is past ``share`` of its time: a caller may read it again
-        in the background, so that nobody waits when it goes stale."""
+    def get_renewing(self, key: str) -> tuple[V | None, bool]:
+        """``get(key)``, and whether its value is past three quarters of its time: the caller
+        may read it again in the background, so that nobody waits when it goes stale. One
+        look-up and one clock read, as ``get``: this is the hot path of every keyed call."""
         entry = self._entries.get(key)
-        return entry is not None and self.clock() >= entry[1] - self.seconds * (1 - share)
+        if entry is None:
+            return None, False
+        left = entry[1] - self.clock()
+        if left <= 0:
+            return None, False
+        return entry[0], left <= self.seconds * 0.25
 
     def put(self, key: str, value: V, stored_at: float | None = None) -> None:
         # Kept with the time it goes stale, so that a look-up is one clock read and one compare.
