@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from interlink import ApiServer, Role
 from interlink.cli import main
-from interlink.server import FailureLimiter
+from interlink.server import FailureLimiter, Site
 from interlink.server._ratelimit import FULL, LimitsCounters, MemoryCounters
 
 from test_sites_workers import workers  # noqa: F401  (two `interlink serve` processes, one database)
@@ -163,8 +163,6 @@ def test_waiting_too_long_for_a_password_check_is_429_with_retry_after(
 
 def test_login_page_counts_before_verifying_too(joe: Any, live_server: Any, verify_spy: VerifySpy,
                                                 tmp_path: Any) -> None:
-    from interlink.server import Site
-
     api = build_api(joe)
     Site(api)
     url = live_server(api)
@@ -431,7 +429,7 @@ def test_a_login_store_that_does_not_answer_is_a_503_with_retry_after(joe: Any, 
     assert "redis" not in answer.text.lower()  # the caller learns to retry, not our setup
 
 
-def test_a_database_that_goes_away_is_a_503_then_recovers(live_server: Any) -> None:
+def test_a_database_that_goes_away_is_a_503_for_calls_and_pages_then_recovers(live_server: Any) -> None:
     """PostgreSQL: the site's database is dropped under it (its connections cut), then made again."""
     import os
 
@@ -464,15 +462,35 @@ def test_a_database_that_goes_away_is_a_503_then_recovers(live_server: Any) -> N
     site_database = Database(site_url)  # the server's, closed at the end: no connection outlives the test
     try:
         api = build_api(site_database)
+        site = Site(api)
+        site.page("/me", "interlink/base.html")
         server = live_server(api)
         assert call(server, "10.9.0.2", auth=("joebloggs", PASSWORD)).status_code == 200
+        browser = httpx.Client(base_url=server, headers={"x-forwarded-for": "10.9.0.3"})
+        form = browser.get("/login").text
+        login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)[1]  # type: ignore[index]
+        logged_in = browser.post("/login", data={"username": "joebloggs", "password": PASSWORD,
+                                                 "csrf_token": login_csrf, "next": "/me"})
+        assert logged_in.status_code == 303
+        page = browser.get("/me")
+        assert page.status_code == 200 and "joebloggs" in page.text
+        session_csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+
         admin(f'DROP DATABASE "{name}" WITH (FORCE)')  # every connection of the server is cut
         down = [call(server, "10.9.0.2", auth=("joebloggs", PASSWORD)) for _ in range(3)]
         assert [r.status_code for r in down] == [503] * 3, down[-1].text
         assert down[-1].json()["error"]["code"] == "service_unavailable"
         assert int(down[-1].headers["retry-after"]) > 0
+        time.sleep(2.1)  # past the session cache's 2 s, so the page must read the session again
+        for answer in (browser.get("/me"), browser.post("/logout", data={"csrf_token": session_csrf})):
+            assert answer.status_code == 503, answer.text
+            assert "Try again shortly" in answer.text and int(answer.headers["retry-after"]) > 0
+            assert answer.headers["x-frame-options"] == "DENY"  # still a site page
+            assert "Traceback" not in answer.text and "psycopg" not in answer.text
+
         create()
         assert call(server, "10.9.0.2", auth=("joebloggs", PASSWORD)).status_code == 200
+        browser.close()
     finally:
         site_database.dispose()
         admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -63,6 +63,10 @@ _BUILTIN = {
 <label>Password <input name="password" id="password" type="password" autocomplete="current-password" required></label>
 <button id="login">Log in</button>
 </form>{% endblock %}""",
+    "interlink/unavailable.html": """{% extends "interlink/base.html" %}
+{% block title %}Try again shortly · {{ site_title }}{% endblock %}
+{% block content %}<h1>Try again shortly</h1>
+<p id="unavailable">{{ message }}</p>{% endblock %}""",
 }
 
 
@@ -166,10 +170,16 @@ class Site:
         return f"{self.api.prefix}/{module}/{function}"
 
     def secured(self, endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-        """``endpoint`` with the site's security headers on every response it returns."""
+        """``endpoint`` with the site's security headers on every response it returns, and a
+        503 page with ``Retry-After`` when the store does not answer (never a server error)."""
 
         async def with_headers(request: Request) -> Response:
-            response = await endpoint(request)
+            try:
+                response = await endpoint(request)
+            except ServiceUnavailable as error:
+                response = self.render(request, "interlink/unavailable.html", None, status=error.status,
+                                       message=error.message)
+                response.headers["retry-after"] = str(error.retry_after)
             for name, value in self.security_headers.items():
                 response.headers.setdefault(name, value)
             return response

@@ -66,7 +66,7 @@ class SessionStore:
 
     def end(self, token: str) -> None:
         self._cache.pop(_hash(token))
-        with self.database.session() as session:
+        with outages_as_unavailable(), self.database.session() as session:
             session.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(token)))
 
     def end_all(self, user: User) -> None:
