@@ -503,8 +503,9 @@ def report(results: Results) -> str:
             f"The two default paths under `wrk -t1 -c{MANY_CONNECTIONS} -d{MANY_SECONDS}s --timeout "
             f"{MANY_TIMEOUT}` (after a {WARMUP} s warm-up), {MANY_RUNS} runs each, taking turns: an "
             f"answer slower than {MANY_TIMEOUT} counts as a timeout. Plain Starlette (its best case: "
-            "uvloop, httptools) is the control: a timeout it has too comes from uvicorn under overload "
-            "on this machine, not from the application.",
+            "uvloop, httptools) is the control: it runs on plain uvloop, which lets new connections in "
+            "one per turn of its loop, so the last connections of wrk's opening burst wait up to 2 s for "
+            "their first answer; `interlink serve` takes them all at once ([performance](performance.md)).",
             "",
             "| server | run | requests/s | p50 latency | p99 latency | slowest | timeouts | socket errors | non-2xx |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -36,6 +36,10 @@ def load_target(target: str) -> Any:
     return obj
 
 
+#: uvicorn's --loop for each choice; auto is interlink's (server/_event_loop.py says why).
+LOOPS = {"auto": "interlink.server:new_event_loop", "asyncio": "asyncio", "uvloop": "uvloop"}
+
+
 @click.command(short_help="Serve an interlink ApiServer (or any ASGI app) under uvicorn.")
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -45,9 +49,11 @@ def load_target(target: str) -> Any:
 @click.option("--max-body-size", type=int, default=None, help="bytes; larger bodies get a 413")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="a line per request on standard output (credentials redacted)")
+@click.option("--loop", type=click.Choice(list(LOOPS)), default="auto", show_default=True,
+              help="auto: uvloop taking every waiting connection at once (docs/cli.md)")
 @click.pass_context
 def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, reload: bool, max_body_size: int | None,
-          access_log: bool) -> None:
+          access_log: bool, loop: str) -> None:
     """Serve an interlink ApiServer, e.g. ``interlink serve mysite.api:api``."""
     import uvicorn
 
@@ -70,12 +76,12 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
         os.environ[ACCESS_LOG_ENV] = "1" if access_log else ""
         os.environ[MAX_BODY_SIZE_ENV] = "" if max_body_size is None else str(max_body_size)
         uvicorn.run("interlink.cli._serve:worker_app", factory=True, host=host, port=port, workers=workers,
-                    reload=reload, log_level="info", proxy_headers=False, access_log=False)
+                    reload=reload, log_level="info", proxy_headers=False, access_log=False, loop=LOOPS[loop])
     else:
         from interlink.server._access_log import AccessLog
 
         uvicorn.run(AccessLog(app) if access_log else app, host=host, port=port, log_level="info",
-                    proxy_headers=False, access_log=False)
+                    proxy_headers=False, access_log=False, loop=LOOPS[loop])
 
 
 TARGET_ENV = "INTERLINK_SERVE_TARGET"

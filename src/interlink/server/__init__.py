@@ -10,9 +10,11 @@ from interlink.identity import Authenticator
 from ._access_log import AccessLog
 from ._api import ApiServer, Module
 from ._call import Call
+from ._event_loop import new_event_loop
 from ._method import Method
 from ._ratelimit import FailureLimiter
 from ._redaction import RedactCredentials
 from ._site import Site
 
-__all__ = ["AccessLog", "ApiServer", "Authenticator", "Call", "FailureLimiter", "Method", "Module", "RedactCredentials", "Site"]
+__all__ = ["AccessLog", "ApiServer", "Authenticator", "Call", "FailureLimiter", "Method", "Module", "RedactCredentials", "Site",
+           "new_event_loop"]
