@@ -48,6 +48,7 @@ class _DrainingServer(asyncio.AbstractServer):
         self._backlog = max(backlog, 1)
         self._serving = False
         self._closed: asyncio.Future[None] = loop.create_future()
+        self._handing_over: set[asyncio.Task[None]] = set()  # referenced until done, or they may be collected
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
@@ -85,7 +86,9 @@ class _DrainingServer(asyncio.AbstractServer):
                 self._loop.call_later(ACCEPT_RETRY_DELAY, self._resume, sock)
                 return
             connection.setblocking(False)
-            self._loop.create_task(self._serve(connection))
+            task = self._loop.create_task(self._serve(connection))
+            self._handing_over.add(task)
+            task.add_done_callback(self._handing_over.discard)
 
     def _resume(self, sock: socket.socket) -> None:
         if self._serving:
