@@ -117,7 +117,15 @@ def _reason(error: ValidationError) -> str:
         return type(error).__name__
 
 
-class TornadoOpenAPIRequest:
+class _OpenAPIRequest:
+    request: Any  # Tornado's and httpx's requests both have .headers.get
+
+    @property
+    def content_type(self) -> str:
+        return str(self.request.headers.get("Content-Type") or self.request.headers.get("Accept"))
+
+
+class TornadoOpenAPIRequest(_OpenAPIRequest):
     """A Tornado request as openapi-core reads one."""
 
     def __init__(self, request: tornado.httputil.HTTPServerRequest) -> None:
@@ -144,12 +152,8 @@ class TornadoOpenAPIRequest:
     def body(self) -> bytes | None:
         return self.request.body or None
 
-    @property
-    def content_type(self) -> str:
-        return str(self.request.headers.get("Content-Type") or self.request.headers.get("Accept"))
 
-
-class HttpxOpenAPIRequest:
+class HttpxOpenAPIRequest(_OpenAPIRequest):
     """An httpx request (as sent) as openapi-core reads one."""
 
     def __init__(self, request: httpx.Request) -> None:
@@ -175,10 +179,6 @@ class HttpxOpenAPIRequest:
     @property
     def body(self) -> bytes | None:
         return self.request.content or None
-
-    @property
-    def content_type(self) -> str:
-        return str(self.request.headers.get("Content-Type") or self.request.headers.get("Accept"))
 
 
 class HttpxOpenAPIResponse:
