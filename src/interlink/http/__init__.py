@@ -7,6 +7,17 @@ Errors raised here are client-side :class:`ClientError` instances, never the wir
 """
 
 from interlink.http._auth import APIKeyAuth, BasicAuth, BearerAuth
+from interlink.http._bounds import (
+    DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    MAX_RESPONSE_BYTES,
+    AsyncBoundedTransport,
+    BoundedTransport,
+    DeadlineExceeded,
+    ResponseTooLarge,
+    aread_at_most,
+    read_at_most,
+)
 from interlink.http._client import APIClient, AsyncAPIClient, ConfigAdapter, RequestKwargs
 from interlink.http._errors import REQUEST_ERRORS, ClientError, InvalidURLError, TokenRequestError
 from interlink.http._jwt_bearer import JWTBearerAuth
@@ -40,6 +51,15 @@ __all__ = [
     "TokenState",
     "RetryTransport",
     "AsyncRetryTransport",
+    "BoundedTransport",
+    "AsyncBoundedTransport",
+    "DEADLINE",
+    "MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DeadlineExceeded",
+    "ResponseTooLarge",
+    "read_at_most",
+    "aread_at_most",
     "JWTBearerAuth",
     "RetryPolicy",
     "ServiceConfigAdapter",

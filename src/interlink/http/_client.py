@@ -54,6 +54,7 @@ class RequestKwargs(TypedDict, total=False):
     retry_policy: Any
     token_tls: str
     transport: Any
+    max_response_size: int | None
 
 
 @runtime_checkable

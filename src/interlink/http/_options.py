@@ -192,6 +192,9 @@ def client_options(kwargs: dict[str, Any] | None) -> ClientOptions:
         )
     options.policy = policy
     options.custom_transport = given.pop("transport", None)
+    if "max_response_size" in given:  # bytes of a decoded answer; None lifts the bound
+        size = given.pop("max_response_size")
+        options.transport["max_response_bytes"] = None if size is None else int(size)
     options.client.setdefault("max_redirects", given.pop("max_redirects", DEFAULT_MAX_REDIRECTS))
     for key in list(given):
         if key in _REQUESTS_KEYS:

@@ -30,6 +30,10 @@ called then. A request may carry its own TLS/proxy settings (requests' per-call
 its own lazily made pool. ``close()`` ends the pools but not the transport: the next
 request makes new ones, as a closed ``requests.Session`` keeps working; pools with a
 response still being read are closed when that response is.
+
+Every attempt is bounded in time and size (``_bounds.py``): each inner transport is a
+:class:`BoundedTransport`, so the deadline is per attempt (as rest-tools counts a full
+``timeout`` for every retry) and a retry starts with a fresh one.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from typing import Any, Callable
 
 import httpx
 
+from interlink.http._bounds import DEFAULT_MAX_RESPONSE_BYTES, AsyncBoundedTransport, BoundedTransport
 from interlink.http._retry import RetryPolicy
 
 __all__ = ["RetryTransport", "AsyncRetryTransport", "TOKEN_REQUEST", "ROUTE", "Route"]
@@ -118,6 +123,7 @@ class _RetryingPool:
     the retry decisions. No I/O here."""
 
     _factory: Callable[..., Any]
+    _bounded: Callable[..., Any]
 
     def __init__(
         self,
@@ -126,9 +132,11 @@ class _RetryingPool:
         keep_alive: bool = True,
         sleep: Callable[[float], Any] | None = None,
         token_verify: Any = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
         **transport_kwargs: Any,
     ) -> None:
         self.policy = policy or RetryPolicy()
+        self.max_response_bytes = max_response_bytes
         self.keep_alive = keep_alive
         self._sleep = sleep
         self._kwargs: dict[Any, Any] = {"default": transport_kwargs}
@@ -188,7 +196,7 @@ class _RetryingPool:
                 if key not in self._kwargs:  # a per-request route: the default settings, overridden
                     self._kwargs[key] = {**self._kwargs["default"], **route.settings()}  # type: ignore[union-attr]
                     self._evict_routes()
-                inner = self._factory(**self._resolve(key))
+                inner = self._bounded(self._factory(**self._resolve(key)), max_response_bytes=self.max_response_bytes)
                 self._inner[key] = inner
             self._in_flight += 1
             self._busy[key] = self._busy.get(key, 0) + 1
@@ -248,6 +256,7 @@ class RetryTransport(_RetryingPool, httpx.BaseTransport):
     """Retrying wrapper around lazily made ``httpx.HTTPTransport`` instances."""
 
     _factory = httpx.HTTPTransport
+    _bounded = BoundedTransport
 
     def _release_now(self, key: Any) -> None:
         for inner in self._release(key):
@@ -284,6 +293,7 @@ class AsyncRetryTransport(_RetryingPool, httpx.AsyncBaseTransport):
     """Retrying wrapper around lazily made ``httpx.AsyncHTTPTransport`` instances."""
 
     _factory = httpx.AsyncHTTPTransport
+    _bounded = AsyncBoundedTransport
 
     async def _release_now(self, key: Any) -> None:
         for inner in self._release(key):
