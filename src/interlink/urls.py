@@ -12,14 +12,30 @@ URL that leaves the base must never be sent. ape-pie checks containment with
 ``https://example.com/api``. Here containment means: same scheme, same host, same port
 (default ports made explicit) and the base's path *segments* are a prefix of the target's
 path segments, after ``.``/``..`` (also percent-encoded) are resolved.
+
+``redact_url`` is the one way a URL is printed or logged: userinfo and the values of
+credential-looking query parameters become ``***``.
 """
 
 from __future__ import annotations
 
 import functools
-from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
+import re
+from collections.abc import Iterable
+from urllib.parse import SplitResult, unquote, unquote_plus, urlsplit, urlunsplit
 
-__all__ = ["URLRuleError", "normalise_base_url", "resolve_url", "is_inside", "is_base_url"]
+__all__ = [
+    "CREDENTIAL_NAMES",
+    "URLRuleError",
+    "has_userinfo",
+    "is_base_url",
+    "is_credential_name",
+    "is_inside",
+    "normalise_base_url",
+    "redact_query",
+    "redact_url",
+    "resolve_url",
+]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -37,9 +53,9 @@ def normalise_base_url(base_url: str) -> str:
     """The base URL as a directory: absolute http(s), no query or fragment, ending in ``/``."""
     parts = urlsplit(str(base_url).strip())
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
-        raise URLRuleError(f"base URL must be an absolute http(s) URL, got {base_url!r}")
+        raise URLRuleError(f"base URL must be an absolute http(s) URL, got {redact_url(base_url)!r}")
     if parts.query or parts.fragment:
-        raise URLRuleError(f"base URL must not have a query or fragment: {base_url!r}")
+        raise URLRuleError(f"base URL must not have a query or fragment: {redact_url(base_url)!r}")
     path = parts.path or "/"
     if not path.endswith("/"):
         path += "/"
@@ -53,7 +69,7 @@ def _origin(parts: SplitResult) -> tuple[str, str, int]:
     try:
         port = parts.port
     except ValueError as exc:
-        raise URLRuleError(f"bad port in {urlunsplit(parts)!r}") from exc
+        raise URLRuleError(f"bad port in {redact_url(urlunsplit(parts))!r}") from exc
     return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme, 0)
 
 
@@ -129,7 +145,7 @@ def resolve_url(base_url: str, url: object) -> str:
     parts = urlsplit(text)
     if _is_absolute(parts):
         if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
-            raise URLRuleError(f"not an http(s) URL: {_redact(text)!r}")
+            raise URLRuleError(f"not an http(s) URL: {redact_url(text)!r}")
         scheme, netloc, raw_path = parts.scheme.lower(), parts.netloc, parts.path or "/"
     else:
         # Only scheme *and* host make a URL absolute (ape-pie's rule): ``documents:search``
@@ -142,16 +158,107 @@ def resolve_url(base_url: str, url: object) -> str:
     absolute = urlunsplit((scheme, netloc, path, parts.query, parts.fragment))
     if not is_inside(base, absolute):
         raise URLRuleError(
-            f"URL {_redact(absolute)!r} is outside the client's base URL {base!r}; "
+            f"URL {redact_url(absolute)!r} is outside the client's base URL {redact_url(base)!r}; "
             "refusing to send the service's credentials there"
         )
     return absolute
 
 
-def _redact(url: str) -> str:
-    """The URL without its query string or userinfo: either may carry a secret."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, quote(unquote(parts.path)), "", ""))
+# -- redaction: the one way a URL reaches a terminal or a log --------------------------------
+
+#: Parameter names (decoded, case-folded) whose values are credentials wherever they appear:
+#: in a URL we print, in the server's access log, in a log line's ``name=value`` pairs.
+CREDENTIAL_NAMES = frozenset({
+    "key", "api_key", "apikey", "api-key", "token", "access_token", "refresh_token", "id_token",
+    "secret", "client_secret", "password", "passwd", "pwd", "signature", "sig", "code", "auth",
+    "authorization", "authorisation", "session", "sessionid",
+    # the API-calls specification's credential field and the CSRF tokens of sites
+    "csrf_token", "csrfmiddlewaretoken",
+})
+# Names that end like these are credentials too, whatever their prefix: ``private_token``,
+# ``x-api-key``, ``X-Amz-Signature``, ``X-Amz-Credential``, ``hub.verify_token``, ``accessToken``.
+# Short words (key, code, sig, session) only count on their own: ``sort_key``, ``zip_code``.
+_CREDENTIAL_ENDINGS = (
+    "token", "secret", "password", "passwd", "signature", "apikey", "api_key", "api-key",
+    "credential", "credentials", "sessionid",
+)
+REDACTED = "***"
+_FIELD = re.compile(r"[^&;]+")
+# Control characters and whitespace would break the one line a URL is printed on.
+_UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]")
+_AUTHORITY_START = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//")
+
+
+def _fold(name: str) -> str:
+    if "%" in name or "+" in name:  # decoded, as the server that reads the field decodes it
+        name = unquote_plus(name, errors="replace")
+    name = name.strip().casefold()
+    return name[:-2] if name.endswith("[]") else name  # token[]=… is still the token
+
+
+def is_credential_name(name: str, also: Iterable[str] = ()) -> bool:
+    """Whether a query parameter or form field called ``name`` carries a credential.
+
+    ``name`` is compared percent-decoded and case-folded (``%61pi_KEY`` is ``api_key``), as
+    :data:`CREDENTIAL_NAMES` or one of its longer endings; ``also`` adds names (a record's own
+    API-key parameter, say).
+    """
+    folded = _fold(name)
+    if folded in CREDENTIAL_NAMES or folded.endswith(_CREDENTIAL_ENDINGS):
+        return True
+    return any(folded == _fold(extra) for extra in also if extra)
+
+
+def redact_query(query: str, *, placeholder: str = REDACTED, also: Iterable[str] = ()) -> str:
+    """``query`` (``a=1&token=x``, ``&`` or ``;`` separated) with credential values replaced."""
+    extra = tuple(also)
+
+    def field(match: re.Match[str]) -> str:
+        text = match.group()
+        name, sep, _ = text.partition("=")
+        if sep and is_credential_name(name, extra):
+            return f"{name}={placeholder}"
+        return text
+
+    return _FIELD.sub(field, query)
+
+
+def redact_url(url: object, *, also: Iterable[str] = ()) -> str:
+    """``url`` fit to print or log: userinfo and credential query values replaced by ``***``.
+
+    ``https://me:pw@h/x?api_key=k&page=2`` becomes ``https://***@h/x?api_key=***&page=2``.
+    Credential names are those of :func:`is_credential_name` (plus ``also``); a fragment that
+    looks like a query (``#access_token=…``) is treated the same. Relative URLs and paths
+    work too. Pure and total: any text comes back redacted, never an exception.
+    """
+    if isinstance(url, (bytes, bytearray)):
+        text = bytes(url).decode("utf-8", "replace")
+    else:
+        text = str(url)
+    extra = tuple(also)
+    text, hash_mark, fragment = text.partition("#")
+    text, question_mark, query = text.partition("?")
+    start = _AUTHORITY_START.match(text)
+    if start is not None:
+        # RFC 3986: the authority runs to the next "/"; userinfo is everything before its
+        # last "@" (a password may hold an unescaped "@").
+        end = text.find("/", start.end())
+        end = len(text) if end < 0 else end
+        userinfo, at, host = text[start.end():end].rpartition("@")
+        if at:
+            text = f"{text[:start.end()]}{REDACTED}@{host}{text[end:]}"
+    if question_mark:
+        text += "?" + redact_query(query, also=extra)
+    if hash_mark:
+        text += "#" + (redact_query(fragment, also=extra) if "=" in fragment else fragment)
+    return _UNPRINTABLE.sub(lambda m: f"%{ord(m.group()):02X}", text)
+
+
+def has_userinfo(url: str) -> bool:
+    """Whether ``url`` carries a user name or password (``https://user:pw@host/``)."""
+    start = _AUTHORITY_START.match(str(url))
+    if start is None:
+        return False
+    text = str(url)[start.end():]
+    authority = re.split(r"[/?#]", text, maxsplit=1)[0]
+    return "@" in authority

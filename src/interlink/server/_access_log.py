@@ -23,37 +23,24 @@ import time
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import IO, Any
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote
+
+from interlink import urls as _urls
 
 __all__ = ["AccessLog", "BufferedLines", "redact_query", "CREDENTIAL_NAMES"]
 
-#: Query-string field names (decoded, lower case, stripped) whose values are never logged.
-CREDENTIAL_NAMES = frozenset({
-    "authorisation", "authorization", "password", "secret", "token", "access_token",
-    "csrf_token", "api_key", "apikey",
-})
+#: Query-string field names (decoded, case-folded) whose values are never logged: the one list
+#: of ``interlink.urls``, which also redacts the URLs the CLI and the clients print.
+CREDENTIAL_NAMES = _urls.CREDENTIAL_NAMES
 
 _PHRASES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 # Printable ASCII without space, quote and backslash: such a path needs no quoting.
 _PLAIN = re.compile(r"[!#-\[\]-~]*")
-_FIELD = re.compile(r"[^&;]+")
-
-
-def _redact_field(match: re.Match[str]) -> str:
-    field = match.group()
-    name, sep, _ = field.partition("=")
-    if "%" in name or "+" in name:
-        decoded = unquote_plus(name, errors="replace")
-    else:
-        decoded = name
-    if decoded.strip().casefold() in CREDENTIAL_NAMES:
-        return f"{name}=[redacted]"
-    return field
 
 
 def redact_query(query: str) -> str:
     """``query`` with the values of credential fields replaced by ``[redacted]``."""
-    return _FIELD.sub(_redact_field, query)
+    return _urls.redact_query(query, placeholder="[redacted]")
 
 
 def _plain(text: str) -> str:

@@ -2,26 +2,27 @@
 put ``authorisation=keyid:secret`` there (it works, with a warning).
 
 Names are compared *decoded*: ``?%61uthorisation=…`` is the same field to the server, so it is
-the same field to the redaction.
+the same field to the redaction. Which names are credentials is decided in one place,
+``interlink.urls.is_credential_name`` (the access log and every printed URL use it too).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import unquote_plus
+
+from interlink.urls import is_credential_name
 
 __all__ = ["RedactCredentials", "install_log_redaction", "redact", "warn_query_credentials"]
 
 logger = logging.getLogger("interlink.server")
 
-_SECRET_NAMES = frozenset({"authorisation", "authorization", "csrf_token", "csrfmiddlewaretoken"})
 _PAIR = re.compile(r"([^\s&?\"'=]+)=([^&\s\"']*)")
 
 
 def _redact_pair(match: re.Match[str]) -> str:
     name = match.group(1)
-    if unquote_plus(name).strip().lower() in _SECRET_NAMES:
+    if is_credential_name(name):
         return f"{name}=[redacted]"
     return match.group(0)
 
