@@ -9,7 +9,8 @@ enforced by the transport so no caller has to remember them:
   together. Every socket operation's timeout is clipped to the time left (through the
   network backend of httpx's own transport, so a header block dripped byte by byte is cut
   off too), and the body stream checks it between chunks. Past it: :class:`DeadlineExceeded`,
-  an ``httpx.TimeoutException``. It is the request's ``DEADLINE`` extension (seconds) when
+  an ``httpx.ReadTimeout`` (so code catching
+  httpx's timeouts keeps working). It is the request's ``DEADLINE`` extension (seconds) when
   set, else the largest of its httpx timeouts: a client made with ``timeout=15`` ends every
   attempt within about 15 s whatever the peer does.
 * a **size bound** on the decoded body: ``MAX_RESPONSE_BYTES`` (extension) or the
@@ -67,7 +68,7 @@ _ACCEPT_ENCODING = "gzip, deflate"
 _current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("interlink_deadline", default=None)
 
 
-class DeadlineExceeded(httpx.TimeoutException):
+class DeadlineExceeded(httpx.ReadTimeout):
     """The peer did not finish its answer within the exchange's total deadline."""
 
 
@@ -119,7 +120,8 @@ def _clip(timeout: float | None, error: type[Exception]) -> float | None:
 def _expired(error: httpx.TimeoutException, deadline: float | None, request: httpx.Request) -> Exception:
     """A timeout at the deadline is the deadline's; an earlier one stays what it was."""
     if deadline is not None and time.monotonic() >= deadline - 0.001:
-        return DeadlineExceeded(f"no complete answer within the exchange's deadline ({error})", request=request)
+        url = _without_query(str(request.url))
+        return DeadlineExceeded(f"the answer from {url} did not arrive in full before the exchange's deadline", request=request)
     return error
 
 
@@ -286,7 +288,7 @@ class _Budget:
 
     def check_time(self) -> None:
         if self.deadline is not None and time.monotonic() >= self.deadline:
-            raise DeadlineExceeded("the answer did not arrive within the exchange's deadline", request=self.request)
+            raise _expired(httpx.ReadTimeout("", request=self.request), self.deadline, self.request)
 
     def expired(self, error: httpx.TimeoutException) -> Exception:
         return _expired(error, self.deadline, self.request)

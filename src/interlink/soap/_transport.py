@@ -24,6 +24,7 @@ from zeep.transports import Transport
 from zeep.utils import get_version
 from zeep.wsdl.utils import etree_to_string
 
+from interlink.http import DEADLINE, MAX_RESPONSE_BYTES, ResponseTooLarge
 from interlink.soap._errors import SoapReplyError, SoapTransportError
 from interlink.soap._xml import MAX_REPLY_BYTES
 
@@ -36,6 +37,32 @@ def _timeout(seconds: float | None) -> Any:
     return httpx.USE_CLIENT_DEFAULT if seconds is None else httpx.Timeout(float(seconds))
 
 
+def bounds(seconds: float | None, max_reply_bytes: int) -> dict[str, Any]:
+    """Request extensions for one SOAP/StUF exchange: the whole call, not each read, ends at
+    ``seconds`` (interlink.http's deadline; None: the record's timeout), and the reply is
+    refused past ``max_reply_bytes`` before more of it is read."""
+    extensions: dict[str, Any] = {MAX_RESPONSE_BYTES: max_reply_bytes}
+    if seconds is not None:
+        extensions[DEADLINE] = float(seconds)
+    return extensions
+
+
+def send_bounded(client: httpx.Client, request: httpx.Request, limit: int) -> httpx.Response:
+    """The reply, read whole (its transport refuses it at ``limit``)."""
+    try:
+        return client.send(request)
+    except ResponseTooLarge:
+        raise _too_large(request.url, limit) from None
+
+
+async def asend_bounded(client: httpx.AsyncClient, request: httpx.Request, limit: int) -> httpx.Response:
+    """The async twin of :func:`send_bounded`."""
+    try:
+        return await client.send(request)
+    except ResponseTooLarge:
+        raise _too_large(request.url, limit) from None
+
+
 def _set_agent(client: httpx.Client | httpx.AsyncClient) -> None:
     # Only httpx's default agent is replaced; a User-Agent the record configured stays.
     if client.headers.get("User-Agent", "").startswith("python-httpx/"):
@@ -44,11 +71,6 @@ def _set_agent(client: httpx.Client | httpx.AsyncClient) -> None:
 
 def _too_large(url: Any, limit: int) -> SoapReplyError:
     return SoapReplyError(f"the reply from {url} is over the limit of {limit} bytes")
-
-
-def _copy(response: httpx.Response, body: bytes) -> httpx.Response:
-    return httpx.Response(response.status_code, headers=response.headers, content=body,
-                          request=response.request, extensions=response.extensions)
 
 
 def _keep_pool(client: Any) -> None:
@@ -88,17 +110,9 @@ class HttpxTransport(Transport):
     # -- sync I/O --------------------------------------------------------------------------
     def _send(self, client: httpx.Client, method: str, url: str, timeout: float | None,
               **kwargs: Any) -> httpx.Response:
-        request = client.build_request(method, url, timeout=_timeout(timeout), **kwargs)
-        response = client.send(request, stream=True)
-        try:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > self.max_reply_bytes:
-                    raise _too_large(request.url, self.max_reply_bytes)
-        finally:
-            response.close()
-        return _copy(response, bytes(body))
+        request = client.build_request(method, url, timeout=_timeout(timeout),
+                                       extensions=bounds(timeout, self.max_reply_bytes), **kwargs)
+        return send_bounded(client, request, self.max_reply_bytes)
 
     def get(self, address: str, params: Any, headers: dict[str, str]) -> Any:
         return self._send(self.session, "GET", address, self.operation_timeout, params=params, headers=headers)
@@ -164,17 +178,9 @@ class AsyncHttpxTransport(HttpxTransport):
 
     async def _send_async(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         client: httpx.AsyncClient = self.session  # type: ignore[assignment]
-        request = client.build_request(method, url, timeout=_timeout(self.operation_timeout), **kwargs)
-        response = await client.send(request, stream=True)
-        try:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > self.max_reply_bytes:
-                    raise _too_large(request.url, self.max_reply_bytes)
-        finally:
-            await response.aclose()
-        return _copy(response, bytes(body))
+        request = client.build_request(method, url, timeout=_timeout(self.operation_timeout),
+                                       extensions=bounds(self.operation_timeout, self.max_reply_bytes), **kwargs)
+        return await asend_bounded(client, request, self.max_reply_bytes)
 
     async def post(self, address: str, message: bytes, headers: dict[str, str]) -> Any:  # type: ignore[override]
         return await self._send_async("POST", address, content=message, headers=headers)

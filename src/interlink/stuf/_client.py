@@ -25,6 +25,7 @@ from interlink.http import APIClient, AsyncAPIClient, InvalidURLError, ServiceCo
 from interlink.soap._errors import SoapReplyError, SoapTransportError
 from interlink.soap._faults import envelope_body, fault_from_envelope, soap_version_of
 from interlink.soap._options import soap_options
+from interlink.soap._transport import asend_bounded, bounds, send_bounded
 from interlink.soap._wsse import wsse_for
 from interlink.soap._xml import parse_reply
 from interlink.stuf._errors import stuf_fault_in
@@ -152,24 +153,6 @@ class _StUFBase:
         return StUFReply(status_code, headers, content, root, first)
 
 
-async def _read_bounded_async(response: httpx.Response, limit: int) -> bytes:
-    body = bytearray()
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > limit:
-            raise SoapReplyError(f"the reply from {response.request.url} is over the limit of {limit} bytes")
-    return bytes(body)
-
-
-def _read_bounded(response: httpx.Response, limit: int) -> bytes:
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > limit:
-            raise SoapReplyError(f"the reply from {response.request.url} is over the limit of {limit} bytes")
-    return bytes(body)
-
-
 class StUFClient(_StUFBase):
     """A StUF client for one service record. Use ``with`` to keep connections open."""
 
@@ -181,13 +164,10 @@ class StUFClient(_StUFBase):
         url = self.to_absolute_url(endpoint_type)
         content = body.encode("utf-8") if isinstance(body, str) else body
         request = self._http.build_request("POST", url, content=content, headers=self._headers(soap_action),
-                                           timeout=self._timeout())
-        response = self._http.send(request, stream=True)
-        try:
-            data = _read_bounded(response, self.max_reply_bytes)
-        finally:
-            response.close()
-        return self.read_reply(response.status_code, response.headers, data)
+                                           timeout=self._timeout(),
+                                           extensions=bounds(self.operation_timeout, self.max_reply_bytes))
+        response = send_bounded(self._http, request, self.max_reply_bytes)
+        return self.read_reply(response.status_code, response.headers, response.content)
 
     def templated_request(self, soap_action: str, template: str, context: dict[str, Any] | None = None,
                           endpoint_type: EndpointType | str = EndpointType.vrije_berichten) -> StUFReply:
@@ -215,13 +195,10 @@ class AsyncStUFClient(_StUFBase):
         url = self.to_absolute_url(endpoint_type)
         content = body.encode("utf-8") if isinstance(body, str) else body
         request = self._http.build_request("POST", url, content=content, headers=self._headers(soap_action),
-                                           timeout=self._timeout())
-        response = await self._http.send(request, stream=True)
-        try:
-            data = await _read_bounded_async(response, self.max_reply_bytes)
-        finally:
-            await response.aclose()
-        return self.read_reply(response.status_code, response.headers, data)
+                                           timeout=self._timeout(),
+                                           extensions=bounds(self.operation_timeout, self.max_reply_bytes))
+        response = await asend_bounded(self._http, request, self.max_reply_bytes)
+        return self.read_reply(response.status_code, response.headers, response.content)
 
     async def templated_request(self, soap_action: str, template: str, context: dict[str, Any] | None = None,
                                 endpoint_type: EndpointType | str = EndpointType.vrije_berichten) -> StUFReply:
