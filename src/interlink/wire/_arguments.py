@@ -24,20 +24,20 @@ from ._shape import (
     Pairs,
     Shape,
     StructShape,
-    WireError,
     build_tree,
     consume_marker,
     join,
     shape_of,
     shape_of_value,
 )
+from ._values import FormValue, WireError
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Parameter:
     name: str
-    annotation: Any
-    default: Any = inspect.Parameter.empty
+    annotation: Any  # a type expression, as pydantic takes it
+    default: object = inspect.Parameter.empty
 
     @property
     def required(self) -> bool:
@@ -54,21 +54,21 @@ class Arguments:
         # How deep a form name under each parameter can go; "" is the nameless marker field.
         self.depths: dict[str, int] = {n: s.parts_below() for n, s in self.shapes.items()}
         self.depths.setdefault("", 0)
-        fields: dict[str, Any] = {}
+        fields: dict[str, Any] = {}  # pydantic.create_model's keyword arguments
         for name, p in self.parameters.items():
             default = p.default
             if p.required:
                 # `T | None` with no default may simply be left out.
                 default = None if isinstance(self.shapes[name], OptionalShape) else ...
             fields[name] = (p.annotation, default)
-        self.model: type[pydantic.BaseModel] = pydantic.create_model(  # type: ignore[call-overload]
+        self.model: type[pydantic.BaseModel] = pydantic.create_model(
             title.replace(".", "_"),
             __config__=pydantic.ConfigDict(arbitrary_types_allowed=True, extra="forbid"),
             **fields,
         )
         self.model.__doc__ = f"Arguments of {title}"
 
-    def decode_pairs(self, pairs: Iterable[tuple[str, Any]], load: ModelLoader | None = None) -> dict[str, Any]:
+    def decode_pairs(self, pairs: Iterable[tuple[str, FormValue]], load: ModelLoader | None = None) -> dict[str, Any]:
         return self.decode_tree(build_tree(pairs, self.depths), load)
 
     def decode_tree(self, root: Node, load: ModelLoader | None = None) -> dict[str, Any]:
@@ -129,7 +129,7 @@ def wire_error(errors: list[ErrorDetails]) -> WireError:
     return WireError(".".join(parts), message)
 
 
-def decode(tp: Any, pairs: Iterable[tuple[str, Any]], load: ModelLoader | None = None, name: str = "") -> Any:
+def decode(tp: Any, pairs: Iterable[tuple[str, FormValue]], load: ModelLoader | None = None, name: str = "") -> Any:
     """Decode one value of type ``tp`` from form pairs: the inverse of :func:`collate`.
 
     A structure or dictionary is read from the top-level names, any other value from ``name``.

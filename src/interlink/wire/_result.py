@@ -15,7 +15,7 @@ class Result:
     """The compiled encoder for one return annotation (no annotation: encoded by value)."""
 
     def __init__(self, annotation: Any) -> None:
-        self.annotation = Any if annotation is inspect.Signature.empty else annotation
+        self.annotation: Any = Any if annotation is inspect.Signature.empty else annotation
         self.shape: Shape = ANY if self.annotation is Any else shape_of(self.annotation)
         self.encode = self.shape.encode
 
@@ -26,7 +26,7 @@ class Result:
         return adapter.json_schema(schema_generator=WireJsonSchema, mode="serialization")
 
 
-def _carries_config(tp: Any) -> bool:
+def _carries_config(tp: object) -> bool:
     import dataclasses
 
     return isinstance(tp, type) and (dataclasses.is_dataclass(tp) or issubclass(tp, pydantic.BaseModel))

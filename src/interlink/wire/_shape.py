@@ -37,10 +37,11 @@ from ._limits import (
     MAX_NAME_LENGTH,
     MAX_NUMBER_LENGTH,
 )
-from ._values import FileUpload, Model, WireError
+from ._values import FileUpload, FormValue, Model, WireError
 
-ModelLoader = Callable[[type, str], Any]
-Pairs = list[tuple[str, Any]]
+ModelLoader = Callable[[type, str], object]
+"""Loads a Model instance by its class and api_id; ``None`` when there is no such row."""
+Pairs = list[tuple[str, FormValue]]
 
 SEED_TRUE = frozenset({"1", "True", "true", "Yes", "yes", "On", "on"})
 SEED_FALSE = frozenset({"0", "False", "false", "No", "no", "Off", "off"})
@@ -58,11 +59,11 @@ class Node:
     __slots__ = ("values", "children")
 
     def __init__(self) -> None:
-        self.values: list[Any] = []
+        self.values: list[FormValue] = []
         self.children: dict[str, Node] | None = None
 
 
-def build_tree(pairs: typing.Iterable[tuple[str, Any]], depths: typing.Mapping[str, int] | None = None) -> Node:
+def build_tree(pairs: typing.Iterable[tuple[str, FormValue]], depths: typing.Mapping[str, int] | None = None) -> Node:
     """Sort form pairs into a trie of their dotted names.
 
     ``depths`` maps each top-level name to how many parts may follow it (``Arguments.depths``,
@@ -72,7 +73,7 @@ def build_tree(pairs: typing.Iterable[tuple[str, Any]], depths: typing.Mapping[s
     parts is sorted in.
     """
     root = Node()
-    limits: typing.Mapping[str, int] = _ANY_NAME if depths is None else depths
+    limits: _Limits = _ANY_NAME if depths is None else depths
     below = limits.get
     max_length = MAX_NAME_LENGTH
     for name, value in pairs:
@@ -100,7 +101,7 @@ def build_tree(pairs: typing.Iterable[tuple[str, Any]], depths: typing.Mapping[s
     return root
 
 
-def add_marker_fields(root: Node, name: str, value: str, limits: typing.Mapping[str, int]) -> None:
+def add_marker_fields(root: Node, name: str, value: str, limits: _Limits) -> None:
     """The API-calls specification's own example (docs/spec/api-calls.md) sends
     ``filter.=filter.name_gt=a&…``: a marker whose value holds a field. That value is read as
     fields (one level) so the example works as written."""
@@ -113,7 +114,7 @@ def add_marker_fields(root: Node, name: str, value: str, limits: typing.Mapping[
         add_pair(root, inner_name, inner_value, limits)
 
 
-def add_pair(root: Node, name: str, value: Any, limits: typing.Mapping[str, int]) -> None:
+def add_pair(root: Node, name: str, value: FormValue, limits: _Limits) -> None:
     if len(name) > MAX_NAME_LENGTH:
         raise_too_long(name)
     parts = name.split(".")
@@ -135,23 +136,31 @@ def raise_too_long(name: str) -> typing.NoReturn:
     raise WireError(name, f"a field name may be at most {MAX_NAME_LENGTH} characters long")
 
 
-def raise_no_match(parts: list[str], name: str, limits: typing.Mapping[str, int]) -> typing.NoReturn:
+def raise_no_match(parts: list[str], name: str, limits: _Limits) -> typing.NoReturn:
     if parts[0] not in limits:
         raise WireError(parts[0], "unknown argument")
     raise WireError(name, "unknown field: nested deeper than its type allows")
 
 
+class _Limits(typing.Protocol):
+    """How many name parts may follow each top-level name: a mapping, or any name at all."""
+
+    def get(self, name: str, default: int, /) -> int: ...
+
+    def __contains__(self, name: object, /) -> bool: ...
+
+
 class _AnyNameDepth:
     """The limits of a tree read without a method's shapes: any name, up to MAX_DEPTH parts."""
 
-    def get(self, name: str, default: int) -> int:
+    def get(self, name: str, default: int, /) -> int:
         return MAX_DEPTH - 1
 
-    def __contains__(self, name: object) -> bool:
+    def __contains__(self, name: object, /) -> bool:
         return True
 
 
-_ANY_NAME: typing.Any = _AnyNameDepth()
+_ANY_NAME = _AnyNameDepth()
 
 
 def consume_marker(node: Node, path: str) -> None:
@@ -173,7 +182,7 @@ class Shape:
         """How many name parts a form field may have below this one (``x.0.name``: 2 below x)."""
         return 0
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         raise WireError(path, "expected fields, not a single value")
 
     def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
@@ -205,7 +214,7 @@ class SingleShape(Shape):
         out.append((name, self.to_text(value)))
 
 
-def require_text(value: Any, path: str) -> str:
+def require_text(value: FormValue, path: str) -> str:
     if not isinstance(value, str):
         raise WireError(path, "expected a value, got a file upload")
     return value
@@ -217,7 +226,7 @@ class TextShape(SingleShape):
     def __init__(self, tp: type) -> None:
         self.tp = tp
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         return require_text(text, path)
 
     def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
@@ -238,7 +247,7 @@ class TextShape(SingleShape):
         return str(value)
 
 
-def number_text(text: Any, path: str) -> str:
+def number_text(text: FormValue, path: str) -> str:
     text = require_text(text, path)
     if len(text) > MAX_NUMBER_LENGTH:
         raise WireError(path, f"a number may be at most {MAX_NUMBER_LENGTH} characters long")
@@ -263,7 +272,7 @@ class IntShape(TextShape):
     def __init__(self) -> None:
         super().__init__(int)
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         if type(text) is str and len(text) < 19 and text.isascii() and text.isdigit():
             return int(text)  # the common case: fits in 63 bits by its length alone
         return self.checked(number_text(text, path), path)
@@ -300,7 +309,7 @@ class FloatShape(TextShape):
     def __init__(self) -> None:
         super().__init__(float)
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         try:
             number = _FLOAT.validate_python(number_text(text, path))
         except pydantic.ValidationError as exc:
@@ -333,7 +342,7 @@ class DecimalShape(TextShape):
     def __init__(self) -> None:
         super().__init__(Decimal)
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         text = number_text(text, path)
         try:
             number = Decimal(text.strip())
@@ -360,7 +369,7 @@ class DecimalShape(TextShape):
 
 
 class NoneShape(SingleShape):
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         if require_text(text, path) != "":
             raise WireError(path, "expected an empty value for None")
         return None
@@ -387,7 +396,7 @@ class BoolShape(SingleShape):
             raise WireError(path, "a bool may be sent once or twice (the last one is used)")
         return self.from_text(node.values[-1], path, load)
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         text = require_text(text, path)
         if text in SEED_TRUE:
             return True
@@ -423,17 +432,22 @@ class ReferenceShape(SingleShape):
         return self.from_text(value, path, load)
 
 
+_name_of: Callable[[Any], str] = operator.attrgetter("name")
+_api_id_of: Callable[[Any], str] = operator.attrgetter("api_id")
+
+
 class EnumShape(ReferenceShape):
     """Enums travel by member *name*."""
 
-    to_text = encode = staticmethod(operator.attrgetter("name"))
+    # attrgetter: no Python frame per call; mypy cannot match a staticmethod to a method
+    to_text = encode = staticmethod(_name_of)  # type: ignore[assignment]
 
     def __init__(self, tp: type[enum.Enum]) -> None:
         self.tp = tp
         self.by_name = dict(tp.__members__)
         self.expected_text = f"expected the name of a {tp.__name__}"
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         member = self.by_name.get(require_text(text, path))
         if member is None:
             raise WireError(path, f"not one of {', '.join(self.by_name)}")
@@ -443,7 +457,7 @@ class EnumShape(ReferenceShape):
 class DatetimeShape(SingleShape):
     """Seconds since 1970 as a decimal number; decoded exactly, to the microsecond, UTC-aware."""
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         try:
             number = Decimal(number_text(text, path).strip())
         except InvalidOperation:
@@ -491,7 +505,7 @@ class DatetimeShape(SingleShape):
 class BytesShape(SingleShape):
     """bytes travel as standard base64 (the OpenAPI ``contentEncoding: base64``)."""
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         try:
             return base64.b64decode(require_text(text, path), validate=True)
         except (binascii.Error, ValueError):
@@ -514,12 +528,12 @@ class ModelShape(ReferenceShape):
 
     needs_models = True
     expected_text = "expected an api_id"
-    to_text = encode = staticmethod(operator.attrgetter("api_id"))
+    to_text = encode = staticmethod(_api_id_of)  # type: ignore[assignment]
 
     def __init__(self, tp: type) -> None:
         self.tp = tp
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         api_id = require_text(text, path)
         prefix = getattr(self.tp, "api_id_prefix", None)
         if prefix and not api_id.startswith(prefix):
@@ -533,7 +547,7 @@ class ModelShape(ReferenceShape):
 
 
 class FileShape(SingleShape):
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         if not isinstance(text, FileUpload):
             raise WireError(path, "expected a file upload (send a multipart/form-data body)")
         return text
@@ -566,7 +580,7 @@ class OptionalShape(Shape):
     def parts_below(self, seen: frozenset[int] = frozenset()) -> int:
         return self.inner.parts_below(seen)
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         if self.empty_is_none and text == "":
             return None
         return self.inner.from_text(text, path, load)
@@ -760,7 +774,7 @@ class AnyShape(Shape):
             return {k: self.from_form(c, join(path, k), load) for k, c in node.children.items() if k}
         return node.values[0] if len(node.values) == 1 else list(node.values)
 
-    def from_text(self, text: Any, path: str, load: ModelLoader | None) -> Any:
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         return text
 
     def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
@@ -779,10 +793,10 @@ class AnyShape(Shape):
 
 ANY = AnyShape()
 _TEXT_TYPES = (str, int, float, Decimal, uuid.UUID, dt.date, dt.time)
-_cache: dict[Any, Shape] = {}
+_cache: dict[object, Shape] = {}
 
 
-def shape_of(tp: Any) -> Shape:
+def shape_of(tp: object) -> Shape:
     """The shape of a type annotation; computed once per type."""
     try:
         return _cache[tp]
@@ -796,7 +810,7 @@ def shape_of(tp: Any) -> Shape:
     return shape
 
 
-def _build(tp: Any) -> Shape:
+def _build(tp: object) -> Shape:
     if tp is Any or tp is object or tp is typing.Any:
         return ANY
     if tp is None or tp is type(None):
@@ -805,9 +819,9 @@ def _build(tp: Any) -> Shape:
     if origin is typing.Annotated:
         return shape_of(typing.get_args(tp)[0])
     if origin is typing.Union or origin is types.UnionType:
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1 and len(args) < len(typing.get_args(tp)):
-            return OptionalShape(shape_of(args[0]))
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(members) == 1 and len(members) < len(typing.get_args(tp)):
+            return OptionalShape(shape_of(members[0]))
         raise TypeError(f"unions other than `T | None` cannot travel as form fields: {tp!r}")
     if origin in (list, typing.List, tuple) or tp is list:  # noqa: UP006
         args = typing.get_args(tp)
@@ -864,7 +878,7 @@ def _struct(tp: type) -> StructShape:
     return shape
 
 
-def _field(annotation: Any, required: bool) -> Field:
+def _field(annotation: object, required: bool) -> Field:
     field_shape = shape_of(annotation)
     return Field(field_shape, required, required and isinstance(field_shape, OptionalShape))
 
