@@ -47,15 +47,18 @@ from typing import Any, Callable
 
 import httpx
 
-from interlink.http._bounds import DEFAULT_MAX_RESPONSE_BYTES, AsyncBoundedTransport, BoundedTransport
+from interlink.http._bounds import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, AsyncBoundedTransport, BoundedTransport
 from interlink.http._retry import RetryPolicy
 
-__all__ = ["RetryTransport", "AsyncRetryTransport", "TOKEN_REQUEST", "ROUTE", "Route"]
+__all__ = ["RetryTransport", "AsyncRetryTransport", "TOKEN_REQUEST", "TOKEN_ANSWER_BYTES", "ROUTE", "Route"]
 
 #: Request extension set by auth flows on the token requests they yield.
 TOKEN_REQUEST = "interlink.token_request"
 #: Request extension holding a :class:`Route`: per-request transport settings.
 ROUTE = "interlink.route"
+
+#: What a token, discovery or key-set answer may be: far more than any real one.
+TOKEN_ANSWER_BYTES = 1024 * 1024
 
 #: More distinct per-request routes than this and the least recently made idle one is closed.
 MAX_ROUTES = 16
@@ -184,6 +187,8 @@ class _RetryingPool:
     def _acquire(self, request: httpx.Request) -> tuple[Any, Any]:
         extensions = request.extensions
         route: Route | None = extensions.get(ROUTE)
+        if extensions.get(TOKEN_REQUEST):
+            extensions.setdefault(MAX_RESPONSE_BYTES, TOKEN_ANSWER_BYTES)
         if extensions.get(TOKEN_REQUEST) and "token" in self._kwargs:
             key: Any = "token"
         elif route is not None:

@@ -23,6 +23,9 @@ from typing import Any
 import httpx
 import jwt
 
+from interlink.http._bounds import BoundedTransport
+from interlink.http._transport import TOKEN_ANSWER_BYTES
+
 __all__ = ["Auth", "BadJwtKey", "OpenIDAuth"]
 
 LOGGER = logging.getLogger("interlink.rest")
@@ -140,7 +143,9 @@ class OpenIDAuth(_AuthValidate):
                 return
             self._last_refresh = time.monotonic()
             try:
-                with httpx.Client(timeout=self.timeout, follow_redirects=True) as http:
+                # the provider's answers are bounded like every exchange (interlink.http)
+                transport = BoundedTransport(max_response_bytes=TOKEN_ANSWER_BYTES)
+                with httpx.Client(timeout=self.timeout, follow_redirects=True, transport=transport) as http:
                     if not self.provider_info:
                         response = http.get(self.url + ".well-known/openid-configuration")
                         response.raise_for_status()
