@@ -8,7 +8,7 @@ definition serves both ends.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 __all__ = [
     "ApiError",
@@ -29,7 +29,7 @@ __all__ = [
 class ApiError(Exception):
     """Base of every error interlink reports over the wire."""
 
-    status: ClassVar[int] = 500
+    status: int = 500  # the class's status; an instance may carry another (see __init__)
     code: ClassVar[str] = "server_error"
 
     def __init__(self, message: str, *, field: str | None = None, status: int | None = None) -> None:
@@ -38,16 +38,16 @@ class ApiError(Exception):
         self.field = field
         if status is not None:
             # An instance may carry a status its class does not (an unknown code from a peer).
-            self.status = status  # type: ignore[misc]
+            self.status = status
 
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        body = {"code": self.code, "message": self.message}
         if self.field is not None:
             body["field"] = self.field
         return {"error": body}
 
     @classmethod
-    def from_dict(cls, status: int, body: Any) -> ApiError:
+    def from_dict(cls, status: int, body: object) -> ApiError:
         """Rebuild an error from a response; tolerant of peers that send another shape."""
         error = body.get("error") if isinstance(body, dict) else None
         if not isinstance(error, dict):
