@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import jwt
 
-from interlink.http._bounds import BoundedTransport
+from interlink.http import BoundedTransport
 from interlink.http._transport import TOKEN_ANSWER_BYTES
 
 __all__ = ["Auth", "BadJwtKey", "OpenIDAuth"]
