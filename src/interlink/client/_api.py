@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -21,7 +21,7 @@ S = TypeVar("S")
 class ApiBase(Generic[S]):
     """What ``API`` and ``AsyncAPI`` share: reading profiles and making sessions."""
 
-    _session_class: Any
+    _session_class: Callable[..., S]
 
     def __init__(
         self,
@@ -31,7 +31,7 @@ class ApiBase(Generic[S]):
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
-        transport: Any = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if isinstance(credential_files, (str, os.PathLike)):
             credential_files = [credential_files]
@@ -41,7 +41,7 @@ class ApiBase(Generic[S]):
         self._headers = dict(headers or {})
         self._options: dict[str, Any] = {"timeout": timeout, "retries": retries, "transport": transport}
         self._default: S | None = None
-        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._sessions: weakref.WeakSet[S] = weakref.WeakSet()
         self._lock = threading.Lock()
 
     def __call__(
@@ -78,7 +78,7 @@ class ApiBase(Generic[S]):
             raise AttributeError(name)
         return getattr(self._default_session, name)
 
-    def _all_sessions(self) -> list[Any]:
+    def _all_sessions(self) -> list[S]:
         return list(self._sessions)
 
     def __repr__(self) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from interlink.http._transport import AsyncRetryTransport
+from interlink.http import AsyncRetryTransport
+from interlink.wire import FormValue
 
 from ._api import ApiBase
 from ._call import Fields, build_request, collate_arguments, fields_dict, method_url, prepare_fields, read_response
@@ -40,7 +41,7 @@ class AsyncRemoteMethod:
         fields = prepare_fields(collate_arguments(self.name, args, kwargs))
         return await self._session._send(self._session._root, self.name, fields)
 
-    def collate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def collate(self, *args: Any, **kwargs: Any) -> dict[str, FormValue]:
         """The form fields this call would POST (no I/O, so not awaited)."""
         return fields_dict(collate_arguments(self.name, args, kwargs))
 
@@ -82,7 +83,7 @@ class AsyncRemoteMethod:
         return f"<AsyncRemoteMethod {self.name}>"
 
 
-class AsyncSession(SessionBase):
+class AsyncSession(SessionBase[httpx.AsyncClient, AsyncRemoteMethod]):
     """The async ``Session``: one root, one set of credentials, one ``httpx.AsyncClient``."""
 
     _client_class = httpx.AsyncClient
@@ -92,9 +93,6 @@ class AsyncSession(SessionBase):
     def __init__(self, root: str, credentials: Credentials | None = None, **options: Any) -> None:
         super().__init__(root, credentials, **options)
         self._tasks: set[asyncio.Task[None]] = set()
-
-    def method(self, name: str) -> AsyncRemoteMethod:
-        return super().method(name)  # type: ignore[no-any-return]
 
     async def call(self, name: str, /, **kwargs: Any) -> Any:
         return await self.method(name)(**kwargs)

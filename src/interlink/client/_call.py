@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from interlink.errors import ApiError, ServerError
-from interlink.wire import FileUpload, collate
+from interlink.wire import FileUpload, FormValue, collate
 
 from ._objects import as_argument
 from ._profiles import Credentials
@@ -34,7 +34,7 @@ __all__ = [
 AUTHORISATION = "authorisation"
 FORM = "application/x-www-form-urlencoded"
 
-Pairs = list[tuple[str, Any]]
+Pairs = list[tuple[str, FormValue]]
 
 
 def method_url(root: str, name: str) -> str:
@@ -112,18 +112,18 @@ def build_request(url: str, fields: Fields, credentials: Credentials | None) -> 
 
 def read_response(status: int, content: bytes) -> Any:
     """The decoded JSON result; an error response raises its ``ApiError`` subclass."""
+    not_json: str | None = None
     try:
-        data = json.loads(content) if content else None
-        is_json = True
+        data: Any = json.loads(content) if content else None
     except ValueError:
-        data, is_json = content.decode("utf-8", "replace"), False
+        data = not_json = content.decode("utf-8", "replace")
     if 200 <= status < 300:
-        if not is_json:
-            raise ServerError(f"HTTP {status}: the response is not JSON: {data[:200]!r}", status=status)
+        if not_json is not None:
+            raise ServerError(f"HTTP {status}: the response is not JSON: {not_json[:200]!r}", status=status)
         return data
     raise ApiError.from_dict(status, data)
 
 
-def fields_dict(pairs: Pairs) -> dict[str, Any]:
+def fields_dict(pairs: Pairs) -> dict[str, FormValue]:
     """``.collate()``'s answer: ``{name: value}``, FileUploads as they are, no credentials."""
     return dict(pairs)

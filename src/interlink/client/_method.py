@@ -10,13 +10,15 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from interlink.wire import FormValue
 
 from ._call import collate_arguments, fields_dict, prepare_fields
 from ._objects import to_objects
 
 if TYPE_CHECKING:
-    from ._session import Session
+    from ._session import Session, SessionBase
 
 __all__ = ["RemoteMethod", "RemoteModule", "logger"]
 
@@ -25,16 +27,20 @@ logger = logging.getLogger("interlink.client")
 MAX_BROADCAST_THREADS = 64
 
 
-class RemoteModule:
-    """``session.home``: its attributes are the module's methods."""
+M = TypeVar("M")
+
+
+class RemoteModule(Generic[M]):
+    """``session.home``: its attributes are the module's methods (``M``: a RemoteMethod, or an
+    AsyncRemoteMethod for an async session)."""
 
     __slots__ = ("_session", "_name")
 
-    def __init__(self, session: Any, name: str) -> None:
+    def __init__(self, session: SessionBase[Any, M], name: str) -> None:
         self._session = session
         self._name = name
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> M:
         if name.startswith("_"):
             raise AttributeError(name)
         return self._session.method(f"{self._name}.{name}")
@@ -62,7 +68,7 @@ class RemoteMethod:
         fields = prepare_fields(collate_arguments(self.name, args, kwargs))
         return self._session._send(self._session._root, self.name, fields)
 
-    def collate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def collate(self, *args: Any, **kwargs: Any) -> dict[str, FormValue]:
         """The form fields this call would POST, as ``{name: value}``, without credentials."""
         return fields_dict(collate_arguments(self.name, args, kwargs))
 

@@ -48,7 +48,7 @@ class ApiObject:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (ApiObject, dict)):
-            return to_plain(self) == to_plain(other)
+            return bool(to_plain(self) == to_plain(other))
         return NotImplemented
 
     def __repr__(self) -> str:

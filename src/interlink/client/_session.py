@@ -9,13 +9,12 @@ server (a dropped connection, a 503) is not sent again, since the method could r
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 import httpx
 
-from interlink.http._retry import RetryPolicy
-from interlink.http._transport import RetryTransport
+from interlink.http import RetryPolicy, RetryTransport
 
 from ._call import Fields, build_request, method_url, read_response
 from ._method import RemoteMethod, RemoteModule
@@ -35,13 +34,18 @@ def site_retry_policy(retries: int) -> RetryPolicy:
     return RetryPolicy(retries=retries)
 
 
-class SessionBase:
-    """What ``Session`` and ``AsyncSession`` share: one root, one set of credentials, one httpx
-    client (of the flavour's class) on interlink's retry transport, and the attribute surface."""
+C = TypeVar("C", bound=httpx.Client | httpx.AsyncClient)
+M = TypeVar("M")
 
-    _client_class: Any
-    _transport_class: Any
-    _method_class: Any
+
+class SessionBase(Generic[C, M]):
+    """What ``Session`` and ``AsyncSession`` share: one root, one set of credentials, one httpx
+    client (of the flavour's class, ``C``) on interlink's retry transport, and the attribute
+    surface; its methods are ``M``s."""
+
+    _client_class: Callable[..., C]
+    _transport_class: Callable[..., httpx.BaseTransport | httpx.AsyncBaseTransport]
+    _method_class: Callable[[Any, str], M]
 
     def __init__(
         self,
@@ -62,15 +66,15 @@ class SessionBase:
             follow_redirects=False,  # a redirected POST would lose or resend its body
         )
 
-    def __getattr__(self, name: str) -> RemoteModule:
+    def __getattr__(self, name: str) -> RemoteModule[M]:
         if name.startswith("_"):
             raise AttributeError(name)
         return RemoteModule(self, name)
 
-    def module(self, name: str) -> RemoteModule:
+    def module(self, name: str) -> RemoteModule[M]:
         return RemoteModule(self, name)
 
-    def method(self, name: str) -> Any:
+    def method(self, name: str) -> M:
         """The method ``module.function``, e.g. ``session.method("home.describe_site")``."""
         method_url(self._root, name)  # checks the name's form
         return self._method_class(self, name)
@@ -80,7 +84,7 @@ class SessionBase:
         return f"<{type(self).__name__} {self._root} as {who}>"
 
 
-class Session(SessionBase):
+class Session(SessionBase[httpx.Client, RemoteMethod]):
     """Calls a site's methods as one caller: ``session.home.describe_site()``.
 
     Attribute access gives modules (``session.home``); ``session.module(name)`` reaches a module
@@ -95,10 +99,6 @@ class Session(SessionBase):
         super().__init__(root, credentials, **options)
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
-
-    def method(self, name: str) -> RemoteMethod:
-        """The method ``module.function``, e.g. ``session.method("home.describe_site")``."""
-        return super().method(name)  # type: ignore[no-any-return]
 
     def call(self, name: str, /, **kwargs: Any) -> Any:
         """``session.call("home.list_users", ...)`` is ``session.home.list_users(...)``."""
