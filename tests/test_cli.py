@@ -304,3 +304,33 @@ def test_call_fields_the_wire_tree_could_not_read_are_usage_errors(fields: list[
 
     with pytest.raises(click.BadParameter):
         parse_fields(fields)
+
+
+def test_urls_printed_by_the_cli_are_redacted(database: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Userinfo and credential query values never reach the terminal: an unreachable site's
+    root, a webhook endpoint and a callback delivery whose URLs carry secrets."""
+    import socket
+
+    from cryptography.fernet import Fernet
+
+    from interlink.callbacks import Outbox
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    secret = "pw-0123456789abcdef"
+    (tmp_path / "none.ini").write_text("")
+    result = run(database, "call", "home.ping", "--root", f"http://bob:{secret}@127.0.0.1:{port}/api",
+                 "--credentials", str(tmp_path / "none.ini"))
+    assert result.exit_code == 1 and "cannot call home.ping at http://***@127.0.0.1" in result.output
+    assert secret not in result.output
+
+    monkeypatch.setenv("INTERLINK_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("INTERLINK_CALLBACK_ALLOWED_NETWORKS", "127.0.0.0/8")
+    ok(database, "webhooks", "add", f"http://127.0.0.1:{port}/hooks?token={secret}&tenant=t1")
+    listing = ok(database, "webhooks", "list")
+    assert f"/hooks?token=***&tenant=t1" in listing and secret not in listing
+
+    Outbox(database).send(f"http://127.0.0.1:{port}/cb?sig={secret}", {"x": 1})
+    listing = ok(database, "deliveries", "list")
+    assert "/cb?sig=***" in listing and secret not in listing

@@ -146,3 +146,77 @@ def test_cli_add_list_check(database, database_url, secret_key, resource_server,
     assert "cannot connect" in result.output and "Traceback" not in result.output
     result = runner.invoke(main, ["--database", database_url, "services", "add", "fruit", "https://x/"])
     assert result.exit_code != 0 and "already exists" in result.output
+
+
+# -- no credentials in URLs we store or print ------------------------------------------------
+
+PASSWORD = "hunter2-in-the-url"
+
+
+@pytest.mark.parametrize(
+    "field", [{"base_url": f"https://bob:{PASSWORD}@h.example/api"}, {"base_url": f"https://{PASSWORD}@h.example/"},
+              {"base_url": "https://h.example/", "token_url": f"https://client:{PASSWORD}@idp.example/token"}],
+)
+def test_the_store_refuses_credentials_in_a_url(database, field) -> None:
+    with pytest.raises(ValueError, match="holds a user name or password") as caught:
+        Service(slug="s", **field)
+    message = str(caught.value)
+    assert PASSWORD not in message and "***@" in message
+    assert ("username=" if "token_url" not in field else "client_id") in message  # what to do instead
+    with database.session() as session:  # nor by setting the attribute later
+        service = Service(slug="s", base_url="https://h.example/")
+        session.add(service)
+        with pytest.raises(ValueError, match="holds a user name or password"):
+            for name, value in field.items():
+                setattr(service, name, value)
+    with database.engine.connect() as connection:
+        assert PASSWORD not in str(connection.execute(text("SELECT * FROM interlink_services")).all())
+
+
+def test_cli_refuses_a_password_in_the_base_url_and_says_what_to_use(database, database_url, secret_key) -> None:
+    from interlink.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["--database", database_url, "services", "add", "brp", f"https://bob:{PASSWORD}@h.example/"])
+    assert result.exit_code == 1
+    assert PASSWORD not in result.output
+    assert "--auth basic --username NAME --secret-env" in result.output and len(result.output.strip().splitlines()) == 1
+    result = runner.invoke(main, ["--database", database_url, "services", "add", "idp", "https://h.example/",
+                                  "--token-url", f"https://c:{PASSWORD}@idp.example/token"])
+    assert result.exit_code == 1 and PASSWORD not in result.output and "--client-id" in result.output
+    listing = runner.invoke(main, ["--database", database_url, "services", "list"])
+    assert "brp" not in listing.output and "idp" not in listing.output
+
+
+def test_cli_list_redacts_a_password_stored_before_it_was_refused(database, database_url) -> None:
+    from interlink.cli import main
+
+    with database.engine.begin() as connection:  # a row written by an older interlink
+        connection.execute(text(
+            "INSERT INTO interlink_services (slug, label, base_url, auth_type, username, client_id, token_url, scope,"
+            " client_auth_method, api_key_header, api_key_query, jwt_lifetime, user_id, user_representation,"
+            " extra_headers, options, created_at) VALUES ('old', 'old', :url, 'no_auth', '', '', '', '',"
+            " 'client_secret_basic_raw', '', '', 43200, '', '', '{}', '{}', CURRENT_TIMESTAMP)"
+        ), {"url": f"https://bob:{PASSWORD}@h.example/"})
+    result = CliRunner().invoke(main, ["--database", database_url, "services", "list"])
+    assert result.exit_code == 0 and "https://***@h.example/" in result.output and PASSWORD not in result.output
+
+
+@pytest.mark.parametrize("parameter", ["api_key", "X-Tenant-Key"])
+def test_cli_check_never_prints_the_query_api_key(database, database_url, secret_key, resource_server,
+                                                  monkeypatch, parameter) -> None:
+    """A real server on 127.0.0.1 answers 401; the error line names the URL without the key,
+    whether the record's parameter has a well-known name or its own."""
+    from interlink.cli import main
+
+    runner = CliRunner()
+    monkeypatch.setenv("QUERY_KEY", "k-query-secret-0123456789")
+    added = runner.invoke(main, ["--database", database_url, "services", "add", "q", resource_server.url + "/api",
+                                 "--auth", "api_key", "--api-key-query", parameter, "--secret-env", "QUERY_KEY"])
+    assert added.exit_code == 0, added.output
+    result = runner.invoke(main, ["--database", database_url, "services", "check", "q", "--path", "status/401?page=2"])
+    assert result.exit_code == 1
+    assert "answered HTTP 401" in result.output
+    assert "k-query-secret" not in result.output
+    assert f"{parameter}=***" in result.output and "page=2" in result.output
+    assert resource_server.state.hits["status-401"] == 1  # the key did reach the server: this is its answer

@@ -34,6 +34,7 @@ __all__ = [
     "normalise_base_url",
     "redact_query",
     "redact_url",
+    "redact_urls",
     "resolve_url",
 ]
 
@@ -252,6 +253,16 @@ def redact_url(url: object, *, also: Iterable[str] = ()) -> str:
     if hash_mark:
         text += "#" + (redact_query(fragment, also=extra) if "=" in fragment else fragment)
     return _UNPRINTABLE.sub(lambda m: f"%{ord(m.group()):02X}", text)
+
+
+_URL_IN_TEXT = re.compile(r"""[A-Za-z][A-Za-z0-9+.\-]*://[^\s'"<>`]+""")
+
+
+def redact_urls(text: str, *, also: Iterable[str] = ()) -> str:
+    """``text`` (an error message, a log line) with every absolute URL in it redacted by
+    :func:`redact_url`: httpx, zeep and token errors quote the URL they failed on."""
+    extra = tuple(also)
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(), also=extra), str(text))
 
 
 def has_userinfo(url: str) -> bool:

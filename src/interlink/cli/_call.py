@@ -131,7 +131,9 @@ def call(
         field = f" (field: {exc.field})" if exc.field else ""
         raise CliError(f"{exc.code} (HTTP {exc.status}): {exc.message}{field}") from None
     except httpx.HTTPError as exc:
-        raise CliError(f"cannot call {method} at {root}: {exc}") from None
+        from interlink.urls import redact_url, redact_urls
+
+        raise CliError(f"cannot call {method} at {redact_url(root)}: {redact_urls(str(exc))}") from None
     show(result, output)
 
 

@@ -77,7 +77,11 @@ def state() -> CliState:
 
 
 def first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+    """The error's first line for the user, every URL in it redacted (a driver, httpx or a
+    sync may quote a URL with a password or an API key in it)."""
+    from interlink.urls import redact_urls
+
+    return redact_urls((str(error).strip().splitlines() or [type(error).__name__])[0])
 
 
 def find(finder: Callable[[Any, str], T], session: Any, ref: str) -> T:

@@ -20,11 +20,12 @@ def deliveries() -> None:
 def deliveries_list(state_: str | None, limit: int) -> None:
     """List the newest deliveries."""
     from interlink.callbacks import list_deliveries
+    from interlink.urls import redact_url, redact_urls
 
     with state().database().session() as session:
         rows = [
-            (m.api_id, m.message_id, m.kind, m.event, m.url, m.state, m.attempts, when(m.next_attempt_at) if m.state == "pending" else "",
-             m.last_error, when(m.created_at))
+            (m.api_id, m.message_id, m.kind, m.event, redact_url(m.url), m.state, m.attempts, when(m.next_attempt_at) if m.state == "pending" else "",
+             redact_urls(m.last_error) if m.last_error else m.last_error, when(m.created_at))
             for m in list_deliveries(session, state=state_, limit=limit)
         ]
     print_table("deliveries", ["api_id", "message id", "kind", "event", "url", "state", "attempts", "next attempt (UTC)",

@@ -14,7 +14,8 @@
 
 Secrets are read from an environment variable or a prompt (never from the command line,
 where they would land in shell history and ``ps``) and stored encrypted with
-``INTERLINK_SECRET_KEY``.
+``INTERLINK_SECRET_KEY``; a base URL with a password in it (``https://user:pw@host/``) is
+refused for the same reason. Every URL printed goes through ``interlink.urls.redact_url``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import click
 
 from interlink.service_auth import AUTH_TYPE_ALIASES, AUTH_TYPES
+from interlink.urls import has_userinfo, redact_url, redact_urls
 
 from ._common import CliError, print_table, state
 
@@ -95,6 +97,20 @@ def add(slug: str, base_url: str, label: str, auth_type: str, username: str, cli
         stuf_endpoint: tuple[str, ...]) -> None:
     """Add a service record (a JSON, SOAP or StUF service)."""
     from interlink.http import InvalidURLError
+
+    # Before anything is read or stored: the store refuses these too, but here the message can
+    # name the options to use instead.
+    if has_userinfo(base_url):
+        raise CliError(
+            f"base URL {redact_url(base_url)!r} holds a user name or password: leave them out of the URL "
+            "and pass --auth basic --username NAME --secret-env VARIABLE (or --prompt-secret); "
+            "the secret is stored encrypted"
+        )
+    if has_userinfo(token_url):
+        raise CliError(
+            f"--token-url {redact_url(token_url)!r} holds a user name or password: leave them out of the URL "
+            "and pass --client-id ID --secret-env VARIABLE (or --prompt-secret); the secret is stored encrypted"
+        )
     from interlink.store._encryption import SecretKeyMissing
     from interlink.store._services import Service, find_service
 
@@ -125,9 +141,9 @@ def add(slug: str, base_url: str, label: str, auth_type: str, username: str, cli
                 secret=secret, client_private_key=Path(client_key).read_text() if client_key else None,
             )
             session.add(service)
-            click.echo(f"{service.slug} {service.base_url}")
+            click.echo(f"{service.slug} {redact_url(service.base_url)}")
     except (SecretKeyMissing, InvalidURLError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(redact_urls(str(exc))) from None
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -205,7 +221,8 @@ def list_() -> None:
 
     with state().database().session() as session:
         rows = [
-            (s.slug, _kind(s), s.base_url, s.auth_type, "yes" if s.secret_encrypted else "no",
+            # redacted: a record stored before userinfo was refused may still hold a password
+            (s.slug, _kind(s), redact_url(s.base_url), s.auth_type, "yes" if s.secret_encrypted else "no",
              "yes" if s.client_certificate else "no", s.label)
             for s in list_services(session)
         ]
@@ -238,21 +255,25 @@ def check(slug: str, path: str, as_soap: bool, operation: str | None, args: tupl
         if as_soap or operation or (service.options or {}).get("soap") is not None:
             _check_soap(slug, service, operation, _pairs(args, "--arg"))
             return
+        # The record's API key may travel in a query parameter of any name: redact that one too.
+        own = (service.api_key_query,) if service.api_key_query else ()
         try:
             with build_client(service) as client:
                 response = client.get(path)
         except httpx.HTTPError as exc:
-            raise CliError(f"{slug}: cannot connect: {type(exc).__name__}: {exc}") from None
+            raise CliError(f"{slug}: cannot connect: {type(exc).__name__}: {redact_urls(str(exc), also=own)}") from None
         except Exception as exc:  # token errors, bad certificates, missing key: a line, not a traceback
-            raise CliError(f"{slug}: {type(exc).__name__}: {exc}") from None
+            raise CliError(f"{slug}: {type(exc).__name__}: {redact_urls(str(exc), also=own)}") from None
     if response.status_code >= 400:
-        raise CliError(f"{slug}: {response.request.url} answered HTTP {response.status_code}")
+        shown = redact_url(response.request.url, also=own)
+        raise CliError(f"{slug}: {shown} answered HTTP {response.status_code}")
     click.echo(f"{slug}: OK (HTTP {response.status_code})")
 
 
 def _check_soap(slug: str, service: object, operation: str | None, arguments: dict[str, str]) -> None:
     import httpx
 
+    own = (getattr(service, "api_key_query", ""),)
     try:
         from interlink.soap import SoapError, SoapFault, build_soap_client
     except ImportError as exc:
@@ -267,13 +288,13 @@ def _check_soap(slug: str, service: object, operation: str | None, arguments: di
                 raise CliError(f"{slug}: no operation {operation!r}; the WSDL has {', '.join(operations)}")
             result = client.service[operation](**arguments)
     except SoapFault as exc:
-        raise CliError(f"{slug}: SOAP Fault {exc}") from None
+        raise CliError(f"{slug}: SOAP Fault {redact_urls(str(exc), also=own)}") from None
     except SoapError as exc:
-        raise CliError(f"{slug}: {type(exc).__name__}: {exc}") from None
+        raise CliError(f"{slug}: {type(exc).__name__}: {redact_urls(str(exc), also=own)}") from None
     except httpx.HTTPError as exc:
-        raise CliError(f"{slug}: cannot connect: {type(exc).__name__}: {exc}") from None
+        raise CliError(f"{slug}: cannot connect: {type(exc).__name__}: {redact_urls(str(exc), also=own)}") from None
     except CliError:
         raise
     except Exception as exc:  # bad arguments, certificates, missing key: a line, not a traceback
-        raise CliError(f"{slug}: {type(exc).__name__}: {exc}") from None
+        raise CliError(f"{slug}: {type(exc).__name__}: {redact_urls(str(exc), also=own)}") from None
     click.echo(f"{slug}: OK ({operation} -> {result!r})")

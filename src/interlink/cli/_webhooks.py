@@ -39,7 +39,9 @@ def webhooks_add(url: str, role_ref: str | None, events: tuple[str, ...], descri
                                             description=description, policy=_policy())  # type: ignore[arg-type]
             click.echo(f"{endpoint.api_id} {secret}")
     except DestinationRefused as error:
-        raise click.BadParameter(str(error), param_hint="URL") from None
+        from interlink.urls import redact_urls
+
+        raise click.BadParameter(redact_urls(str(error)), param_hint="URL") from None
     except SecretKeyMissing as error:
         raise CliError(str(error)) from None
 
@@ -48,10 +50,11 @@ def webhooks_add(url: str, role_ref: str | None, events: tuple[str, ...], descri
 def webhooks_list() -> None:
     """List endpoints (never a secret)."""
     from interlink.callbacks import list_endpoints
+    from interlink.urls import redact_url
 
     with state().database().session() as session:
         rows = [
-            (e.api_id, e.role_api_id or "", e.url, ",".join(e.events) or "*", "yes" if e.enabled else "no",
+            (e.api_id, e.role_api_id or "", redact_url(e.url), ",".join(e.events) or "*", "yes" if e.enabled else "no",
              e.disabled_reason, when(e.failing_since), when(e.created_at))
             for e in list_endpoints(session)
         ]

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from interlink.http import AsyncRetryTransport
+from interlink.urls import redact_url, redact_urls
 from interlink.wire import FormValue
 
 from ._api import ApiBase
@@ -56,7 +57,7 @@ class AsyncRemoteMethod:
             try:
                 await session._send(root, self.name, fields)
             except Exception as exc:
-                logger.error("callasync %s at %s failed: %r", self.name, root, exc)
+                logger.error("callasync %s at %s failed: %s", self.name, redact_url(root), redact_urls(repr(exc)))
 
         task = asyncio.get_running_loop().create_task(run(), name=f"callasync {self.name}")
         session._tasks.add(task)  # a strong reference, or the task may be collected mid-call

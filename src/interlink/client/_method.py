@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from interlink.urls import redact_url, redact_urls
+
 from interlink.wire import FormValue
 
 from ._call import collate_arguments, fields_dict, prepare_fields
@@ -84,7 +86,7 @@ class RemoteMethod:
             try:
                 session._send(root, self.name, fields)
             except Exception as exc:
-                logger.error("callasync %s at %s failed: %r", self.name, root, exc)
+                logger.error("callasync %s at %s failed: %s", self.name, redact_url(root), redact_urls(repr(exc)))
             finally:
                 session._forget_thread(threading.current_thread())
 

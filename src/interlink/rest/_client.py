@@ -47,6 +47,7 @@ from interlink.http._oauth2 import Flow, TokenFlow, TokenState
 from interlink.http._options import client_options
 from interlink.http._retry import RetryPolicy
 from interlink.http._transport import RetryTransport
+from interlink.urls import redact_url
 
 __all__ = [
     "RestClient",
@@ -341,7 +342,7 @@ class RestClient:
         policy = RetryPolicy(retries=self.retries)
         retried = self.retries > 0 and policy.after_status(method, response.status_code, None, 1) is not None
         if not (method.upper() == "DELETE" and response.status_code == 404):
-            self.logger.info("bad request: %s %s -> %s", method, path, response.status_code)
+            self.logger.info("bad request: %s %s -> %s", method, redact_url(path), response.status_code)
         raise RestHTTPError(http_error_text(response), request=response.request, response=response, retried=retried)
 
     def _decode(self, content: bytes | str) -> JSONType:

@@ -2,7 +2,9 @@
 
 zgw-consumers' ``Service`` in SQLAlchemy. Differences: certificates and keys are stored as
 PEM text (not file paths), every secret (password, API key, client secret, private key) is
-encrypted at rest (``_encryption.py``), and ``base_url`` always ends in ``/``.
+encrypted at rest (``_encryption.py``), and ``base_url`` always ends in ``/``. A URL with a
+user name or password in it (``https://user:pw@host/``) is refused: it would be stored, listed
+and logged in plain text; the record's ``username`` and ``secret`` hold them (encrypted).
 ``interlink.http.build_client(service)`` turns a record into a client.
 """
 
@@ -15,7 +17,7 @@ from sqlalchemy import JSON, Float, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, validates
 
 from interlink.service_auth import AUTH_TYPES, check_auth_type
-from interlink.urls import is_inside, normalise_base_url
+from interlink.urls import URLRuleError, has_userinfo, is_inside, normalise_base_url, redact_url
 from interlink.store._encryption import decrypt_secret, encrypt_secret
 from interlink.store._models import Base, utcnow
 
@@ -70,7 +72,13 @@ class Service(Base):
 
     @validates("base_url")
     def _normalise_base_url(self, key: str, value: str) -> str:
+        _refuse_userinfo("base URL", value)
         return normalise_base_url(value)
+
+    @validates("token_url")
+    def _check_token_url(self, key: str, value: str) -> str:
+        _refuse_userinfo("token URL", value)
+        return value
 
     @validates("auth_type")
     def _check_auth_type(self, key: str, value: str) -> str:
@@ -104,6 +112,22 @@ class Service(Base):
 
     def __repr__(self) -> str:
         return f"Service(slug={self.slug!r}, base_url={self.base_url!r}, auth_type={self.auth_type!r})"
+
+
+_INSTEAD = {
+    "base URL": "the record's basic-auth credentials (auth_type='basic', username=..., secret=...)",
+    "token URL": "the record's client_id and secret",
+}
+
+
+def _refuse_userinfo(what: str, url: str | None) -> None:
+    """No credentials in a URL: ``base_url`` is plain text in the table, in ``services list``
+    and in logs. The message shows the URL redacted, never the password."""
+    if url and has_userinfo(url):
+        raise URLRuleError(
+            f"{what} {redact_url(url)!r} holds a user name or password: leave them out of the URL "
+            f"and give them as {_INSTEAD[what]} instead, where the secret is stored encrypted"
+        )
 
 
 def find_service(session: Session, slug: str) -> Service | None:
