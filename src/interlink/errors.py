@@ -8,7 +8,7 @@ definition serves both ends.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import typing
 
 __all__ = [
     "ApiError",
@@ -30,7 +30,7 @@ class ApiError(Exception):
     """Base of every error interlink reports over the wire."""
 
     status: int = 500  # the class's status; an instance may carry another (see __init__)
-    code: ClassVar[str] = "server_error"
+    code: typing.ClassVar[str] = "server_error"
 
     def __init__(self, message: str, *, field: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
