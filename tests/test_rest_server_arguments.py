@@ -124,3 +124,73 @@ def test_declaration_mistakes_are_caught_when_declaring() -> None:
         argo.add_argument("b", default=2)
     with pytest.raises(ValueError, match="action"):
         argo.add_argument("c", action="store_true", default=False)
+
+
+# -- type=bool over real HTTP ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bool_server() -> Any:
+    from rest_servers import TornadoThread
+
+    def build() -> Any:
+        class Fruit(ours.RestHandler):
+            def get(self) -> None:
+                argo = ours.ArgumentHandler(ours.ArgumentSource.QUERY_ARGUMENTS, self)
+                argo.add_argument("fresh", type=bool)
+                self.write({"fresh": argo.parse_args().fresh})
+
+            def post(self) -> None:
+                argo = ours.ArgumentHandler(ours.ArgumentSource.JSON_BODY_ARGUMENTS, self)
+                argo.add_argument("fresh", type=bool)
+                self.write({"fresh": argo.parse_args().fresh})
+
+        server = ours.RestServer()
+        server.add_route("/fruit", Fruit)
+        return server
+
+    thread = TornadoThread(build)
+    url = thread.start()
+    yield url
+    thread.stop()
+
+
+SPELLINGS = [("y", True), ("YES", True), ("t", True), ("True", True), ("on", True), ("1", True),
+             ("n", False), ("No", False), ("f", False), ("FALSE", False), ("off", False), ("0", False)]
+
+
+@pytest.mark.parametrize(("text", "expected"), SPELLINGS)
+def test_bool_reads_the_documented_spellings(bool_server: str, text: str, expected: bool) -> None:
+    import httpx
+
+    assert httpx.get(f"{bool_server}/fruit", params={"fresh": text}, trust_env=False).json() == {"fresh": expected}
+    assert httpx.post(f"{bool_server}/fruit", json={"fresh": text}, trust_env=False).json() == {"fresh": expected}
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, True), (False, False), (1, True), (0, False)])
+def test_bool_reads_json_true_false_one_zero(bool_server: str, value: Any, expected: bool) -> None:
+    import httpx
+
+    assert httpx.post(f"{bool_server}/fruit", json={"fresh": value}, trust_env=False).json() == {"fresh": expected}
+
+
+@pytest.mark.parametrize("value", [[False], ["no"], [], {"no": 0}, {}, None, 2, -1, 0.0, 1.0, "", "maybe", "[false]"])
+def test_bool_refuses_everything_else_naming_the_argument(bool_server: str, value: Any) -> None:
+    """rest-tools read ``[false]``, ``["no"]``, ``{"no": 0}`` and ``2`` as true (``bool(value)``)."""
+    import httpx
+
+    response = httpx.post(f"{bool_server}/fruit", json={"fresh": value}, trust_env=False)
+    assert response.status_code == 400
+    assert response.json() == {"code": 400, "error": "argument fresh: invalid type"}
+    if isinstance(value, str):
+        response = httpx.get(f"{bool_server}/fruit", params={"fresh": value}, trust_env=False)
+        assert (response.status_code, response.json()["error"]) == (400, "argument fresh: invalid type")
+
+
+def test_rest_tools_reads_json_lists_and_objects_as_true() -> None:
+    """The difference from rest-tools, shown on rest-tools itself (where it is installed)."""
+    upstream = pytest.importorskip("rest_tools.server", reason="wipac-rest-tools (bench extra) is the reference")
+    for value in ([False], ["no"], {"no": 0}, 2):
+        with contextlib.redirect_stderr(io.StringIO()):
+            assert outcome(upstream, "json", {"fresh": value}, [("fresh", {"type": bool})]) == {"fresh": True}
+        assert outcome(ours, "json", {"fresh": value}, [("fresh", {"type": bool})]) == "HTTP 400: argument fresh: invalid type"

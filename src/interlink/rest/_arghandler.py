@@ -21,7 +21,8 @@ class ArgumentHandler:
 
     ``add_argument(name, type=…, default=…, required=…, dest=…, nargs=…, choices=…)``; an
     argument without a default is required; ``type=bool`` reads y/yes/t/true/on/1 and
-    n/no/f/false/off/0. ``parse_args()`` returns a ``Namespace`` or raises a 400.
+    n/no/f/false/off/0 (and JSON true/false/1/0), anything else is a 400.
+    ``parse_args()`` returns a ``Namespace`` or raises a 400.
     """
 
     def __init__(self, argument_source: ArgumentSource, rest_handler: Any) -> None:

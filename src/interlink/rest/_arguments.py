@@ -72,7 +72,13 @@ def _name(name: str) -> str:
 
 
 def to_bool(value: Any) -> bool:
-    """rest-tools' ``type=bool``: y/yes/t/true/on/1 and n/no/f/false/off/0 in any case."""
+    """rest-tools' ``type=bool``: y/yes/t/true/on/1 and n/no/f/false/off/0 in any case, JSON
+    ``true``/``false``, and the JSON numbers ``1``/``0`` (the same spellings, unquoted).
+
+    Nothing else: rest-tools falls back to ``bool(value)``, which reads ``[false]``, ``["no"]``,
+    ``{"no": 0}`` and ``2`` as true and ``null`` as false — a caller's mistake silently taken
+    for a choice. Here they are a ``TypeError``: a 400 naming the argument.
+    """
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -82,7 +88,9 @@ def to_bool(value: Any) -> bool:
         if lowered in _FALSE:
             return False
         raise ValueError(f"invalid truth value {value!r}")
-    return bool(value)
+    if type(value) is int and value in (0, 1):
+        return value == 1
+    raise TypeError(f"not a truth value: {type(value).__name__}")
 
 
 def read_json_object(body: bytes | str) -> dict[str, Any]:
