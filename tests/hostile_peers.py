@@ -212,9 +212,15 @@ def peak_rss_of(code: str, *, timeout: float = 120) -> tuple[str, int]:
 
     A non-zero exit is an AssertionError carrying the child's stderr.
     """
+    # VmHWM, not getrusage's ru_maxrss: a child forked from a large test process inherits
+    # the parent's ru_maxrss across exec, while the high-water mark belongs to the new image.
     prologue = (
-        "import atexit, resource, sys\n"
-        f"atexit.register(lambda: print({_PEAK!r} + str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024), flush=True))\n"
+        "import atexit\n"
+        "def _peak():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        f"            print({_PEAK!r} + str(int(line.split()[1]) * 1024), flush=True)\n"
+        "atexit.register(_peak)\n"
     )
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", prologue + code], capture_output=True, text=True, timeout=timeout)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import enum
 import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncGenerator, Callable, Generator, Literal, Union
+from typing import Any, AsyncGenerator, Callable, Final, Generator, Literal, Union
 from urllib.parse import quote
 
 import httpx
@@ -161,18 +162,17 @@ def _monotonic() -> float:
     return time.monotonic()
 
 
-class _Marker:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
+class _Marker(enum.Enum):
+    LOCK = "LOCK"
+    UNLOCK = "UNLOCK"
 
     def __repr__(self) -> str:
         return self.name
 
 
 #: Yielded by :meth:`TokenFlow.auth_flow` around a token fetch; the drivers lock there.
-LOCK, UNLOCK = _Marker("LOCK"), _Marker("UNLOCK")
+LOCK: Final = _Marker.LOCK
+UNLOCK: Final = _Marker.UNLOCK
 
 Step = Union[httpx.Request, _Marker]
 Flow = Generator[Step, Union[httpx.Response, None], Any]
@@ -182,6 +182,14 @@ def token_request(request: TokenRequest) -> httpx.Request:
     """The ``httpx.Request`` for a token request, marked for the transport's token route."""
     return httpx.Request("POST", request.url, headers=request.headers, data=request.form,
                          extensions={TOKEN_REQUEST: True})
+
+
+def _timed(step: httpx.Request, timeout: Any) -> httpx.Request:
+    # httpx gives the client's timeout only to requests it builds; a token request made by
+    # the flow gets the one of the call it serves, and so its deadline (interlink.http).
+    if timeout is not None and "timeout" not in step.extensions:
+        step.extensions["timeout"] = timeout
+    return step
 
 
 def _is_token_request(step: httpx.Request) -> bool:
@@ -211,7 +219,7 @@ class _Run:
             self._held = False
             self._lock.release()
 
-    def step(self) -> httpx.Request | _Marker | None:
+    def step(self) -> httpx.Request | Literal[_Marker.LOCK] | None:
         """The next request to send, ``LOCK``, or ``None`` when the flow is done."""
         try:
             step = self._flow.send(self._answer)
@@ -275,27 +283,29 @@ class TokenFlow(httpx.Auth):
 
     # -- the two drivers: all they do apart is wait (take the lock, read the token answer) --
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        yield from self.drive_sync(self.auth_flow(request), self._thread_lock)
+        yield from self.drive_sync(self.auth_flow(request), self._thread_lock, request.extensions.get("timeout"))
 
     @staticmethod
-    def drive_sync(flow: Generator[Step, Any, Any], lock: threading.Lock) -> Generator[httpx.Request, httpx.Response, Any]:
+    def drive_sync(flow: Generator[Step, Any, Any], lock: threading.Lock,
+                   timeout: Any = None) -> Generator[httpx.Request, httpx.Response, Any]:
         with _Run(flow, lock) as run:
             while (step := run.step()) is not None:
                 if step is LOCK:
                     run.locked(lock.acquire())
                     continue
-                response = yield step
+                response = yield _timed(step, timeout)
                 run.answer(response, _is_token_request(step) and response.read())
         return run.result
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         lock = self._async_lock()
+        timeout = request.extensions.get("timeout")
         with _Run(self.auth_flow(request), lock) as run:
             while (step := run.step()) is not None:
                 if step is LOCK:
                     run.locked(await lock.acquire())
                     continue
-                response = yield step
+                response = yield _timed(step, timeout)
                 run.answer(response, _is_token_request(step) and await response.aread())
 
     def _async_lock(self) -> asyncio.Lock:
@@ -314,7 +324,8 @@ class TokenFlow(httpx.Auth):
             while True:
                 request = flow.send(transport.handle_request(request))
         except StopIteration as stop:
-            return stop.value
+            token: str = stop.value  # token_flow's return value
+            return token
 
 
 class OAuth2ClientCredentials(TokenFlow):

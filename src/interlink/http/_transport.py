@@ -47,7 +47,7 @@ from typing import Any, Callable
 
 import httpx
 
-from interlink.http._bounds import DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, AsyncBoundedTransport, BoundedTransport
+from interlink.http._bounds import DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, AsyncBoundedTransport, BoundedTransport
 from interlink.http._retry import RetryPolicy
 
 __all__ = ["RetryTransport", "AsyncRetryTransport", "TOKEN_REQUEST", "TOKEN_ANSWER_BYTES", "ROUTE", "Route"]
@@ -59,6 +59,8 @@ ROUTE = "interlink.route"
 
 #: What a token, discovery or key-set answer may be: far more than any real one.
 TOKEN_ANSWER_BYTES = 1024 * 1024
+#: Seconds for a token request that serves no call (so has no call's timeout).
+TOKEN_DEADLINE = 30.0
 
 #: More distinct per-request routes than this and the least recently made idle one is closed.
 MAX_ROUTES = 16
@@ -189,6 +191,8 @@ class _RetryingPool:
         route: Route | None = extensions.get(ROUTE)
         if extensions.get(TOKEN_REQUEST):
             extensions.setdefault(MAX_RESPONSE_BYTES, TOKEN_ANSWER_BYTES)
+            if "timeout" not in extensions:  # a refresh outside any call: still bounded
+                extensions.setdefault(DEADLINE, TOKEN_DEADLINE)
         if extensions.get(TOKEN_REQUEST) and "token" in self._kwargs:
             key: Any = "token"
         elif route is not None:
