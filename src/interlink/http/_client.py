@@ -19,11 +19,14 @@ differs, on purpose:
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, Protocol, TypedDict, TypeVar, runtime_checkable
 
 import httpx
+from httpx._types import AuthTypes, CookieTypes, HeaderTypes, QueryParamTypes, TimeoutTypes
 
-from interlink.http._options import client_options, env_proxy_for
+from interlink.http._options import Cert, Proxies, Verify, client_options, env_proxy_for
+from interlink.http._retry import RetryPolicy
 from interlink.http._requests_compat import RequestsCompat
 from interlink.http._transport import AsyncRetryTransport, RetryTransport
 from interlink.http._urls import InvalidURLError, is_inside, normalise_base_url, resolve_url
@@ -35,25 +38,26 @@ class RequestKwargs(TypedDict, total=False):
     """What ``request_kwargs`` / ``get_client_session_kwargs()`` may hold (ape-pie's
     ``RequestKwargs``, plus interlink's own settings)."""
 
-    params: Any
-    headers: Any
-    cookies: Any
-    auth: Any
-    timeout: Any
+    params: QueryParamTypes
+    headers: HeaderTypes
+    cookies: CookieTypes
+    auth: AuthTypes | None
+    timeout: TimeoutTypes | tuple[float, float] | None  # requests' (connect, read) too
     allow_redirects: bool
-    proxies: dict[str, str] | None
-    hooks: dict[str, Any] | None
+    proxies: Proxies
+    hooks: dict[str, Callable[..., Any] | list[Callable[..., Any]]] | None
     stream: bool | None
-    verify: Any
-    cert: Any
+    verify: Verify
+    cert: Cert
+    mtls: Cert
     follow_redirects: bool
     max_redirects: int
     trust_env: bool
     retries: int
     backoff_factor: float
-    retry_policy: Any
+    retry_policy: RetryPolicy
     token_tls: str
-    transport: Any
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport
     max_response_size: int | None
 
 
@@ -102,9 +106,9 @@ def _inside(base_url: str, target: str) -> bool:
 
 class _BaseURLMixin(RequestsCompat):
     _interlink_base_url: str
-    _interlink_transport: Any
+    _cookies: httpx.Cookies
 
-    @property  # type: ignore[override]
+    @property
     def base_url(self) -> str:
         """The base URL, normalised to end in ``/``."""
         return self._interlink_base_url
@@ -120,12 +124,12 @@ class _BaseURLMixin(RequestsCompat):
             return _absolute(self._interlink_base_url, url)
         return self.to_absolute_url(url)
 
-    @property  # type: ignore[override]
+    @property
     def cookies(self) -> httpx.Cookies:
         return self._cookies
 
     @cookies.setter
-    def cookies(self, cookies: Any) -> None:
+    def cookies(self, cookies: CookieTypes | None) -> None:
         self._cookies = _Cookies(cookies)
 
     def _check_inside(self, request: httpx.Request) -> None:
@@ -143,7 +147,12 @@ class _BaseURLMixin(RequestsCompat):
         return cls(base_url, session_kwargs, **kwargs)  # type: ignore[call-arg]
 
 
-def _setup(self: Any, base_url: str, request_kwargs: dict[str, Any] | None, transport_class: type) -> dict[str, Any]:
+def _setup(
+    self: _BaseURLMixin,
+    base_url: str,
+    request_kwargs: dict[str, Any] | None,
+    transport_class: type[RetryTransport] | type[AsyncRetryTransport],
+) -> dict[str, Any]:
     options = client_options(request_kwargs)
     self._interlink_base_url = normalise_base_url(base_url)
     transport = options.custom_transport
@@ -160,7 +169,8 @@ def _setup(self: Any, base_url: str, request_kwargs: dict[str, Any] | None, tran
     return {**options.client, "transport": transport}
 
 
-class APIClient(_BaseURLMixin, httpx.Client):
+# ape-pie's base_url is a str (httpx's is a URL): the one place the two disagree in type.
+class APIClient(_BaseURLMixin, httpx.Client):  # type: ignore[misc]
     """A sync httpx client for one service. Extra ``kwargs`` are for subclasses; ignored here."""
 
     def __init__(self, base_url: str, request_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -171,14 +181,14 @@ class APIClient(_BaseURLMixin, httpx.Client):
         self.auth = auth
         self.params = self._params
 
-    def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:  # type: ignore[override]
+    def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:
         return super().build_request(method, self._request_url(url), **kwargs)
 
-    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         self._check_inside(request)
         return super().send(request, **self._send_kwargs(request, kwargs))
 
-    def request(self, method: str | bytes, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
         """requests' ``Session.request`` on httpx: see :mod:`interlink.http._requests_compat`."""
         call = self._prepare_call(method, url, args, kwargs)
         try:
@@ -188,25 +198,25 @@ class APIClient(_BaseURLMixin, httpx.Client):
             if not self._keeps_pools():  # ape-pie closes the session outside ``with``
                 self.close()
 
-    def get(self, url: Any, params: Any = None, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def get(self, url: Any, params: Any = None, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, params=params, **kwargs)
 
-    def options(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def options(self, url: Any, **kwargs: Any) -> httpx.Response:
         return self.request("OPTIONS", url, **kwargs)
 
-    def head(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def head(self, url: Any, **kwargs: Any) -> httpx.Response:
         return self.request("HEAD", url, **kwargs)
 
-    def post(self, url: Any, data: Any = None, json: Any = None, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def post(self, url: Any, data: Any = None, json: Any = None, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, data=data, json=json, **kwargs)
 
-    def put(self, url: Any, data: Any = None, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def put(self, url: Any, data: Any = None, **kwargs: Any) -> httpx.Response:
         return self.request("PUT", url, data=data, **kwargs)
 
-    def patch(self, url: Any, data: Any = None, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def patch(self, url: Any, data: Any = None, **kwargs: Any) -> httpx.Response:
         return self.request("PATCH", url, data=data, **kwargs)
 
-    def delete(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def delete(self, url: Any, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", url, **kwargs)
 
     _httpx_stream = httpx.Client.stream
@@ -230,7 +240,7 @@ class APIClient(_BaseURLMixin, httpx.Client):
         self.close()
 
 
-class AsyncAPIClient(_BaseURLMixin, httpx.AsyncClient):
+class AsyncAPIClient(_BaseURLMixin, httpx.AsyncClient):  # type: ignore[misc]  # base_url: a str
     """The async twin of :class:`APIClient`, configured the same way."""
 
     def __init__(self, base_url: str, request_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -241,14 +251,14 @@ class AsyncAPIClient(_BaseURLMixin, httpx.AsyncClient):
         self.auth = auth
         self.params = self._params
 
-    def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:  # type: ignore[override]
+    def build_request(self, method: str, url: Any, **kwargs: Any) -> httpx.Request:
         return super().build_request(method, self._request_url(url), **kwargs)
 
-    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         self._check_inside(request)
         return await super().send(request, **self._send_kwargs(request, kwargs))
 
-    async def request(self, method: str | bytes, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def request(self, method: str | bytes, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
         call = self._prepare_call(method, url, args, kwargs)
         try:
             response = await self.send(call.request, **call.send_kwargs)
@@ -257,25 +267,25 @@ class AsyncAPIClient(_BaseURLMixin, httpx.AsyncClient):
             if not self._keeps_pools():
                 await self.aclose()
 
-    async def get(self, url: Any, params: Any = None, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def get(self, url: Any, params: Any = None, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", url, params=params, **kwargs)
 
-    async def options(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def options(self, url: Any, **kwargs: Any) -> httpx.Response:
         return await self.request("OPTIONS", url, **kwargs)
 
-    async def head(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def head(self, url: Any, **kwargs: Any) -> httpx.Response:
         return await self.request("HEAD", url, **kwargs)
 
-    async def post(self, url: Any, data: Any = None, json: Any = None, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def post(self, url: Any, data: Any = None, json: Any = None, **kwargs: Any) -> httpx.Response:
         return await self.request("POST", url, data=data, json=json, **kwargs)
 
-    async def put(self, url: Any, data: Any = None, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def put(self, url: Any, data: Any = None, **kwargs: Any) -> httpx.Response:
         return await self.request("PUT", url, data=data, **kwargs)
 
-    async def patch(self, url: Any, data: Any = None, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def patch(self, url: Any, data: Any = None, **kwargs: Any) -> httpx.Response:
         return await self.request("PATCH", url, data=data, **kwargs)
 
-    async def delete(self, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def delete(self, url: Any, **kwargs: Any) -> httpx.Response:
         return await self.request("DELETE", url, **kwargs)
 
     _httpx_stream = httpx.AsyncClient.stream

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import httpx
 
 from interlink.http._retry import RetryPolicy
-from interlink.http._tls import MutualTLS, ssl_context
+from interlink.http._tls import MutualTLS, PEMOrPath, ssl_context
 
 __all__ = ["ClientOptions", "client_options", "tls_settings", "proxy_url", "env_proxy_for", "as_timeout", "LazyTLS",
-           "DEFAULT_TIMEOUT", "DEFAULT_MAX_REDIRECTS"]
+           "DEFAULT_TIMEOUT", "DEFAULT_MAX_REDIRECTS", "Verify", "Cert", "TransportVerify", "Proxies"]
 
 #: Always some timeout: requests (and so ape-pie) waits forever by default.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -42,16 +43,25 @@ _REQUESTS_KEYS = {"hooks", "stream"}
 _TRANSPORT_KEYS = {"http1", "http2", "limits", "local_address", "uds", "socket_options"}
 
 
+Verify = bool | str | bytes | os.PathLike[str] | ssl.SSLContext | None
+"""requests' ``verify``: check against the system store (True, None) or not (False), a CA as a
+path or PEM, or an SSLContext."""
+Cert = PEMOrPath | tuple[PEMOrPath] | tuple[PEMOrPath, PEMOrPath] | MutualTLS | None
+"""requests' ``cert``: a certificate (path or PEM), ``(cert, key)``, or a :class:`MutualTLS`."""
+Proxies = str | httpx.URL | httpx.Proxy | Mapping[str, str] | None
+"""requests' ``proxies`` (``{"https": url}``), or the one proxy httpx takes."""
+
+
 @dataclass
 class ClientOptions:
     client: dict[str, Any] = field(default_factory=dict)
     transport: dict[str, Any] = field(default_factory=dict)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     custom_transport: Any = None
-    token_verify: Any = None
+    token_verify: TransportVerify | None = None
     #: requests-style values as given (``client.verify``, ``client.cert``, ``client.proxies``).
-    verify: Any = True
-    cert: Any = None
+    verify: Verify = True
+    cert: Cert = None
     proxies: dict[str, str] = field(default_factory=dict)
     token_tls: str = "client"
     #: requests' ``hooks`` and ``stream`` session attributes.
@@ -63,7 +73,7 @@ class LazyTLS:
 
     __slots__ = ("_build", "_context")
 
-    def __init__(self, build: Any) -> None:
+    def __init__(self, build: Callable[[], ssl.SSLContext]) -> None:
         self._build = build
         self._context: ssl.SSLContext | None = None
 
@@ -92,7 +102,15 @@ def _is_pem(value: Any) -> bool:
     return isinstance(value, (str, bytes)) and ("-----BEGIN" in (value.decode("ascii", "replace") if isinstance(value, bytes) else value))
 
 
-def _verify(verify: Any, cert: Any, system: bool = False) -> ssl.SSLContext | bool | None:
+TransportVerify = ssl.SSLContext | bool | LazyTLS
+"""The ``verify`` interlink's transports take: an SSLContext built now or on first connect."""
+
+
+@overload
+def _verify(verify: Verify, cert: Cert, system: Literal[False] = False) -> TransportVerify: ...
+@overload
+def _verify(verify: Verify, cert: Cert, system: Literal[True]) -> TransportVerify | None: ...
+def _verify(verify: Verify, cert: Cert, system: bool = False) -> TransportVerify | None:
     """The transport's ``verify``; with ``system=True`` the token requests' one (``None``:
     the same as the transport's)."""
     if isinstance(verify, ssl.SSLContext):
@@ -124,12 +142,12 @@ def _verify(verify: Any, cert: Any, system: bool = False) -> ssl.SSLContext | bo
     return LazyTLS(lambda: ssl_context(ca=ca, cert=cert_file, key=key_file, verify=check, system=system))
 
 
-def proxy_url(proxies: Any) -> str | None:
+def proxy_url(proxies: Proxies) -> str | httpx.URL | httpx.Proxy | None:
     """The one proxy httpx can use for a requests-style ``proxies`` mapping."""
     if not proxies:
         return None
     if isinstance(proxies, (str, httpx.URL, httpx.Proxy)):
-        return proxies  # type: ignore[return-value]
+        return proxies
     return proxies.get("https") or proxies.get("all") or proxies.get("http")
 
 
@@ -148,10 +166,10 @@ def env_proxy_for(url: str) -> str | None:
     return None
 
 
-def tls_settings(verify: Any, cert: Any, token_tls: str = "client") -> tuple[Any, Any]:
+def tls_settings(verify: Verify, cert: Cert, token_tls: str = "client") -> tuple[TransportVerify, TransportVerify | None]:
     """``(transport verify, token verify)`` for requests-style ``verify``/``cert``."""
     if token_tls == "default":
-        token = True  # the system store, no client certificate
+        token: TransportVerify | None = True  # the system store, no client certificate
         if isinstance(verify, ssl.SSLContext) or (verify is True and cert is None):
             token = None  # same as the service: no separate route needed
         return _verify(verify, cert), token

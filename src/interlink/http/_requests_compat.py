@@ -68,7 +68,19 @@ class _Params(httpx.QueryParams):
     __hash__ = None  # type: ignore[assignment]
 
 
-class _Proxies(dict):  # type: ignore[type-arg]
+def _then_changed(name: str) -> Any:
+    """dict's method ``name``, followed by a call to the _Proxies' ``changed``."""
+
+    def method(self: _Proxies, *args: Any, **kwargs: Any) -> Any:
+        result = getattr(dict, name)(self, *args, **kwargs)
+        self._changed()
+        return result
+
+    method.__name__ = name
+    return method
+
+
+class _Proxies(dict[str, str]):
     """``client.proxies``: a dict whose changes reach the transport (requests reads the
     session's proxies on every call)."""
 
@@ -76,23 +88,13 @@ class _Proxies(dict):  # type: ignore[type-arg]
         super().__init__(items)
         self._changed = changed
 
-    def _after(name: str) -> Any:  # noqa: N805 - a decorator factory in the class body
-        def method(self: _Proxies, *args: Any, **kwargs: Any) -> Any:
-            result = getattr(dict, name)(self, *args, **kwargs)
-            self._changed()
-            return result
-
-        method.__name__ = name
-        return method
-
-    __setitem__ = _after("__setitem__")
-    __delitem__ = _after("__delitem__")
-    update = _after("update")
-    pop = _after("pop")
-    popitem = _after("popitem")
-    clear = _after("clear")
-    setdefault = _after("setdefault")
-    del _after
+    __setitem__ = _then_changed("__setitem__")
+    __delitem__ = _then_changed("__delitem__")
+    update = _then_changed("update")
+    pop = _then_changed("pop")
+    popitem = _then_changed("popitem")
+    clear = _then_changed("clear")
+    setdefault = _then_changed("setdefault")
 
 
 class _StreamSetting:
@@ -176,8 +178,8 @@ class RequestsCompat:
     _interlink_transport: Any
     _interlink_entered: bool = False
     _auth: Any
-    _params: Any
-    _timeout: Any
+    _params: httpx.QueryParams
+    _timeout: httpx.Timeout
     _state: Any
     _build_auth: Callable[[Any], Any]
 

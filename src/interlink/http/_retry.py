@@ -56,7 +56,7 @@ class RetryPolicy:
         """The wait before retry number ``attempt`` (1-based)."""
         if self.backoff_factor <= 0:
             return 0.0
-        return min(self.max_backoff, self.backoff_factor * (2 ** (attempt - 1)))
+        return min(self.max_backoff, self.backoff_factor * 2.0 ** (attempt - 1))
 
     def after_status(self, method: str, status: int, retry_after: str | None, attempt: int) -> float | None:
         """Seconds to wait before retrying after a response, or ``None`` for "do not retry"."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import httpx
 
@@ -53,11 +53,15 @@ DEFAULT_SERVICE_TIMEOUT = 10.0
 
 logger = logging.getLogger(__name__)
 
+C = TypeVar("C")
+
 _oauth2_cache: dict[tuple[str, ...], OAuth2ClientCredentials] = {}
 _oauth2_lock = threading.Lock()
 
 
-def _value(service: Any, name: str, default: Any = None) -> Any:
+def _value(service: object, name: str, default: Any = None) -> Any:
+    # A record of any class (interlink's Service, a zgw-consumers-like model, a settings
+    # object): its fields are read by name, so their values are Any.
     getter = getattr(service, f"get_{name}", None)
     if callable(getter):
         return getter()
@@ -79,7 +83,7 @@ def _shared_oauth2(token_url: str, client_id: str, secret: str, scope: str | Non
 class ServiceConfigAdapter:
     """A :class:`~interlink.http.ConfigAdapter` over a service record."""
 
-    def __init__(self, service: Any) -> None:
+    def __init__(self, service: object) -> None:
         self.service = service
 
     def get_client_base_url(self) -> str:
@@ -137,7 +141,16 @@ class ServiceConfigAdapter:
         return kwargs
 
 
-def build_client(service: Any, client_factory: type | None = None, *, client_class: type | None = None,
+@overload
+def build_client(service: object, client_factory: None = None, *, client_class: None = None,
+                 **kwargs: Any) -> APIClient: ...
+@overload
+def build_client(service: object, client_factory: type[C], *, client_class: type[C] | None = None,
+                 **kwargs: Any) -> C: ...
+@overload
+def build_client(service: object, client_factory: None = None, *, client_class: type[C],
+                 **kwargs: Any) -> C: ...
+def build_client(service: object, client_factory: type[Any] | None = None, *, client_class: type[Any] | None = None,
                  **kwargs: Any) -> Any:
     """A client for ``service``: ``build_client(svc)`` (sync), or with zgw-consumers' keyword
     ``build_client(svc, client_factory=AsyncAPIClient)`` (``client_class=`` is the same).
@@ -151,7 +164,7 @@ def build_client(service: Any, client_factory: type | None = None, *, client_cla
     return configure(ServiceConfigAdapter(service), **kwargs)
 
 
-def connection_check(service: Any, path: str | None = None) -> int | None:
+def connection_check(service: object, path: str | None = None) -> int | None:
     """The HTTP status of a GET to the record's ``api_connection_check_path`` (or ``path``,
     else the base URL), or ``None`` when the service cannot be reached — zgw-consumers'
     ``Service.connection_check``. The failure is logged at INFO, without secrets."""

@@ -13,11 +13,10 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 __all__ = ["MutualTLS", "ssl_context", "PEMOrPath"]
 
-PEMOrPath = Union[str, bytes, os.PathLike]
+PEMOrPath = str | bytes | os.PathLike[str]
 
 
 def _is_pem(value: PEMOrPath) -> bool:
@@ -101,7 +100,7 @@ def _load_chain(context: ssl.SSLContext, cert: PEMOrPath, key: PEMOrPath | None,
         context.load_cert_chain(cert_path, key_path, password)
 
 
-def _materialise(path: Path, value: PEMOrPath) -> str:
+def _materialise(path: Path, value: PEMOrPath) -> str | bytes:
     if not _is_pem(value):
         return os.fspath(value)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
