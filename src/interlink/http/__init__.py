@@ -28,6 +28,7 @@ from interlink.http._service_client import ServiceConfigAdapter, build_client, c
 from interlink.http._tls import MutualTLS, ssl_context
 from interlink.http._transport import AsyncRetryTransport, RetryTransport
 from interlink.http._urls import is_base_url
+from interlink.urls import redact_url
 
 __all__ = [
     "APIClient",
@@ -60,6 +61,7 @@ __all__ = [
     "ResponseTooLarge",
     "read_at_most",
     "aread_at_most",
+    "redact_url",
     "JWTBearerAuth",
     "RetryPolicy",
     "ServiceConfigAdapter",

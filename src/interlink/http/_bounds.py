@@ -36,6 +36,8 @@ from typing import Any, AsyncIterator, Iterable, Iterator
 import httpcore
 import httpx
 
+from interlink.urls import redact_url
+
 __all__ = [
     "DEADLINE",
     "MAX_RESPONSE_BYTES",
@@ -78,12 +80,7 @@ class ResponseTooLarge(httpx.TransportError):
     def __init__(self, url: Any, limit: int, *, request: httpx.Request | None = None) -> None:
         self.url = str(url)
         self.limit = limit
-        super().__init__(f"the answer from {_without_query(self.url)} is over the limit of {limit} bytes", request=request)
-
-
-def _without_query(url: str) -> str:
-    # Messages name the peer, never a query string (keys travel there).
-    return url.split("?", 1)[0]
+        super().__init__(f"the answer from {redact_url(self.url)} is over the limit of {limit} bytes", request=request)
 
 
 def deadline_for(request: httpx.Request) -> float | None:
@@ -120,7 +117,7 @@ def _clip(timeout: float | None, error: type[Exception]) -> float | None:
 def _expired(error: httpx.TimeoutException, deadline: float | None, request: httpx.Request) -> Exception:
     """A timeout at the deadline is the deadline's; an earlier one stays what it was."""
     if deadline is not None and time.monotonic() >= deadline - 0.001:
-        url = _without_query(str(request.url))
+        url = redact_url(request.url)
         return DeadlineExceeded(f"the answer from {url} did not arrive in full before the exchange's deadline", request=request)
     return error
 
