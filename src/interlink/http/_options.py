@@ -166,7 +166,9 @@ def env_proxy_for(url: str) -> str | None:
     return None
 
 
-def tls_settings(verify: Verify, cert: Cert, token_tls: str = "client") -> tuple[TransportVerify, TransportVerify | None]:
+def tls_settings(
+    verify: Verify, cert: Cert, token_tls: str = "client"
+) -> tuple[TransportVerify, TransportVerify | None]:
     """``(transport verify, token verify)`` for requests-style ``verify``/``cert``."""
     if token_tls == "default":
         token: TransportVerify | None = True  # the system store, no client certificate

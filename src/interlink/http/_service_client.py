@@ -150,8 +150,8 @@ def build_client(service: object, client_factory: type[C], *, client_class: type
 @overload
 def build_client(service: object, client_factory: None = None, *, client_class: type[C],
                  **kwargs: Any) -> C: ...
-def build_client(service: object, client_factory: type[Any] | None = None, *, client_class: type[Any] | None = None,
-                 **kwargs: Any) -> Any:
+def build_client(service: object, client_factory: type[Any] | None = None, *,
+                 client_class: type[Any] | None = None, **kwargs: Any) -> Any:
     """A client for ``service``: ``build_client(svc)`` (sync), or with zgw-consumers' keyword
     ``build_client(svc, client_factory=AsyncAPIClient)`` (``client_class=`` is the same).
     Extra ``kwargs`` go to ``client_factory.configure_from`` (for subclasses)."""
