@@ -1,29 +1,22 @@
 """REST tools: rest-tools' client family on httpx, and its server side on Tornado.
 
-``from interlink.rest import RestClient`` replaces ``from rest_tools.client import RestClient``;
-``from interlink.rest import RestServer, RestHandler, ArgumentHandler`` replaces
-``rest_tools.server``; ``from interlink.rest import Auth`` replaces ``rest_tools.utils``;
-``from interlink.rest import Session, SessionMixin`` replaces ``rest_tools.server.session``
-(``interlink.rest.Session`` is that server-side session store, not rest-tools' client
-``Session``, a requests session: see the REST client docs).
+The modules mirror rest-tools': ``from rest_tools.client import RestClient`` becomes
+``from interlink.rest.client import RestClient``, ``from rest_tools.server import RestServer,
+RestHandler, ArgumentHandler`` becomes ``from interlink.rest.server import …``. This package
+re-exports both, and ``rest_tools.utils``' ``Auth`` and ``from_environment``
+(``from interlink.rest import Auth``). ``interlink.rest.Session`` is the server-side session
+store of ``rest_tools.server.session``, not rest-tools' client ``Session`` (a requests
+session: see the REST client docs).
+
 The server names need Tornado (``pip install 'interlink[rest-server]'``); they are imported
 when first used, so client-only users do not need it.
 """
 
-from typing import Any
+import typing as _typing
 
 from interlink.rest._arguments import ArgumentSource
-from interlink.rest._client import (
-    MAX_RETRIES,
-    CalcRetryFromBackoffMax,
-    CalcRetryFromWaittimeMax,
-    RestClient,
-    RestHTTPError,
-)
-from interlink.rest._device import DeviceGrantAuth, DeviceLoginError, SavedDeviceGrantAuth
 from interlink.rest._environment import from_environment, strtobool
 from interlink.rest._jwt_auth import Auth, BadJwtKey, OpenIDAuth
-from interlink.rest._openid import ClientCredentialsAuth, OpenIDDiscoveryError, OpenIDRestClient
 from interlink.rest._session import (
     MemorySessionStorage,
     RedisSessionStorage,
@@ -34,45 +27,52 @@ from interlink.rest._session import (
     StorageTypes,
 )
 from interlink.rest._stats import RouteStats
+from interlink.rest.client import (
+    MAX_RETRIES,
+    CalcRetryFromBackoffMax,
+    CalcRetryFromWaittimeMax,
+    ClientCredentialsAuth,
+    DeviceGrantAuth,
+    DeviceLoginError,
+    OpenIDDiscoveryError,
+    OpenIDRestClient,
+    RestClient,
+    RestHTTPError,
+    SavedDeviceGrantAuth,
+)
 
-# The server side, on Tornado: name -> private module.
-_SERVER_NAMES = {
-    "RestServer": "_server",
-    "RestHandler": "_handler",
-    "RestHandlerSetup": "_handler",
-    "KeycloakUsernameMixin": "_handler",
-    "CorsPolicy": "_handler",
-    "OpenIDCookieHandlerMixin": "_login",
-    "OpenIDLoginHandler": "_login",
-    "ArgumentHandler": "_arghandler",
-    "SessionMixin": "_session_mixin",
-    "authenticated": "_decorators",
-    "catch_error": "_decorators",
-    "role_authorization": "_decorators",
-    "scope_role_auth": "_decorators",
-    "keycloak_role_auth": "_decorators",
-    "token_attribute_role_mapping_auth": "_decorators",
-    "TokenAttributeRoleMappingProtocol": "_decorators",
-    "validate_request": "_openapi_validation",
-    "request_and_validate": "_openapi_validation",
-    "load_openapi_spec": "_openapi_validation",
-    "get_version_vmaj": "_openapi_validation",
-}
+# Names of interlink.rest.server that need Tornado, loaded on first use.
+_SERVER_NAMES = (
+    "RestServer",
+    "RestHandler",
+    "RestHandlerSetup",
+    "KeycloakUsernameMixin",
+    "CorsPolicy",
+    "OpenIDCookieHandlerMixin",
+    "OpenIDLoginHandler",
+    "ArgumentHandler",
+    "SessionMixin",
+    "authenticated",
+    "catch_error",
+    "role_authorization",
+    "scope_role_auth",
+    "keycloak_role_auth",
+    "token_attribute_role_mapping_auth",
+    "TokenAttributeRoleMappingProtocol",
+    "validate_request",
+)
+# rest-tools' openapi_tools and client.utils: openapi-core (and Tornado), loaded on first use.
+_OPENAPI_NAMES = ("request_and_validate", "load_openapi_spec", "get_version_vmaj")
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _SERVER_NAMES.get(name)
-    if module_name is None:
+def __getattr__(name: str) -> _typing.Any:
+    if name in _SERVER_NAMES:
+        from interlink.rest import server as module  # raises an ImportError naming the extra
+    elif name in _OPENAPI_NAMES:
+        from interlink.rest import _openapi_validation as module
+    else:
         raise AttributeError(f"module 'interlink.rest' has no attribute {name!r}")
-    try:
-        import tornado  # noqa: F401
-    except ImportError as error:
-        raise ImportError(
-            f"interlink.rest.{name} needs the rest-server extra ({error}): pip install 'interlink[rest-server]'"
-        ) from error
-    import importlib
-
-    value = getattr(importlib.import_module(f"interlink.rest.{module_name}"), name)
+    value = getattr(module, name)
     globals()[name] = value
     return value
 
@@ -104,4 +104,5 @@ __all__ = [
     "RedisSessionStorage",
     "StorageTypes",
     *_SERVER_NAMES,
+    *_OPENAPI_NAMES,
 ]

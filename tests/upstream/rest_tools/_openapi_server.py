@@ -18,7 +18,7 @@ import tornado.httpserver
 import tornado.web
 
 try:
-    from interlink.rest import RestHandler, RestServer  # type: ignore[attr-defined]
+    from interlink.rest.server import RestHandler, RestServer  # type: ignore[attr-defined]
 except ImportError:
 
     class RestHandler(tornado.web.RequestHandler):  # type: ignore[no-redef]

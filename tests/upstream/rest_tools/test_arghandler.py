@@ -10,8 +10,8 @@ import pytest
 import requests
 import tornado.web
 from tornado import httputil
-from interlink.rest import ArgumentHandler, ArgumentSource
-from interlink.rest import RestHandler
+from interlink.rest.server import ArgumentHandler, ArgumentSource
+from interlink.rest.server import RestHandler
 from upstream.rest_tools.rest_server_fixtures import strtobool  # ADAPTED: wipac_dev_tools.strtobool, restated
 
 # pylint: disable=W0212,W0621

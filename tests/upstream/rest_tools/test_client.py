@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from interlink.rest import (
+from interlink.rest.client import (
     MAX_RETRIES,
     CalcRetryFromBackoffMax,
     CalcRetryFromWaittimeMax,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from interlink.rest import DeviceGrantAuth, SavedDeviceGrantAuth
+from interlink.rest.client import DeviceGrantAuth, SavedDeviceGrantAuth
 from interlink.rest._device import _load_token_from_file, _save_token_to_file
 
 from ._client_loopback import LoopbackMock as Mock

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from interlink.rest import OpenIDRestClient
+from interlink.rest.client import OpenIDRestClient
 
 from ._client_loopback import LoopbackMock as Mock
 from ._client_loopback import SeenRequest as PreparedRequest

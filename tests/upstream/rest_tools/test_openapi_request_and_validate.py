@@ -15,8 +15,8 @@ from openapi_core.templating.paths.exceptions import PathNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.response.exceptions import DataValidationError
 
-from interlink.rest import RestClient, request_and_validate
-from interlink.rest import RestHTTPError as _HTTPError
+from interlink.rest.client import RestClient, request_and_validate
+from interlink.rest.client import RestHTTPError as _HTTPError
 
 from ._openapi_server import RestHandler, RestServer, port  # noqa: F401 - fixture
 

@@ -11,8 +11,9 @@ import openapi_core
 import pytest
 from jsonschema_path import SchemaPath
 
-from interlink.rest import RestClient, validate_request
-from interlink.rest import RestHTTPError as _HTTPError
+from interlink.rest.client import RestClient
+from interlink.rest.client import RestHTTPError as _HTTPError
+from interlink.rest.server import validate_request
 
 from ._openapi_server import RestHandler, RestServer, port  # noqa: F401 - fixture
 

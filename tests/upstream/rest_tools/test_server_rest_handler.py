@@ -11,7 +11,7 @@ import jwt.algorithms
 import pytest
 from tornado.web import Application, HTTPError
 
-from interlink.rest import (
+from interlink.rest.server import (
     KeycloakUsernameMixin,
     OpenIDCookieHandlerMixin,
     OpenIDLoginHandler,

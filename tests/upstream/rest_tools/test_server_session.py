@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from interlink.rest import Session, SessionWrapper  # ADAPTED
+from interlink.rest.server import Session, SessionWrapper  # ADAPTED
 from interlink.rest._session import redis_available  # ADAPTED
 
 STORAGE_TYPES = ['memory', 'redis']  # ADAPTED: 'redis' always listed; redis_or_explain says what it needs
