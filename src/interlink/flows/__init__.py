@@ -9,9 +9,14 @@
                      conflict="source_wins")
     customers.run()
 
-State (cursor, id map, issues) lives in ``interlink.store``. Prefect is imported only when a
-flow runs; the tasks for hand-written flows are ``extract_pages``, ``load_batch`` and
-``advance_cursor`` (imported from here on first use).
+A ``Sync`` is a declaration; ``run_sync(sync)`` (the engine) and ``run_flow(sync)`` (the
+Prefect shell, what ``sync.run()`` calls) run it. Sources and targets other than ``RestSource``
+and ``JsonApiTarget`` implement the ``Source`` and ``Target`` protocols.
+
+State (cursor, id map, issues) lives in ``interlink.store`` (``store_of(sync)``). Prefect is
+imported only when a flow runs; ``run_flow``, the flow ``interlink_sync`` and the tasks for
+hand-written flows, ``extract_pages``, ``load_batch`` and ``advance_cursor``, are imported from
+here on first use.
 """
 
 import importlib.util
@@ -27,7 +32,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
 
 from typing import Any
 
-from interlink.flows._engine import Counts, load_batch as load_records, prefetch, run_sync
+from interlink.flows._engine import Counts, load_batch as load_records, prefetch, run_sync, store_of
 from interlink.flows._plan import (
     CONFLICT_RULES,
     MISSING,
@@ -39,20 +44,32 @@ from interlink.flows._plan import (
     decide,
     record_hash,
 )
-from interlink.flows._sources import Page, RestSource, Source
+from interlink.flows._sources import Page, RestSource, Source, SourceError
 from interlink.flows._sync import Sync, find_sync, registered
-from interlink.flows._targets import ATOMIC_EXT, JSONAPI_MEDIA_TYPE, JsonApiTarget, TargetError, WriteResult
+from interlink.flows._targets import (
+    ATOMIC_EXT,
+    JSONAPI_MEDIA_TYPE,
+    BatchRefused,
+    JsonApiTarget,
+    Target,
+    TargetError,
+    WriteResult,
+)
 
 __all__ = [
     "Sync",
     "RestSource",
     "JsonApiTarget",
     "Source",
+    "Target",
     "Page",
     "Counts",
     "WriteResult",
+    "SourceError",
     "TargetError",
+    "BatchRefused",
     "run_sync",
+    "store_of",
     "load_records",
     "prefetch",
     "find_sync",
@@ -68,14 +85,15 @@ __all__ = [
     "CONFLICT_RULES",
     "ATOMIC_EXT",
     "JSONAPI_MEDIA_TYPE",
-    # Prefect tasks and flow, loaded on first use:
+    # The Prefect shell, loaded on first use:
+    "run_flow",
     "extract_pages",
     "load_batch",
     "advance_cursor",
     "interlink_sync",
 ]
 
-_PREFECT_NAMES = {"extract_pages", "load_batch", "advance_cursor", "interlink_sync"}
+_PREFECT_NAMES = {"run_flow", "extract_pages", "load_batch", "advance_cursor", "interlink_sync"}
 
 
 def __getattr__(name: str) -> Any:

@@ -28,14 +28,24 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from interlink.flows._plan import MISSING, NOT_READ, Action, LinkView, TargetView, decide, parse_time, record_hash
+from interlink.flows._plan import (
+    MISSING,
+    NOT_READ,
+    Action,
+    Decision,
+    LinkView,
+    TargetView,
+    decide,
+    parse_time,
+    record_hash,
+)
 from interlink.flows._sources import Page
 from interlink.flows._targets import BatchRefused, WriteResult
 
 if TYPE_CHECKING:
     from interlink.flows._sync import Sync
 
-__all__ = ["Counts", "load_batch", "run_sync", "prefetch", "keep_alive"]
+__all__ = ["Counts", "load_batch", "run_sync", "prefetch", "keep_alive", "store_of"]
 
 
 @dataclass
@@ -84,164 +94,251 @@ def _issue_versions(item: _Item, target: dict[str, Any] | None) -> dict[str, Any
     return {"source": item.record, "attributes": item.attributes, "target_id": item.target_id, "target": target}
 
 
-def load_batch(sync: Sync, records: list[dict[str, Any]], database: Any | None = None) -> Counts:
-    """Plan, write and commit one page of source records; returns what it did."""
-    from interlink.store import (
-        forget_sync_links,
-        load_sync_links,
-        record_sync_issue,
-        resolve_sync_issues,
-        save_sync_links,
-    )
+# -- the store ----------------------------------------------------------------------------
+_STORES: dict[str, Any] = {}
+_STORES_LOCK = threading.Lock()
 
-    database = database or sync.database()
-    source, target = sync.source, sync.target
-    counts = Counts(read=len(records))
-    issues: list[tuple[str, str, dict[str, Any]]] = []
 
-    # Transform; the last copy of a record in the page wins (boundary duplicates).
-    items: dict[str, _Item] = {}
-    for record in records:
-        source_id = source.record_id(record)
-        try:
-            attributes = dict(sync.transform(record))
-        except Exception as error:  # noqa: BLE001 - one bad record must not stop the run
-            issues.append((source_id, "quarantine", {"source": record, "errors": [
-                {"title": "transform failed", "detail": f"{type(error).__name__}: {error}"}]}))
-            counts.quarantined += 1
-            continue
-        if target.match:
-            attributes[target.match] = source_id
-        items[source_id] = _Item(source_id, record, attributes, record_hash(attributes),
-                                 parse_time(source.record_cursor(record)))
+def store_of(sync: Sync, database: Any | None = None) -> Any:
+    """The store a run of ``sync`` keeps its state in: ``database`` when given, else the one
+    the sync declares. A URL (or ``None``: ``INTERLINK_DATABASE_URL``) is opened and migrated
+    once per process; a ``Database`` object is used as it is."""
+    chosen = database if database is not None else sync.store
+    if chosen is not None and not isinstance(chosen, str):
+        return chosen
+    from interlink.settings import Settings
+    from interlink.store import Database
 
-    with database.session() as session:
-        links = {sid: LinkView(row.target_id, row.source_hash, row.target_hash)
-                 for sid, row in load_sync_links(session, sync.name, items).items()}
+    url = chosen or Settings.from_environ().database_url
+    with _STORES_LOCK:
+        if url not in _STORES:
+            store = Database(url)
+            store.migrate()
+            _STORES[url] = store
+        return _STORES[url]
 
-    # Read the target only where a rule needs it: changed records under a rule other than
-    # source_wins (is the target changed too?), and unfinished creates (adopt by match).
-    changed = [i for i in items.values() if (link := links.get(i.source_id)) and link.target_id
-               and link.source_hash != i.hash]
-    current: dict[str, dict[str, Any]] = {}
-    if sync.conflict != "source_wins" and changed:
-        current = target.read([links[i.source_id].target_id for i in changed])  # type: ignore[misc]
-    in_flight = [sid for sid, link in links.items() if link.target_id is None and sid in items]
-    adoptable = target.find(in_flight) if in_flight else {}
 
-    to_write: list[_Item] = []
-    for item in items.values():
-        link = links.get(item.source_id)
-        view: Any = NOT_READ
-        if link and link.target_id and sync.conflict != "source_wins" and link.source_hash != item.hash:
-            attrs = current.get(link.target_id)
-            view = MISSING if attrs is None else TargetView(
-                record_hash(_subset(attrs, item.attributes)),
-                parse_time(attrs.get(target.updated)) if target.updated else None)
-        decision = decide(item.hash, link, view, conflict=sync.conflict, on_deleted=sync.on_deleted,
-                          source_updated=item.source_updated)
-        action = decision.action
-        if action is Action.ADOPT:
-            found = adoptable.get(item.source_id)
-            if found:
-                item.target_id = found[0]
-                counts.adopted += 1
-                if record_hash(_subset(found[1], item.attributes)) == item.hash:
-                    item.result = WriteResult(True, 200, found[0], found[1])
-                    continue
-            else:
-                item.create = True
-            to_write.append(item)
-        elif action is Action.CREATE:
-            item.create = True
-            to_write.append(item)
-        elif action is Action.UPDATE:
-            item.target_id = link.target_id  # type: ignore[union-attr]
-            to_write.append(item)
-        elif action is Action.SKIP:
-            counts.unchanged += 1
-        elif action is Action.ACCEPT:
-            item.target_id = link.target_id  # type: ignore[union-attr]
-            attrs = current.get(item.target_id or "", {})
-            item.result = WriteResult(True, 200, item.target_id, attrs)
-            counts.kept_target += 1
-        elif action is Action.CONFLICT:
-            item.target_id = link.target_id  # type: ignore[union-attr]
-            issues.append((item.source_id, "conflict", {**_issue_versions(item, current.get(item.target_id or "")),
-                                                         "reason": decision.reason}))
-            counts.conflicts += 1
-        elif action is Action.REPORT_DELETED:
-            item.target_id = link.target_id  # type: ignore[union-attr]
-            issues.append((item.source_id, "deleted", _issue_versions(item, None)))
-            counts.deleted += 1
+# -- one page of records: the steps of load_batch ----------------------------------------
+class _Batch:
+    """One page of source records on its way to the target.
 
-    def mark_in_flight(batch: list[_Item]) -> None:
-        # Step 1: creates are marked in flight before they are sent.
-        creates = [i for i in batch if i.create]
+    :func:`load_batch` calls the steps in order; each reads what the steps before it left.
+    Three transactions, in this order so a run killed anywhere neither loses nor duplicates:
+    the id map is read (:meth:`read_links`), creates are marked in flight before they are sent
+    (:meth:`write`), and the page's outcome is committed at once (:meth:`commit`).
+    """
+
+    def __init__(self, sync: Sync, database: Any, records: list[dict[str, Any]]) -> None:
+        self.sync, self.database = sync, database
+        self.source, self.target = sync.source, sync.target
+        self.records = records
+        self.counts = Counts(read=len(records))
+        self.issues: list[tuple[str, str, dict[str, Any]]] = []  # (source id, kind, detail)
+        self.items: dict[str, _Item] = {}
+        self.links: dict[str, LinkView] = {}
+        self.current: dict[str, dict[str, Any]] = {}  # target id -> attributes, where read
+        self.adoptable: dict[str, tuple[str, dict[str, Any]]] = {}  # source id -> (target id, attributes)
+        self.to_write: list[_Item] = []
+
+    def transform(self) -> None:
+        """Source records → attributes to write; the last copy of a record in the page wins
+        (boundary duplicates). A transform that raises quarantines its record."""
+        match = self.target.match
+        for record in self.records:
+            source_id = self.source.record_id(record)
+            try:
+                attributes = dict(self.sync.transform(record))
+            except Exception as error:  # noqa: BLE001 - one bad record must not stop the run
+                self._quarantine(source_id, {"source": record, "errors": [
+                    {"title": "transform failed", "detail": f"{type(error).__name__}: {error}"}]})
+                continue
+            if match:
+                attributes[match] = source_id
+            self.items[source_id] = _Item(source_id, record, attributes, record_hash(attributes),
+                                          parse_time(self.source.record_cursor(record)))
+
+    def read_links(self) -> None:
+        """Transaction 1: the id-map rows of these records."""
+        from interlink.store import load_sync_links
+
+        with self.database.session() as session:
+            self.links = {sid: LinkView(row.target_id, row.source_hash, row.target_hash)
+                          for sid, row in load_sync_links(session, self.sync.name, self.items).items()}
+
+    def read_target(self) -> None:
+        """The target's state, only where a rule needs it: changed records under a rule other
+        than source_wins (is the target changed too?), and unfinished creates (adopt by match)."""
+        links = self.links
+        if self.sync.conflict != "source_wins":
+            changed = [link.target_id for sid, item in self.items.items()
+                       if (link := links.get(sid)) and link.target_id and link.source_hash != item.hash]
+            if changed:
+                self.current = self.target.read(changed)  # type: ignore[arg-type]
+        in_flight = [sid for sid, link in links.items() if link.target_id is None and sid in self.items]
+        if in_flight:
+            self.adoptable = self.target.find(in_flight)
+
+    def plan(self) -> None:
+        """One decision per record (``_plan.decide``), acted on by the method for its action."""
+        sync = self.sync
+        for item in self.items.values():
+            link = self.links.get(item.source_id)
+            decision = decide(item.hash, link, self._target_view(item, link), conflict=sync.conflict,
+                              on_deleted=sync.on_deleted, source_updated=item.source_updated)
+            if link is not None:
+                item.target_id = link.target_id
+            self._ON_ACTION[decision.action](self, item, decision)
+
+    def _target_view(self, item: _Item, link: LinkView | None) -> Any:
+        if not (link and link.target_id and self.sync.conflict != "source_wins" and link.source_hash != item.hash):
+            return NOT_READ
+        attrs = self.current.get(link.target_id)
+        if attrs is None:
+            return MISSING
+        updated = self.target.updated
+        return TargetView(record_hash(_subset(attrs, item.attributes)),
+                          parse_time(attrs.get(updated)) if updated else None)
+
+    # What each action does with its record: queue a write, settle it, or record an issue.
+    def _create(self, item: _Item, decision: Decision) -> None:
+        item.create, item.target_id = True, None
+        self.to_write.append(item)
+
+    def _update(self, item: _Item, decision: Decision) -> None:
+        self.to_write.append(item)
+
+    def _adopt(self, item: _Item, decision: Decision) -> None:
+        found = self.adoptable.get(item.source_id)
+        if not found:
+            self._create(item, decision)
+            return
+        item.target_id = found[0]
+        self.counts.adopted += 1
+        if record_hash(_subset(found[1], item.attributes)) == item.hash:
+            item.result = WriteResult(True, 200, found[0], found[1])  # already as it should be
+        else:
+            self.to_write.append(item)
+
+    def _skip(self, item: _Item, decision: Decision) -> None:
+        self.counts.unchanged += 1
+
+    def _accept(self, item: _Item, decision: Decision) -> None:
+        item.result = WriteResult(True, 200, item.target_id, self.current.get(item.target_id or "", {}))
+        self.counts.kept_target += 1
+
+    def _conflict(self, item: _Item, decision: Decision) -> None:
+        self.issues.append((item.source_id, "conflict", {
+            **_issue_versions(item, self.current.get(item.target_id or "")), "reason": decision.reason}))
+        self.counts.conflicts += 1
+
+    def _report_deleted(self, item: _Item, decision: Decision) -> None:
+        self.issues.append((item.source_id, "deleted", _issue_versions(item, None)))
+        self.counts.deleted += 1
+
+    _ON_ACTION: dict[Action, Callable[[_Batch, _Item, Decision], None]] = {
+        Action.CREATE: _create, Action.UPDATE: _update, Action.ADOPT: _adopt, Action.SKIP: _skip,
+        Action.ACCEPT: _accept, Action.CONFLICT: _conflict, Action.REPORT_DELETED: _report_deleted,
+    }
+
+    def write(self, items: list[_Item]) -> None:
+        """Transaction 2, then the target: creates are marked in flight before they are sent."""
+        creates = [i for i in items if i.create]
         if creates:
-            with database.session() as session:
-                save_sync_links(session, sync.name, [
+            from interlink.store import save_sync_links
+
+            with self.database.session() as session:
+                save_sync_links(session, self.sync.name, [
                     {"source_id": i.source_id, "target_id": None, "source_hash": None, "target_hash": None}
                     for i in creates])
+        _write(self.sync, items)
 
-    mark_in_flight(to_write)
-    _write(sync, to_write)
-
-    # A PATCH that found the record gone: create it again or report it, as configured.
-    gone = [i for i in to_write if not i.create and i.result is not None and i.result.missing]
-    if gone:
-        if sync.on_deleted == "recreate":
+    def handle_gone(self) -> None:
+        """A PATCH that found the record gone: create it again or report it, as configured."""
+        gone = [i for i in self.to_write if not i.create and i.result is not None and i.result.missing]
+        if not gone:
+            return
+        if self.sync.on_deleted == "recreate":
             for item in gone:
                 item.create, item.target_id, item.result = True, None, None
-            mark_in_flight(gone)
-            _write(sync, gone)
-        else:
-            for item in gone:
-                issues.append((item.source_id, "deleted", _issue_versions(item, None)))
-                item.result = None
-                counts.deleted += 1
+            self.write(gone)
+            return
+        for item in gone:
+            self.issues.append((item.source_id, "deleted", _issue_versions(item, None)))
+            item.result = None
+            self.counts.deleted += 1
 
-    rows, settled, refused_creates = [], [], []
-    sent = {id(item) for item in to_write}
-    for item in items.values():
-        result = item.result
-        if result is None:
-            continue
-        if not result.ok:
-            issues.append((item.source_id, "quarantine", {
-                "source": item.record, "attributes": item.attributes, "status": result.status,
-                "errors": result.errors}))
-            counts.quarantined += 1
-            if item.create:
-                refused_creates.append(item.source_id)  # nothing was created: not in flight
-            continue
-        if id(item) in sent:
-            if item.create:
-                counts.created += 1
-            else:
-                counts.updated += 1
-        written = result.attributes
-        rows.append({
+    def commit(self) -> None:
+        """Transaction 3: the page's outcome — id-map rows of what was written, refused creates
+        forgotten, issues of settled records closed, new issues recorded."""
+        from interlink.store import forget_sync_links, record_sync_issue, resolve_sync_issues, save_sync_links
+
+        rows, settled, refused_creates = [], [], []
+        sent = {id(item) for item in self.to_write}
+        for item in self.items.values():
+            result = item.result
+            if result is None:
+                continue
+            if not result.ok:
+                self._refused(item, result)
+                # Nothing was created: not in flight. An uncertain create stays in flight: the
+                # target said it acted, so the next run adopts the record by match.
+                if item.create and not result.uncertain:
+                    refused_creates.append(item.source_id)
+                continue
+            if id(item) in sent:
+                if item.create:
+                    self.counts.created += 1
+                else:
+                    self.counts.updated += 1
+            rows.append(self._link_row(item, result))
+            settled.append(item.source_id)
+
+        with self.database.session() as session:
+            name = self.sync.name
+            if rows:
+                save_sync_links(session, name, rows)
+            if refused_creates:
+                forget_sync_links(session, name, refused_creates)
+            if settled:
+                resolve_sync_issues(session, name, settled)
+            for source_id, kind, detail in self.issues:
+                record_sync_issue(session, name, source_id, kind, detail)
+
+    def _link_row(self, item: _Item, result: WriteResult) -> dict[str, Any]:
+        written, updated = result.attributes, self.target.updated
+        cursor = self.source.record_cursor(item.record)
+        return {
             "source_id": item.source_id,
             "target_id": result.target_id or item.target_id,
             "source_hash": item.hash,
             "target_hash": record_hash(_subset(written, item.attributes)),
-            "source_version": str(source.record_cursor(item.record))[:64] if source.record_cursor(item.record) is not None else None,
-            "target_version": str(written.get(target.updated))[:64] if target.updated and written.get(target.updated) else None,
-        })
-        settled.append(item.source_id)
+            "source_version": str(cursor)[:64] if cursor is not None else None,
+            "target_version": str(written.get(updated))[:64] if updated and written.get(updated) else None,
+        }
 
-    # Step 3: one transaction for the page's outcome.
-    with database.session() as session:
-        if rows:
-            save_sync_links(session, sync.name, rows)
-        if refused_creates:
-            forget_sync_links(session, sync.name, refused_creates)
-        if settled:
-            resolve_sync_issues(session, sync.name, settled)
-        for source_id, kind, detail in issues:
-            record_sync_issue(session, sync.name, source_id, kind, detail)
-    return counts
+    def _refused(self, item: _Item, result: WriteResult) -> None:
+        detail: dict[str, Any] = {"source": item.record, "attributes": item.attributes, "status": result.status,
+                                  "errors": result.errors}
+        if result.answer is not None:
+            detail["answer"] = result.answer
+        self._quarantine(item.source_id, detail)
+
+    def _quarantine(self, source_id: str, detail: dict[str, Any]) -> None:
+        self.issues.append((source_id, "quarantine", detail))
+        self.counts.quarantined += 1
+
+
+def load_batch(sync: Sync, records: list[dict[str, Any]], database: Any | None = None) -> Counts:
+    """Plan, write and commit one page of source records; returns what it did."""
+    batch = _Batch(sync, store_of(sync, database), records)
+    batch.transform()
+    batch.read_links()
+    batch.read_target()
+    batch.plan()
+    batch.write(batch.to_write)
+    batch.handle_gone()
+    batch.commit()
+    return batch.counts
 
 
 def _write(sync: Sync, items: list[_Item]) -> None:
@@ -343,7 +440,7 @@ def run_sync(sync: Sync, database: Any | None = None, on_page: ProgressHook | No
     """One run: pages from the stored cursor on, each loaded and committed, then the cursor."""
     from interlink.store import get_sync_state, save_sync_counts, save_sync_cursor
 
-    database = database or sync.database()
+    database = store_of(sync, database)
     load = load or load_batch
     started = dt.datetime.now(dt.UTC)
     with database.session() as session:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Literal
 
-from interlink.flows._engine import Counts, load_batch
+from interlink.flows._engine import Counts, load_batch, store_of
 from interlink.flows._plan import record_hash
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def resolve_issue(sync: Sync, issue_id: int, keep: Keep, database: Any | None = 
 
     if keep not in ("source", "target"):
         raise ValueError(f"keep={keep!r}: 'source' or 'target'")
-    database = database or sync.database()
+    database = store_of(sync, database)
     with database.session() as session:
         issue = session.get(SyncIssue, issue_id)
         if issue is None or issue.resolved or issue.sync != sync.name:
@@ -109,7 +109,7 @@ def retry_quarantined(sync: Sync, database: Any | None = None, batch: int = 200)
     records are still quarantined afterwards."""
     from interlink.store import list_sync_issues
 
-    database = database or sync.database()
+    database = store_of(sync, database)
     with database.session() as session:
         records = [dict(i.detail["source"]) for i in list_sync_issues(session, sync.name, "quarantine")
                    if isinstance((i.detail or {}).get("source"), dict)]

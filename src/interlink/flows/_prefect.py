@@ -1,7 +1,9 @@
 """The Prefect shell: a flow per run, tasks for hand-written flows, the summary artifact.
 
 Imported only when a flow runs (``Sync.run``, ``interlink sync run``) so that declaring syncs,
-reading their state and the rest of interlink never import Prefect.
+reading their state and the rest of interlink never import Prefect. The shell reads a
+:class:`~interlink.flows.Sync` declaration and hands it to the engine (``_engine.run_sync``);
+it changes nothing in the declaration or in the catalogue of declared syncs.
 
 Tasks, for users who write their own ``@flow`` as the Prefect examples do:
 
@@ -20,6 +22,7 @@ optionally the module declaring it), so it can be served or deployed as it is::
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import re
 import time
@@ -35,7 +38,13 @@ from interlink.flows._engine import Counts
 from interlink.flows._progress import RunProgress, summary_rows, summary_table
 from interlink.flows._sync import Sync, find_sync
 
-__all__ = ["interlink_sync", "sync_records", "sync_flow", "flow_for", "extract_pages", "load_batch", "advance_cursor"]
+__all__ = ["interlink_sync", "sync_records", "run_flow", "flow_for", "extract_pages", "load_batch",
+           "advance_cursor"]
+
+# The sync a flow run started by ``run_flow`` runs: the flow takes a sync's *name* (so it can be
+# served and deployed), and a sync run from Python need not be declared under it
+# (``register=False``). Per context, so runs on other threads or tasks do not see it.
+_running: contextvars.ContextVar[Sync | None] = contextvars.ContextVar("interlink_sync_running", default=None)
 
 
 @task(name="extract_pages", cache_policy=NO_CACHE, persist_result=False)
@@ -55,7 +64,7 @@ def advance_cursor(sync: Sync, value: Any) -> None:
     """Store ``sync``'s cursor; call it only after the records before it are loaded."""
     from interlink.store import save_sync_cursor
 
-    with sync.database().session() as session:
+    with _engine.store_of(sync).session() as session:
         save_sync_cursor(session, sync.name, value)
 
 
@@ -67,6 +76,13 @@ async def sync_records(sync: Sync, progress: bool = False) -> Counts:
     """Read, plan, write and commit every page of ``sync`` from its cursor on."""
     with RunProgress(sync.name, enabled=progress) as bar:
         return _engine.run_sync(sync, on_page=bar.update)
+
+
+def _sync_named(name: str) -> Sync:
+    # A function, not the context variable in the flow's body: Prefect pickles the flow by
+    # value to run it in a subprocess, and a context variable does not pickle.
+    given = _running.get()
+    return given if given is not None and given.name == name else find_sync(name)
 
 
 def _artifact_key(name: str) -> str:
@@ -84,7 +100,7 @@ async def interlink_sync(name: str, module: str | None = None, progress: bool = 
     """Run the sync declared as ``name`` (importing ``module`` first when given)."""
     if module:
         importlib.import_module(module)
-    sync = find_sync(name)
+    sync = _sync_named(name)
     logger = get_run_logger()
     started = time.perf_counter()
     counts = await sync_records(sync, progress)
@@ -106,15 +122,17 @@ def flow_for(sync: Sync) -> Any:
     return interlink_sync.with_options(flow_run_name=f"sync-{sync.name}")
 
 
-def sync_flow(sync: Sync, progress: bool = True) -> Counts:
-    from interlink.flows._sync import _REGISTRY
+def run_flow(sync: Sync, progress: bool = True) -> Counts:
+    """Run ``sync`` as a Prefect flow run to completion; returns its counts (``Sync.run()``)."""
 
-    _REGISTRY[sync.name] = sync  # the flow finds syncs by name, registered or not
-    run = flow_for(sync)(sync.name, progress=progress)
+    def run() -> Counts:
+        _running.set(sync)  # in this run's own context only
+        return asyncio.run(flow_for(sync)(sync.name, progress=progress))
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(run)
+        return contextvars.copy_context().run(run)
     # Called from running async code (a notebook, another flow): run the flow on its own thread.
     with ThreadPoolExecutor(1, thread_name_prefix=f"sync-{sync.name}") as pool:
-        return pool.submit(asyncio.run, run).result()
+        return pool.submit(contextvars.copy_context().run, run).result()

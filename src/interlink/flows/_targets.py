@@ -11,18 +11,29 @@ safe to repeat, so it is retried on 429/500/502/503/504; a ``POST`` only on 429 
 answers that say the server did not act (a 500 after a POST may have created the record: the
 run stops instead, and the next run adopts it through ``match``). Connection failures are
 retried by the client's own transport.
+
+The target is a system we do not control, and its answers are checked before anything is
+recorded: every answer is read within ``max_answer_bytes`` (refused as it streams); a success
+answer to a create must hold a resource of this ``type`` with an id, else the write is
+*uncertain* (:attr:`WriteResult.uncertain`: quarantined with the answer kept, and the create left
+in flight so the next run adopts rather than duplicates); ``links.next`` is followed at most
+``max_pages`` times per read and never back to a page already read.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from interlink.http import RetryPolicy
+from interlink.flows._exchange import EXCERPT_CHARS, Answer, open_answer, prepare, read_answer
+from interlink.http import ResponseTooLarge, RetryPolicy
+from interlink.urls import redact_url
 
-__all__ = ["JsonApiTarget", "WriteResult", "JSONAPI_MEDIA_TYPE", "ATOMIC_EXT"]
+__all__ = ["Target", "JsonApiTarget", "WriteResult", "BatchRefused", "TargetError", "JSONAPI_MEDIA_TYPE",
+           "ATOMIC_EXT", "MAX_ANSWER_BYTES", "MAX_READ_PAGES"]
 
 JSONAPI_MEDIA_TYPE = "application/vnd.api+json"
 ATOMIC_EXT = "https://jsonapi.org/ext/atomic"
@@ -32,20 +43,38 @@ UPDATE_RETRY = RetryPolicy(retries=4, backoff_factor=0.2, methods=frozenset({"PA
                            statuses=frozenset({429, 500, 502, 503, 504}))
 CREATE_RETRY = replace(UPDATE_RETRY, statuses=frozenset({429, 503}))
 
+#: The largest answer the target may send to one request (``JsonApiTarget(max_answer_bytes=...)``).
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+#: ``links.next`` links one read of the target follows at most (``JsonApiTarget(max_pages=...)``).
+MAX_READ_PAGES = 1_000
+#: Longest target id the id map holds.
+MAX_ID_LENGTH = 255
+
 
 @dataclass
 class WriteResult:
-    """The outcome of one create or update."""
+    """The outcome of one create or update.
+
+    ``ok=False`` with a 2xx ``status`` is an *uncertain* write: the target said it acted, but its
+    answer cannot be used (no ``data.id``, another ``type``, not JSON). ``answer`` keeps the start
+    of that answer for the person reading the issue.
+    """
 
     ok: bool
     status: int
     target_id: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    answer: str | None = None
 
     @property
     def missing(self) -> bool:
         return self.status == 404
+
+    @property
+    def uncertain(self) -> bool:
+        """The target answered success to a write we cannot confirm: it may have acted."""
+        return not self.ok and 200 <= self.status < 300
 
 
 class BatchRefused(Exception):
@@ -57,18 +86,64 @@ class BatchRefused(Exception):
 
 
 class TargetError(Exception):
-    """The target failed in a way a retry did not cure (5xx, a non-JSON:API answer): the run stops."""
+    """The target failed in a way a retry did not cure (5xx, a non-JSON:API answer, an answer
+    over the size limit, ``links.next`` in a circle): the run stops."""
 
 
-def _errors(response: Any) -> list[dict[str, Any]]:
+@runtime_checkable
+class Target(Protocol):
+    """What a sync writes to. :class:`JsonApiTarget` is one; another target implements these.
+
+    ``client`` is the ``httpx.Client`` it writes with (a run keeps its connections open);
+    ``match`` and ``updated`` name target attributes (or are ``None``): the source id written
+    on create, and the last-modified time for ``conflict="newest"``; ``batch_size`` is the most
+    records per :meth:`write_atomic` call.
+    """
+
+    client: Any
+    match: str | None
+    updated: str | None
+    batch_size: int
+
+    def create(self, attributes: dict[str, Any]) -> WriteResult:
+        """Create one record; its new id in ``target_id``."""
+        ...
+
+    def update(self, target_id: str, attributes: dict[str, Any]) -> WriteResult:
+        """Write these attributes of one record; ``status=404`` when it is gone."""
+        ...
+
+    def read(self, target_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Current attributes of these records; a missing id was deleted at the target."""
+        ...
+
+    def find(self, source_ids: Iterable[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Records holding these source ids in ``match``: source id -> (target id, attributes)."""
+        ...
+
+    def supports_atomic(self) -> bool:
+        """Whether :meth:`write_atomic` may be used."""
+        ...
+
+    def write_atomic(self, operations: list[tuple[str | None, dict[str, Any]]]) -> list[WriteResult]:
+        """Creates (``target_id=None``) and updates all or nothing, one result each in order;
+        raises :class:`BatchRefused` when the target refuses the batch as a whole."""
+        ...
+
+
+class _Unusable(Exception):
+    """A success answer whose resource the run cannot use (the reason is the message)."""
+
+
+def _errors(answer: Answer) -> list[dict[str, Any]]:
     try:
-        body = response.json()
+        body = answer.json()
     except ValueError:
         body = None
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and all(isinstance(e, dict) for e in errors):
         return errors[:50]
-    return [{"status": str(response.status_code), "title": response.reason_phrase or "error"}]
+    return [{"status": str(answer.status_code), "title": answer.reason_phrase or "error"}]
 
 
 @dataclass
@@ -81,6 +156,8 @@ class JsonApiTarget:
       creating it twice. Without it, such a record is created again.
     * ``updated``: the target attribute with its last-modified time, for ``conflict="newest"``.
     * ``atomic``: ``None`` asks the server (one GET) whether it advertises Atomic Operations.
+    * ``max_answer_bytes``, ``max_pages``: the largest answer read from the target, and the most
+      ``links.next`` links one read follows.
     """
 
     client: Any
@@ -93,49 +170,138 @@ class JsonApiTarget:
     update_retry: RetryPolicy = UPDATE_RETRY
     create_retry: RetryPolicy = CREATE_RETRY
     sleep: Callable[[float], Any] = time.sleep
+    max_answer_bytes: int = MAX_ANSWER_BYTES
+    max_pages: int = MAX_READ_PAGES
 
     # -- requests -------------------------------------------------------------------------
+    def _read(self, request: Any) -> Answer:
+        response = open_answer(self.client, request)
+        return self._body(response)
+
+    def _body(self, response: Any) -> Answer:
+        try:
+            return read_answer(response, self.max_answer_bytes)
+        except ResponseTooLarge as error:
+            raise TargetError(
+                f"{self.type}: the target's answer to {response.request.method} {redact_url(response.request.url)} "
+                f"is larger than {error.limit} bytes (JsonApiTarget(max_answer_bytes=...)); the run stops "
+                "(a create it may have made is adopted by `match` on the next run)") from error
+
     def _send(self, method: str, url: str, body: dict[str, Any], policy: RetryPolicy,
-              content_type: str = JSONAPI_MEDIA_TYPE) -> Any:
+              content_type: str = JSONAPI_MEDIA_TYPE) -> Answer:
         headers = {"Content-Type": content_type, "Accept": content_type}
         for attempt in range(1, policy.retries + 2):
-            response = self.client.request(method, url, json=body, headers=headers)
+            request = prepare(self.client, method, url, self.max_answer_bytes, json=body, headers=headers)
+            response = open_answer(self.client, request)
             wait = policy.after_status(method, response.status_code, response.headers.get("retry-after"), attempt)
             if wait is None:
-                return response
-            response.close()
+                return self._body(response)
+            response.close()  # an answer to retry is not read
             self.sleep(wait)
-        return response  # pragma: no cover - the loop returns when retries run out
+        raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
-    def _result(self, response: Any) -> WriteResult:
-        status = response.status_code
-        if status in (200, 201):
-            data = response.json().get("data") or {}
-            return WriteResult(True, status, str(data.get("id")), dict(data.get("attributes") or {}))
+    def _resource(self, data: Any, expected_id: str | None = None) -> tuple[str, dict[str, Any]]:
+        """``data`` of a success answer → (id, attributes); :class:`_Unusable` if it is not a
+        resource of this type (with ``expected_id``: that one)."""
+        if not isinstance(data, dict):
+            raise _Unusable("its data is not a resource object")
+        if data.get("type") != self.type:
+            raise _Unusable(f"its data.type is {data.get('type')!r}, not {self.type!r}")
+        id_ = data.get("id")
+        if isinstance(id_, int) and not isinstance(id_, bool):
+            id_ = str(id_)
+        if not isinstance(id_, str) or not id_ or len(id_) > MAX_ID_LENGTH:
+            raise _Unusable(f"its data.id is {id_!r}, not a string of 1 to {MAX_ID_LENGTH} characters")
+        if expected_id is not None and id_ != expected_id:
+            raise _Unusable(f"its data.id is {id_!r}, not the {expected_id!r} written")
+        attributes = data.get("attributes")
+        if attributes is None:
+            attributes = {}
+        if not isinstance(attributes, dict):
+            raise _Unusable("its data.attributes is not an object")
+        return id_, dict(attributes)
+
+    def _unusable(self, status: int, why: str, excerpt: str) -> WriteResult:
+        # The target said it acted: the record may exist. The engine keeps a create of it in
+        # flight, so the next run adopts it by ``match`` instead of creating it twice.
+        return WriteResult(False, status, errors=[{
+            "status": str(status), "title": "unusable answer from the target",
+            "detail": f"the target answered HTTP {status} but {why}; nothing was recorded as written"}],
+            answer=excerpt)
+
+    def _written(self, answer: Answer, target_id: str | None, attributes: dict[str, Any]) -> WriteResult:
+        """The result of a create (``target_id=None``) or an update of ``target_id``."""
+        status = answer.status_code
+        if status in (200, 201, 204):
+            if status == 204 or (target_id is not None and not answer.content):
+                body: Any = {}
+            else:
+                try:
+                    body = answer.json()
+                except ValueError:
+                    return self._unusable(status, "its answer is not JSON", answer.excerpt())
+                if not isinstance(body, dict):
+                    return self._unusable(status, "its answer is not a JSON:API document", answer.excerpt())
+            if target_id is not None and body.get("data") is None:
+                # JSON:API: an update answered without data (204, or meta only) was applied as sent.
+                return WriteResult(True, status, target_id, dict(attributes))
+            try:
+                id_, written = self._resource(body.get("data"), target_id)
+            except _Unusable as why:
+                return self._unusable(status, str(why), answer.excerpt())
+            return WriteResult(True, status, id_, written)
         if 400 <= status < 500 and status not in (401, 403, 429):
-            return WriteResult(False, status, errors=_errors(response))
-        raise TargetError(f"{self.type}: HTTP {status} from the target: {_errors(response)}")
+            return WriteResult(False, status, errors=_errors(answer))
+        raise TargetError(f"{self.type}: HTTP {status} from the target: {_errors(answer)}")
 
     def create(self, attributes: dict[str, Any]) -> WriteResult:
         body = {"data": {"type": self.type, "attributes": attributes}}
-        return self._result(self._send("POST", self.type, body, self.create_retry))
+        return self._written(self._send("POST", self.type, body, self.create_retry), None, attributes)
 
     def update(self, target_id: str, attributes: dict[str, Any]) -> WriteResult:
         body = {"data": {"type": self.type, "id": target_id, "attributes": attributes}}
-        return self._result(self._send("PATCH", f"{self.type}/{target_id}", body, self.update_retry))
+        return self._written(self._send("PATCH", f"{self.type}/{target_id}", body, self.update_retry),
+                             target_id, attributes)
 
     def _collect(self, params: dict[str, str] | None) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        url: str | None = self.type
-        while url is not None:
-            response = self.client.get(url, params=params, headers={"Accept": JSONAPI_MEDIA_TYPE})
-            if response.status_code != 200:
-                raise TargetError(f"{self.type}: HTTP {response.status_code} reading the target: {_errors(response)}")
-            body = response.json()
+        headers = {"Accept": JSONAPI_MEDIA_TYPE}
+        request = prepare(self.client, "GET", self.type, self.max_answer_bytes, params=params, headers=headers)
+        seen: set[str] = set()
+        while True:
+            url = str(request.url)
+            if url in seen:
+                raise TargetError(f"{self.type}: the target's links.next go round in a circle: "
+                                  f"{redact_url(url)} was already read")
+            if len(seen) >= self.max_pages:
+                raise TargetError(f"{self.type}: the target still had a links.next after {self.max_pages} pages "
+                                  f"(JsonApiTarget(max_pages=...)), at {redact_url(url)}")
+            seen.add(url)
+            answer = self._read(request)
+            if answer.status_code != 200:
+                raise TargetError(f"{self.type}: HTTP {answer.status_code} reading the target: {_errors(answer)}")
+            try:
+                body = answer.json()
+            except ValueError:
+                body = None
+            if not isinstance(body, dict) or not isinstance(body.get("data") or [], list):
+                raise TargetError(f"{self.type}: the target's answer to GET {answer.url} is not a JSON:API "
+                                  f"collection: {answer.excerpt()[:200]!r}")
             for item in body.get("data") or []:
-                found[str(item.get("id"))] = dict(item.get("attributes") or {})
-            url, params = (body.get("links") or {}).get("next"), None
-        return found
+                try:
+                    id_, attributes = self._resource(item)
+                except _Unusable as why:
+                    # A record we cannot identify would read as deleted and be created again.
+                    raise TargetError(f"{self.type}: a record in the target's answer to GET {answer.url} is "
+                                      f"unusable: {why}") from None
+                found[id_] = attributes
+            links = body.get("links")
+            next_url = links.get("next") if isinstance(links, dict) else None
+            if isinstance(next_url, dict):  # a JSON:API link object
+                next_url = next_url.get("href")
+            if not next_url or not isinstance(next_url, str):
+                return found
+            request = prepare(self.client, "GET", next_url, self.max_answer_bytes, headers=headers)
 
     def read(self, target_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Current attributes of these records; a missing id was deleted at the target."""
@@ -159,14 +325,18 @@ class JsonApiTarget:
 
     def supports_atomic(self) -> bool:
         if self.atomic is None:
-            response = self.client.get(self.type, params={"page[size]": "1"}, headers={"Accept": JSONAPI_MEDIA_TYPE})
-            if response.status_code != 200:
-                raise TargetError(f"{self.type}: HTTP {response.status_code} from the target: {_errors(response)}")
+            request = prepare(self.client, "GET", self.type, self.max_answer_bytes, params={"page[size]": "1"},
+                              headers={"Accept": JSONAPI_MEDIA_TYPE})
+            answer = self._read(request)
+            if answer.status_code != 200:
+                raise TargetError(f"{self.type}: HTTP {answer.status_code} from the target: {_errors(answer)}")
             try:
-                ext = ((response.json() or {}).get("jsonapi") or {}).get("ext") or []
+                body = answer.json()
             except ValueError:
-                ext = []
-            self.atomic = ATOMIC_EXT in ext or ATOMIC_EXT in response.headers.get("content-type", "")
+                body = None
+            jsonapi = body.get("jsonapi") if isinstance(body, dict) else None
+            ext = (jsonapi.get("ext") if isinstance(jsonapi, dict) else None) or []
+            self.atomic = (isinstance(ext, list) and ATOMIC_EXT in ext) or ATOMIC_EXT in answer.headers.get("content-type", "")
         return bool(self.atomic)
 
     def write_atomic(self, operations: list[tuple[str | None, dict[str, Any]]]) -> list[WriteResult]:
@@ -179,14 +349,32 @@ class JsonApiTarget:
                 ops.append({"op": "update", "ref": {"type": self.type, "id": target_id},
                             "data": {"type": self.type, "id": target_id, "attributes": attributes}})
         # A retried atomic batch with creates is only safe on 429/503, as for a single POST.
-        response = self._send("POST", self.operations_path, {"atomic:operations": ops}, self.create_retry,
-                              ATOMIC_MEDIA_TYPE)
-        if response.status_code == 200:
-            results = response.json().get("atomic:results")
+        answer = self._send("POST", self.operations_path, {"atomic:operations": ops}, self.create_retry,
+                            ATOMIC_MEDIA_TYPE)
+        status = answer.status_code
+        if status in (200, 204):
+            results: Any = [{}] * len(ops)  # 204: no operation returned data
+            if status == 200:
+                try:
+                    results = answer.json().get("atomic:results")
+                except (ValueError, AttributeError):
+                    results = None
             if not isinstance(results, list) or len(results) != len(ops):
                 raise TargetError("the atomic answer does not hold one result per operation")
-            return [WriteResult(True, 200, str((r.get("data") or {}).get("id")), dict((r.get("data") or {}).get("attributes") or {}))
-                    for r in results]
-        if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 429):
-            raise BatchRefused(response.status_code, _errors(response))
-        raise TargetError(f"HTTP {response.status_code} from {self.operations_path}: {_errors(response)}")
+            return [self._atomic_result(status, result, target_id, attributes)
+                    for result, (target_id, attributes) in zip(results, operations)]
+        if 400 <= status < 500 and status not in (401, 403, 429):
+            raise BatchRefused(status, _errors(answer))
+        raise TargetError(f"HTTP {status} from {self.operations_path}: {_errors(answer)}")
+
+    def _atomic_result(self, status: int, result: Any, target_id: str | None,
+                       attributes: dict[str, Any]) -> WriteResult:
+        data = result.get("data") if isinstance(result, dict) else None
+        if target_id is not None and data is None:
+            return WriteResult(True, status, target_id, dict(attributes))  # an update without data: as sent
+        try:
+            id_, written = self._resource(data, target_id)
+        except _Unusable as why:
+            return self._unusable(status, f"its result for this operation is unusable: {why}",
+                                  json.dumps(result, default=str)[:EXCERPT_CHARS])
+        return WriteResult(True, status, id_, written)
