@@ -127,7 +127,7 @@ def test_failed_logins_are_limited_per_client_address(joe: Any, live_server: Any
 def test_unknown_user_check_runs_a_full_argon2_verification(monkeypatch: pytest.MonkeyPatch) -> None:
     # Constant time without a timing assertion: the unknown-user path must do the same work,
     # i.e. one argon2 verify of the given password against a hash with the real parameters.
-    from interlink import passwords
+    from interlink.store import _passwords as passwords
 
     calls: list[str] = []
     real = passwords._hasher

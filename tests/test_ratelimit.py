@@ -62,7 +62,7 @@ class VerifySpy:
     """Wraps the real argon2 verification: how many ran, and how many at most at once."""
 
     def __init__(self, delay: float = 0.0) -> None:
-        from interlink import passwords
+        from interlink.store import _passwords as passwords
 
         self.real = passwords.verify_password
         self.delay = delay
@@ -86,7 +86,7 @@ class VerifySpy:
 
 @pytest.fixture
 def verify_spy(monkeypatch: pytest.MonkeyPatch) -> VerifySpy:
-    from interlink import passwords
+    from interlink.store import _passwords as passwords
 
     spy = VerifySpy()
     monkeypatch.setattr(passwords, "verify_password", spy)

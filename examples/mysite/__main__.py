@@ -19,8 +19,7 @@ import sys
 import uvicorn
 
 from examples.mysite.api import DATA_DIR, api, database
-from interlink.passwords import hash_password
-from interlink.store import create_key, create_role, create_user, find_key, find_user
+from interlink.store import create_key, create_role, create_user, find_key, find_user, hash_password, verify_password
 
 CREDENTIALS = os.path.join(DATA_DIR, "credentials")
 
@@ -65,8 +64,6 @@ def demo_password() -> str:
     password = password or secrets.token_urlsafe(12)
     with database.session() as session:
         user = find_user(session, "demo")
-        from interlink.passwords import verify_password
-
         if not verify_password(password, user.password_hash):
             user.password_hash = hash_password(password)
     config["site"] = {"username": "demo", "password": password}

@@ -31,6 +31,7 @@ from interlink.store._models import (
     UTCDateTime,
     utcnow,
 )
+from interlink.store._passwords import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
 from interlink.store._services import Service, find_service, find_service_for_url
 from interlink.store._sync_state import (
     SyncIssue,
@@ -113,4 +114,8 @@ __all__ = [
     "load_model",
     "set_password",
     "utcnow",
+    "MIN_PASSWORD_LENGTH",
+    "hash_password",
+    "needs_rehash",
+    "verify_password",
 ]

@@ -157,7 +157,7 @@ def set_password(session: Session, user: User, password: str) -> None:
 
     ValueError when the password is refused (too short, too long).
     """
-    from interlink.passwords import hash_password
+    from interlink.store._passwords import hash_password
 
     user.password_hash = hash_password(password)
     end_sessions(session, user)

@@ -1,5 +1,6 @@
 """Human passwords: argon2id hashing and a check that costs the same whether or not the user
-exists.
+exists. Part of the store (argon2-cffi comes with the ``store`` extra); the public names are
+exported by ``interlink.store``.
 
 Passwords are low-entropy, so unlike key secrets (see ``interlink.credentials``) they get a
 slow, memory-hard hash: argon2id with argon2-cffi's defaults (RFC 9106 "low memory" profile:
