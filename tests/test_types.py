@@ -22,20 +22,7 @@ STRICT = {
     "src/interlink/credentials.py",
     "src/interlink/client",
     "src/interlink/server/types.py",
-    "src/interlink/http/__init__.py",
-    "src/interlink/http/_auth.py",
-    "src/interlink/http/_client.py",
-    "src/interlink/http/_errors.py",
-    "src/interlink/http/_jwt.py",
-    "src/interlink/http/_jwt_bearer.py",
-    "src/interlink/http/_oauth2.py",
-    "src/interlink/http/_options.py",
-    "src/interlink/http/_pagination.py",
-    "src/interlink/http/_requests_compat.py",
-    "src/interlink/http/_retry.py",
-    "src/interlink/http/_service_client.py",
-    "src/interlink/http/_tls.py",
-    "src/interlink/http/_urls.py",
+    "src/interlink/http",
 }
 
 

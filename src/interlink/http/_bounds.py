@@ -268,7 +268,8 @@ class _Decoder:
         if self._zlib is None:
             return b""
         try:
-            return self._zlib.flush()
+            tail: bytes = self._zlib.flush()
+            return tail
         except zlib.error as exc:  # pragma: no cover - flush after complete input rarely fails
             raise httpx.DecodingError(f"the answer's {self.encoding} body does not decode: {exc}") from None
 

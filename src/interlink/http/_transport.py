@@ -43,7 +43,7 @@ import itertools
 import ssl
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable, Iterator
 
 import httpx
 
@@ -97,10 +97,10 @@ class _ClosingStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         self._on_close = on_close
         self._closed = False
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self) -> Iterator[bytes]:
         yield from self._inner
 
-    async def __aiter__(self):  # type: ignore[override]
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
             yield chunk
 
@@ -171,7 +171,7 @@ class _RetryingPool:
             return self._retire_all()
 
     def _resolve(self, key: Any) -> dict[str, Any]:
-        kwargs = self._kwargs[key]
+        kwargs: dict[str, Any] = self._kwargs[key]
         verify = kwargs.get("verify", True)
         if callable(verify):  # lazily built TLS context: certificate files are read now
             return {**kwargs, "verify": verify()}
@@ -275,7 +275,7 @@ class RetryTransport(_RetryingPool, httpx.BaseTransport):
         for attempt in itertools.count(1):
             key, inner = self._acquire(request)
             try:
-                response = inner.handle_request(request)
+                response: httpx.Response = inner.handle_request(request)
             except httpx.TransportError as exc:
                 self._release_now(key)
                 if (wait := self._wait_after_error(request, exc, attempt)) is None:
@@ -312,7 +312,7 @@ class AsyncRetryTransport(_RetryingPool, httpx.AsyncBaseTransport):
         for attempt in itertools.count(1):
             key, inner = self._acquire(request)
             try:
-                response = await inner.handle_async_request(request)
+                response: httpx.Response = await inner.handle_async_request(request)
             except httpx.TransportError as exc:
                 await self._release_now(key)
                 if (wait := self._wait_after_error(request, exc, attempt)) is None:
