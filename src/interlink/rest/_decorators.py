@@ -197,21 +197,21 @@ def token_attribute_role_mapping_auth(
             @wraps(method)
             async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    authorized: set[str] = set()
+                    authorised: set[str] = set()
                     for role in plain_roles.intersection(wanted):
                         if any(_matches(self.auth_data, e) for e in role_attrs[role]):
-                            authorized.add(role)
+                            authorised.add(role)
                     for name in pattern_roles:
                         for expression in role_attrs[name]:
                             named = {m.expand(name) for m in _matches(self.auth_data, expression)}
-                            authorized.update(role for role in wanted if role in named)
+                            authorised.update(role for role in wanted if role in named)
                 except Exception as exc:
                     LOGGER.warning("exception in role auth", exc_info=True)
                     raise tornado.web.HTTPError(500, reason="internal server error") from exc
-                if not authorized:
+                if not authorised:
                     LOGGER.debug("role mismatch: %r", wanted)
                     raise tornado.web.HTTPError(403, reason="authorization failed")
-                self.auth_roles = sorted(authorized)
+                self.auth_roles = sorted(authorised)
                 try:
                     found: set[str] = set()
                     for name, expressions in groups.items():
