@@ -237,3 +237,80 @@ def test_dripping_receivers_delay_a_healthy_one_by_one_deadline_at_most(database
         assert_timed_out_and_retried(database, message)
     untried = [m for m in by_url.values() if "hook" in m.url and not m.attempts]
     assert all(m.state == "pending" and m.locked_until is None for m in untried)
+
+
+# -- the shares, pure; and the claim's match on destinations, on both databases -------------
+
+
+def test_destination_shares_of_the_slots() -> None:
+    from interlink.callbacks._schedule import Destinations, destination_of
+
+    assert destination_of("HTTPS://Hooks.Example:443/in?a=1") == ("https://hooks.example:443", "HTTPS://Hooks.Example:443")
+    assert destination_of("http://a.example?x=1") == ("http://a.example:80", "http://a.example")
+    shares = Destinations(8, slow_after=1.0)
+    new, prompt, slow = "http://new:80", "http://prompt:80", "http://slow:80"
+    # Not met yet: a quarter of the slots.
+    for n in range(2):
+        assert shares.may_start(new, 0.0, slow_too=False)
+        shares.started(new, "http://new", 0.0)
+    assert not shares.may_start(new, 0.0, slow_too=False)
+    # Answered promptly: every slot.
+    shares.started(prompt, "http://prompt", 0.0)
+    shares.finished(prompt, 0.0, 0.2, timed_out=False)
+    assert shares.limit(prompt, 0.2) == 8
+    # An attempt in flight past slow_after makes its destination slow at once: one slot, and
+    # claimed after the others (held back in the first query).
+    assert shares.slow(new, 1.5) and shares.limit(new, 1.5) == 1
+    assert "http://new" in shares.held_back(1.5)
+    shares.finished(new, 0.0, 2.0, timed_out=True)
+    shares.finished(new, 0.0, 2.0, timed_out=True)
+    assert shares.slow(new, 2.0) and not shares.may_start(new, 2.0, slow_too=False)
+    assert shares.slow_turn(2.0) == ["http://new"] and shares.may_start(new, 2.0, slow_too=True)
+    # Slow destinations together: at most half the slots.
+    for n in range(4):
+        name = f"http://slow{n}:80"
+        shares.started(name, name.removesuffix(":80"), 2.0)
+        shares.finished(name, 2.0, 4.0, timed_out=True)
+    for n in range(4):
+        name = f"http://slow{n}:80"
+        assert shares.may_start(name, 4.0, slow_too=True)
+        shares.started(name, name.removesuffix(":80"), 4.0)
+    assert shares.slow_in_flight(4.0) == 4
+    assert not shares.may_start(new, 4.0, slow_too=True) and shares.slow_turn(4.0) == []
+    # A slow destination earns its slots back one prompt answer at a time.
+    shares.started(slow, "http://slow", 5.0)
+    shares.finished(slow, 5.0, 7.0, timed_out=False)  # answered, but after slow_after
+    assert shares.limit(slow, 7.0) == 1
+    shares.started(slow, "http://slow", 7.0)
+    shares.finished(slow, 7.0, 7.1, timed_out=False)
+    assert shares.limit(slow, 7.1) == 2
+    shares.started(slow, "http://slow", 7.1)
+    shares.finished(slow, 7.1, 7.2, timed_out=False)
+    assert shares.limit(slow, 7.2) == 8
+    # What is remembered is bounded.
+    small = Destinations(4, slow_after=1.0, remember=2)
+    for n in range(5):
+        small.started(f"http://h{n}:80", f"http://h{n}", 0.0)
+        small.finished(f"http://h{n}:80", 0.0, 3.0, timed_out=True)
+    assert small.slow_turn(3.0) == ["http://h4", "http://h3"]
+
+
+def test_the_claim_matches_destinations_exactly(database: Any) -> None:
+    """The claim leaves a destination's rows out by the URL's beginning as written: exact on
+    both databases (no wildcards, no case folding), and a port is not a prefix of another."""
+    from interlink.callbacks._worker import _starts_with
+
+    urls = ["http://a.example:8/x", "http://a.example:8", "http://a.example:8?q=1", "http://a.example:80/x",
+            "http://A.example:8/x", "http://a_example:8/x", "http://aXexample:8/x"]
+    outbox = Outbox(database, allowed_networks=LOOPBACK)
+    for url in urls:
+        outbox.send(url, {})
+    table = OutboxMessage.__table__
+    with database.session() as session:
+        def matched(prefixes: list[str]) -> list[str]:
+            query = select(table.c.url).where(_starts_with(table.c.url, prefixes)).order_by(table.c.id)
+            return list(session.scalars(query))
+
+        assert matched(["http://a.example:8"]) == urls[:3]
+        assert matched(["http://a.example:80", "http://A.example:8"]) == [urls[3], urls[4]]
+        assert matched(["http://a_example:8"]) == [urls[5]]

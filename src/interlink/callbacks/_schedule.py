@@ -6,16 +6,25 @@ is a failure, including a 3xx (redirects are not followed: a redirect to an inte
 would get round the address check). ``Retry-After`` (seconds or an HTTP date) pushes the next
 attempt later, never earlier, and is capped. A 410 Gone disables the endpoint at once; an
 endpoint that has failed everything for 5 days is disabled.
+
+Which due message goes next is :class:`Destinations`: fair shares of a worker's slots among
+destinations, so receivers that answer slowly cannot hold every slot.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import itertools
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
-__all__ = ["SCHEDULE", "Outcome", "Decision", "decide", "parse_retry_after", "DISABLE_AFTER"]
+__all__ = [
+    "SCHEDULE", "Outcome", "Decision", "decide", "parse_retry_after", "DISABLE_AFTER", "Destinations", "destination_of",
+]
 
 SCHEDULE: tuple[dt.timedelta, ...] = (
     dt.timedelta(0),
@@ -100,3 +109,145 @@ def decide(
     if asked is not None and asked > delay:
         delay = asked
     return Decision("pending", next_attempt_at=now + delay, reason=reason)
+
+
+# -- fair shares of the worker's slots -------------------------------------------------------
+
+
+def destination_of(url: str) -> tuple[str, str]:
+    """``(destination, prefix)`` of a callback URL: the destination is ``scheme://host:port``
+    (lower case, the port spelled out), what slots are shared by; the prefix is the URL as
+    written up to its path, what the outbox's rows can be matched on."""
+    start = url.find("://")
+    start = start + 3 if start >= 0 else 0
+    end = min((i for i in (url.find("/", start), url.find("?", start)) if i >= 0), default=len(url))
+    prefix = url[:end]
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = parts.port or (443 if scheme == "https" else 80)
+        return f"{scheme}://{parts.hostname or ''}:{port}", prefix
+    except ValueError:  # refused when it is sent; as a destination it is just its prefix
+        return prefix.lower(), prefix
+
+
+SLOW, NEW, PROMPT = 0, 1, 2
+
+
+class Destinations:
+    """How many attempts each destination may have in flight at once, and which go first: the
+    worker's view of its receivers, pure (times are passed in, ``time.monotonic()`` seconds).
+
+    A destination is *prompt* once an attempt to it has ended within ``slow_after`` seconds (a
+    slow one's: two in a row); it may then use ``per_destination`` slots (default: all). One
+    not met yet may use a quarter of the slots. One whose attempt took longer, or
+    timed out, or has an attempt in flight for longer, is *slow*: one slot, slow destinations
+    together at most half the slots, and their messages are claimed after every other due
+    message. So once a dripping receiver's first attempt has run long, prompt receivers find
+    half the worker free; before that (its first attempt), it holds its slot for at most one
+    deadline. What is remembered is bounded: ``remember`` destinations, each for ``memory``
+    seconds after its last attempt.
+    """
+
+    def __init__(
+        self, concurrency: int, *, slow_after: float, per_destination: int | None = None,
+        remember: int = 10_000, memory: float = 24 * 3600.0,
+    ) -> None:
+        self.concurrency = max(1, concurrency)
+        self.per_destination = max(1, min(per_destination or self.concurrency, self.concurrency))
+        self.new_share = min(self.per_destination, max(1, self.concurrency // 4))
+        self.slow_share = max(1, self.concurrency // 2)
+        self.slow_after = slow_after
+        self.remember = remember
+        self.memory = memory
+        # destination -> (standing, when last heard of); the least recently heard of first.
+        self._known: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self._slow: OrderedDict[str, None] = OrderedDict()  # the slow ones of _known, same order
+        self._in_flight: dict[str, list[float]] = {}  # destination -> start of each attempt
+        self._prefixes: dict[str, list[str]] = {}  # destination -> its spellings seen
+
+    # -- what the worker tells it
+
+    def started(self, destination: str, prefix: str, now: float) -> None:
+        self._in_flight.setdefault(destination, []).append(now)
+        self.spelled(destination, prefix)
+
+    def spelled(self, destination: str, prefix: str) -> None:
+        """``prefix`` is how a URL to ``destination`` is written: the claim leaves such rows
+        out while the destination may not have more attempts."""
+        if destination not in self._in_flight and destination not in self._known:
+            return
+        spellings = self._prefixes.setdefault(destination, [])
+        if prefix not in spellings:
+            spellings.append(prefix)
+            del spellings[:-4]  # a handful: rows spelled otherwise are still refused, one query later
+
+    def finished(self, destination: str, started: float, now: float, *, timed_out: bool) -> None:
+        starts = self._in_flight.get(destination, [])
+        if started in starts:
+            starts.remove(started)
+        if not starts:
+            self._in_flight.pop(destination, None)
+        standing, _ = self._known.pop(destination, (NEW, now))
+        self._slow.pop(destination, None)
+        if timed_out or now - started >= self.slow_after:
+            standing = SLOW
+            self._slow[destination] = None
+        else:
+            standing = min(standing + 1, PROMPT)  # one step at a time: a slow one is new again first
+        self._known[destination] = (standing, now)
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        while self._known:
+            destination, (_, heard) = next(iter(self._known.items()))
+            if len(self._known) <= self.remember and now - heard < self.memory:
+                break
+            del self._known[destination]
+            self._slow.pop(destination, None)
+            if destination not in self._in_flight:
+                self._prefixes.pop(destination, None)
+
+    # -- what the claim asks
+
+    def slow(self, destination: str, now: float) -> bool:
+        standing, _ = self._known.get(destination, (NEW, now))
+        if standing == SLOW:
+            return True
+        return any(now - start >= self.slow_after for start in self._in_flight.get(destination, ()))
+
+    def limit(self, destination: str, now: float) -> int:
+        if self.slow(destination, now):
+            return 1
+        standing, _ = self._known.get(destination, (NEW, now))
+        return self.per_destination if standing == PROMPT else self.new_share
+
+    def slow_in_flight(self, now: float) -> int:
+        return sum(len(starts) for d, starts in self._in_flight.items() if self.slow(d, now))
+
+    def may_start(self, destination: str, now: float, *, slow_too: bool) -> bool:
+        """May one more attempt to ``destination`` start now? Slow destinations only when
+        ``slow_too`` (their turn comes after the others') and while the slow share has room."""
+        in_flight = len(self._in_flight.get(destination, ()))
+        if self.slow(destination, now):
+            return slow_too and in_flight < 1 and self.slow_in_flight(now) < self.slow_share
+        return in_flight < self.limit(destination, now)
+
+    def held_back(self, now: float, *, most: int = 500) -> list[str]:
+        """The prefixes whose messages may not be claimed before the others': destinations at
+        their limit, and slow ones (the most recently heard of ``most``)."""
+        out = [p for d, starts in self._in_flight.items() if len(starts) >= self.limit(d, now)
+               for p in self._prefixes.get(d, ())]
+        for destination in self._slow_destinations(most):
+            out += self._prefixes.get(destination, ())
+        return list(dict.fromkeys(out))
+
+    def slow_turn(self, now: float, *, most: int = 500) -> list[str]:
+        """The prefixes of slow destinations that may have an attempt now (none in flight),
+        when the slow share has room."""
+        if self.slow_in_flight(now) >= self.slow_share:
+            return []
+        return [p for d in self._slow_destinations(most) if d not in self._in_flight for p in self._prefixes.get(d, ())]
+
+    def _slow_destinations(self, most: int) -> Iterable[str]:
+        return itertools.islice(reversed(self._slow), most)

@@ -6,9 +6,12 @@ its messages to be claimed again once the lease runs out, and they are sent agai
 same ``webhook-id``. On PostgreSQL any number of workers claim with ``SELECT … FOR UPDATE SKIP
 LOCKED``; on SQLite one worker per database file runs at a time (a file lock; the others wait).
 
-Each request goes out with no redirects followed, a 15-second timeout, and to the address the
-destination's name resolved to *and* was checked against the address policy: the URL's host is
-replaced by that address, the ``Host`` header and TLS server name keep the name.
+Each request goes out with no redirects followed, within a 15-second deadline for the whole
+attempt (resolving the name, connecting, sending, waiting, reading the excerpt of the answer),
+and to the address the destination's name resolved to *and* was checked against the address
+policy: the URL's host is replaced by that address, the ``Host`` header and TLS server name keep
+the name. Which due message goes next is fair among destinations (``_schedule.Destinations``): a
+receiver that answers slowly gets one slot, and slow ones together half the worker.
 """
 
 from __future__ import annotations
@@ -27,14 +30,15 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, insert, not_, or_, select, update
 
+from interlink.http import DEADLINE, AsyncBoundedTransport, aread_at_most
 from interlink.store._models import utcnow
 
 from ._addresses import AddressPolicy, DestinationRefused, check_url
 from ._models import DeliveryAttempt, OutboxMessage, WebhookEndpoint, excerpt
 from ._outbox import disable_endpoint, live_signing_secrets
-from ._schedule import Outcome, decide
+from ._schedule import Destinations, Outcome, decide, destination_of
 from ._signing import signature_headers
 
 __all__ = ["DeliveryWorker", "Job"]
@@ -60,6 +64,8 @@ class Job:
     payload: bytes
     secrets: list[str]
     attempts: int
+    destination: str = ""
+    claimed_at: float = 0.0  # time.monotonic()
 
 
 @dataclass
@@ -69,13 +75,18 @@ class Attempt:
     latency_ms: float
     response_excerpt: str
     attempted_at: dt.datetime
+    timed_out: bool = False
 
 
 class DeliveryWorker:
     """Delivers the outbox of ``database``.
 
-    ``concurrency``: messages in flight at once. ``lease``: how long a claim lasts (longer than
-    the timeout: a message is sent again only after its lease expires). ``verify``: TLS trust
+    ``concurrency``: messages in flight at once. ``timeout``: the deadline of one attempt, all
+    of it. ``lease``: how long a claim lasts (longer than the timeout: a message is sent again
+    only after its lease expires). ``per_destination``: attempts in flight to one destination
+    (``scheme://host:port``) that answers promptly (default: all of ``concurrency``); one not
+    met yet gets a quarter, a slow one a single slot. ``slow_after``: an attempt that lasts
+    longer makes its destination slow (default: a third of the timeout). ``verify``: TLS trust
     (default: certifi's CAs; the environment's SSL_CERT_FILE is not read).
     """
 
@@ -91,6 +102,8 @@ class DeliveryWorker:
         name: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: Any = True,
+        per_destination: int | None = None,
+        slow_after: float | None = None,
     ) -> None:
         from interlink.store import Database
 
@@ -109,6 +122,9 @@ class DeliveryWorker:
         self.verify = verify  # TLS trust: True (certifi), a CA bundle path or an SSLContext
         self.delivered = 0
         self.failed = 0
+        self.destinations = Destinations(
+            self.concurrency, per_destination=per_destination, slow_after=timeout / 3 if slow_after is None else slow_after,
+        )
 
     # -- database steps (plain functions, run in a thread) ------------------------------
 
@@ -116,27 +132,68 @@ class DeliveryWorker:
     # hold the GIL, so every bit of Python they save goes to the deliveries (docs/callbacks.md).
 
     def claim(self, limit: int) -> list[Job]:
+        return self._claim(limit)[0]
+
+    def _claim(self, limit: int) -> tuple[list[Job], bool]:
+        """Claim up to ``limit`` due messages that may be sent now, and whether due messages
+        were left for destinations that have all the attempts they may have (claim again when
+        a slot frees up, not after the poll interval).
+
+        Messages are only claimed to be sent at once: one waiting for its destination's turn is
+        left unclaimed, not leased. The destinations at their limit, and the slow ones, are
+        left out in the query itself, so a backlog of theirs does not hide what is due behind
+        it; slow destinations get their turn afterwards, while their share has room.
+        """
         now = utcnow()
+        clock = time.monotonic()
         table = OUTBOX
+        destinations = self.destinations
+        due = and_(table.c.state == "pending", table.c.next_attempt_at <= now,
+                   or_(table.c.locked_until.is_(None), table.c.locked_until < now))
+        chosen: dict[int, str] = {}
+        held_back = False
         with self.database.session() as session:
-            due = (
-                select(table.c.id)
-                .where(
-                    table.c.state == "pending",
-                    table.c.next_attempt_at <= now,
-                    or_(table.c.locked_until.is_(None), table.c.locked_until < now),
-                )
-                .order_by(table.c.next_attempt_at, table.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            ids = list(session.scalars(due))
-            if not ids:
-                return []
-            session.execute(update(table).where(table.c.id.in_(ids)).values(locked_until=now + self.lease))
+            for slow_turn in (False, True):
+                for _ in range(3):
+                    room = limit - len(chosen)
+                    if room <= 0:
+                        break
+                    if slow_turn:
+                        turn = destinations.slow_turn(clock)
+                        if not turn:
+                            break
+                        where = and_(due, _starts_with(table.c.url, turn))
+                    else:
+                        held = destinations.held_back(clock)
+                        where = and_(due, not_(_starts_with(table.c.url, held))) if held else due
+                    window = 2 * room + 8
+                    candidates = session.execute(
+                        select(table.c.id, table.c.url).where(where).order_by(table.c.next_attempt_at, table.c.id)
+                        .limit(window).with_for_update(skip_locked=True)
+                    ).all()
+                    taken: list[int] = []
+                    refused = False
+                    for row in candidates:
+                        if len(taken) >= room:
+                            break
+                        destination, prefix = destination_of(row.url)
+                        if destinations.may_start(destination, clock, slow_too=slow_turn):
+                            destinations.started(destination, prefix, clock)
+                            taken.append(row.id)
+                            chosen[row.id] = destination
+                        else:
+                            destinations.spelled(destination, prefix)  # left out of the next query
+                            refused = True
+                    if taken:
+                        session.execute(update(table).where(table.c.id.in_(taken)).values(locked_until=now + self.lease))
+                    held_back = held_back or refused
+                    if not refused or len(candidates) < window:
+                        break
+            if not chosen:
+                return [], held_back
             rows = session.execute(
                 select(table.c.id, table.c.message_id, table.c.url, table.c.method, table.c.payload, table.c.signer,
-                       table.c.endpoint_id, table.c.attempts).where(table.c.id.in_(ids))
+                       table.c.endpoint_id, table.c.attempts).where(table.c.id.in_(list(chosen)))
             ).all()
             endpoint_ids = {row.endpoint_id for row in rows if row.endpoint_id is not None}
             endpoints = {
@@ -153,8 +210,9 @@ class DeliveryWorker:
                     if signer not in secrets:
                         secrets[signer] = live_signing_secrets(session, signer, now)
                     live = secrets[signer]
-                jobs.append(Job(row.id, row.message_id, row.url, row.method, row.payload.encode("utf-8"), live, row.attempts))
-            return jobs
+                jobs.append(Job(row.id, row.message_id, row.url, row.method, row.payload.encode("utf-8"), live,
+                                row.attempts, chosen[row.id], clock))
+            return jobs, held_back
 
     def record(self, attempts: list[Attempt]) -> None:
         now = utcnow()
@@ -180,7 +238,7 @@ class DeliveryWorker:
                 outcome = attempt.outcome
                 inserts.append({
                     "outbox_id": row.id, "attempted_at": attempt.attempted_at, "status": outcome.status,
-                    "latency_ms": round(attempt.latency_ms, 1), "error": excerpt(outcome.error),
+                    "latency_ms": round(attempt.latency_ms, 1), "error": excerpt(_storable(outcome.error)),
                     "response_excerpt": attempt.response_excerpt, "worker": self.name[:100],
                 })
                 change = {"b_id": row.id, "attempts": row.attempts + 1, "locked_until": None, "state": row.state,
@@ -199,7 +257,7 @@ class DeliveryWorker:
                     if endpoint is not None and endpoint.failing_since is not None:
                         endpoint.failing_since = None
                 else:
-                    change["last_error"] = excerpt(decision.reason)
+                    change["last_error"] = excerpt(_storable(decision.reason))
                     if endpoint is not None and endpoint.failing_since is None:
                         endpoint.failing_since = attempt.attempted_at
                     if decision.state == "pending":
@@ -250,9 +308,14 @@ class DeliveryWorker:
         started = time.perf_counter()
         attempted_at = utcnow()
         text = ""
+        status: int | None = None
+        timed_out = False
         try:
             scheme, host, port = check_url(job.url, self.policy)
-            address = self.policy.check_addresses(await self._addresses(host, port))
+            # The exchange's deadline is the transport's; resolving the name comes before the
+            # exchange, so it is bounded here, by the same deadline.
+            async with asyncio.timeout(self.timeout):
+                address = self.policy.check_addresses(await self._addresses(host, port))
             parts = urlsplit(job.url)
             pinned_host = f"[{address}]" if address.version == 6 else str(address)
             default_port = 443 if scheme == "https" else 80
@@ -264,32 +327,37 @@ class DeliveryWorker:
                 "user-agent": USER_AGENT,
                 **signature_headers(job.message_id, job.payload, job.secrets),
             }
-            extensions = {"sni_hostname": host} if scheme == "https" else {}
-            async with client.stream(job.method, target, content=job.payload, headers=headers, extensions=extensions) as response:
-                received = b""
-                async for chunk in response.aiter_bytes():
-                    received += chunk
-                    if len(received) >= EXCERPT_BYTES:
-                        break  # the rest is not read: a huge answer costs nothing
-                text = received[:EXCERPT_BYTES].decode("utf-8", "replace")
-                outcome = Outcome(response.status_code, response.headers.get("retry-after"))
+            extensions: dict[str, Any] = {DEADLINE: self.timeout - (time.perf_counter() - started)}
+            if scheme == "https":
+                extensions["sni_hostname"] = host
+            request = client.build_request(job.method, target, content=job.payload, headers=headers, extensions=extensions)
+            response = await client.send(request, stream=True)
+            status = response.status_code
+            # Only the excerpt is read, then the connection is closed: a huge or endless answer
+            # costs nothing, a dripping one ends at the deadline.
+            text = (await aread_at_most(response, EXCERPT_BYTES)).decode("utf-8", "replace")
+            outcome = Outcome(status, response.headers.get("retry-after"))
         except (DestinationRefused, socket.gaierror) as error:
             outcome = Outcome(None, error=f"refused: {error}" if isinstance(error, DestinationRefused) else f"cannot resolve: {error}")
-        except httpx.TimeoutException:
-            outcome = Outcome(None, error=f"timed out after {self.timeout:g} s")
+        except (httpx.TimeoutException, TimeoutError):
+            timed_out = True
+            late = "" if status is None else f" (HTTP {status} came, the rest of the answer did not)"
+            outcome = Outcome(None, error=f"timed out after {self.timeout:g} s{late}")
         except httpx.HTTPError as error:
             outcome = Outcome(None, error=f"{type(error).__name__}: {error}"[:300])
         except Exception as error:  # never let one message stop the worker
             logger.exception("delivering %s", job.message_id)
             outcome = Outcome(None, error=f"{type(error).__name__}: {error}"[:300])
-        return Attempt(job, outcome, (time.perf_counter() - started) * 1000, excerpt(text), attempted_at)
+        latency_ms = (time.perf_counter() - started) * 1000
+        return Attempt(job, outcome, latency_ms, excerpt(_storable(text)), attempted_at, timed_out)
 
     def client(self) -> httpx.AsyncClient:
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        return httpx.AsyncClient(
-            timeout=self.timeout, follow_redirects=False, trust_env=False, limits=limits, transport=self.transport,
-            verify=self.verify,
-        )
+        inner = self.transport or httpx.AsyncHTTPTransport(verify=self.verify, limits=limits, trust_env=False)
+        # The deadline bounds each attempt as a whole, whatever the receiver sends or how slowly;
+        # no size bound: the answer is read no further than its excerpt.
+        transport = AsyncBoundedTransport(inner, deadline=self.timeout, max_response_bytes=None)
+        return httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, trust_env=False, transport=transport)
 
     # -- loop ---------------------------------------------------------------------------
 
@@ -299,8 +367,14 @@ class DeliveryWorker:
         if not jobs:
             return 0
         attempts = await asyncio.gather(*(self.send(client, job) for job in jobs))
+        for attempt in attempts:
+            self._finished(attempt)
         await asyncio.to_thread(self.record, list(attempts))
         return len(jobs)
+
+    def _finished(self, attempt: Attempt) -> None:
+        job = attempt.job
+        self.destinations.finished(job.destination, job.claimed_at, time.monotonic(), timed_out=attempt.timed_out)
 
     async def pump(self, client: httpx.AsyncClient, stop: asyncio.Event, *, until_idle: bool = False) -> None:
         """The delivery loop: keep ``concurrency`` messages in flight, claiming more as slots
@@ -310,6 +384,7 @@ class DeliveryWorker:
         finished: list[Attempt] = []
         finished_since = 0.0
         outbox_empty_at = -1.0e9
+        held_back = False  # due messages left for busy destinations: claim again when a slot frees
         while True:
             if stop.is_set() and not inflight and not finished:
                 return
@@ -318,10 +393,10 @@ class DeliveryWorker:
             looked_recently = time.monotonic() - outbox_empty_at < self.poll_interval
             if not stop.is_set() and free >= max(1, self.concurrency // 2) and not looked_recently:
                 try:
-                    jobs = await asyncio.to_thread(self.claim, free)
+                    jobs, held_back = await asyncio.to_thread(self._claim, free)
                 except Exception:
                     logger.exception("delivery worker %s: cannot claim; retrying", self.name)
-                    jobs = []
+                    jobs, held_back = [], False
                 claimed = len(jobs)
                 if claimed < free:
                     outbox_empty_at = time.monotonic()
@@ -331,7 +406,11 @@ class DeliveryWorker:
                 done, inflight = await asyncio.wait(inflight, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 if done and not finished:
                     finished_since = time.monotonic()
-                finished += [task.result() for task in done]
+                for task in done:
+                    finished.append(task.result())
+                    self._finished(finished[-1])
+                if done and held_back:
+                    outbox_empty_at, held_back = -1.0e9, False
             if finished and (not inflight or len(finished) >= self.concurrency // 2
                              or time.monotonic() - finished_since >= RECORD_DELAY):
                 await self._record_until_done(finished)
@@ -421,3 +500,18 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
         return True
     except asyncio.TimeoutError:
         return stop.is_set()
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL's text columns refuse NUL; a receiver's answer (or an error quoting it) may have it.
+    return text.replace("\x00", "\ufffd")
+
+
+def _starts_with(url: ColumnElement[str], prefixes: list[str]) -> ColumnElement[bool]:
+    """``url`` is one of ``prefixes`` (``scheme://host:port`` as written), or starts with one
+    followed by its path or query. Comparisons of ``substr``, so SQLite and PostgreSQL both
+    compare exactly (no ``LIKE`` wildcards, no case folding) and use one ``IN`` per length."""
+    by_length: dict[int, list[str]] = {}
+    for prefix in prefixes:
+        by_length.setdefault(len(prefix) + 1, []).extend((prefix + "/", prefix + "?"))
+    return or_(url.in_(prefixes), *(func.substr(url, 1, n).in_(values) for n, values in by_length.items()))
