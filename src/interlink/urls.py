@@ -54,7 +54,8 @@ def normalise_base_url(base_url: str) -> str:
     """The base URL as a directory: absolute http(s), no query or fragment, ending in ``/``."""
     parts = urlsplit(str(base_url).strip())
     if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
-        raise URLRuleError(f"base URL must be an absolute http(s) URL, got {redact_url(base_url)!r}")
+        shown = redact_url(base_url)
+        raise URLRuleError(f"base URL must be an absolute http(s) URL, got {shown!r}")
     if parts.query or parts.fragment:
         raise URLRuleError(f"base URL must not have a query or fragment: {redact_url(base_url)!r}")
     path = parts.path or "/"

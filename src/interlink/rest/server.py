@@ -17,7 +17,8 @@ try:
     import tornado as _tornado  # noqa: F401
 except ImportError as _error:  # pragma: no cover - depends on the installed extras
     raise ImportError(
-        f"interlink.rest.server needs the rest-server extra ({_error}): pip install 'interlink[rest-server]'"
+        f"interlink.rest.server needs the rest-server extra ({_error}): "
+        "pip install 'interlink[rest-server]'"
     ) from _error
 
 from interlink.rest._arghandler import ArgumentHandler

@@ -111,7 +111,8 @@ class Service(Base):
         return decrypt_secret(self.client_private_key_encrypted) if self.client_private_key_encrypted else None
 
     def __repr__(self) -> str:
-        return f"Service(slug={self.slug!r}, base_url={self.base_url!r}, auth_type={self.auth_type!r})"
+        base_url = redact_url(self.base_url)  # a row stored before userinfo was refused
+        return f"Service(slug={self.slug!r}, base_url={base_url!r}, auth_type={self.auth_type!r})"
 
 
 _INSTEAD = {
