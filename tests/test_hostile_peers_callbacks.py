@@ -186,8 +186,8 @@ def delivered_at(database: Any, message_id: str) -> dt.datetime | None:
 def test_dripping_receivers_delay_a_healthy_one_by_one_deadline_at_most(database: Any, live_server: Any) -> None:
     """Three dripping receivers with two messages each, queued before a healthy receiver's
     callback, and a worker with two slots. Without limits the drippers would take both slots
-    wave after wave; with them a dripping destination holds one slot at a time, and once its
-    attempt has run long it goes after every prompt destination, so the healthy callback goes
+    wave after wave; with them a destination not met yet has one slot until an attempt to it
+    ends, and one whose attempt ran long goes after every other, so the healthy callback goes
     out as soon as the first wave ends at the deadline. A message waiting for a slot is never
     claimed meanwhile (no lease runs out on it)."""
     receiver = Receiver()
@@ -223,6 +223,7 @@ def test_dripping_receivers_delay_a_healthy_one_by_one_deadline_at_most(database
                 return all(any(u.startswith(d) for u in urls) for d in drippers)
 
             assert wait_for(every_dripper_tried, 2 * DEADLINE + SLACK + 5)
+            time.sleep(0.5)  # the slow turn has had its claims meanwhile
             second = outbox.send(f"{healthy}/second", {"healthy": 2})
             queued = time.monotonic()
             wait_for(lambda: delivered_at(database, second), DEADLINE + SLACK + 5)
@@ -249,20 +250,18 @@ def test_destination_shares_of_the_slots() -> None:
     assert destination_of("http://a.example?x=1") == ("http://a.example:80", "http://a.example")
     shares = Destinations(8, slow_after=1.0)
     new, prompt, slow = "http://new:80", "http://prompt:80", "http://slow:80"
-    # Not met yet: a quarter of the slots.
-    for n in range(2):
-        assert shares.may_start(new, 0.0, slow_too=False)
-        shares.started(new, "http://new", 0.0)
+    # Not met yet: one slot, until an attempt to it ends.
+    assert shares.may_start(new, 0.0, slow_too=False)
+    shares.started(new, "http://new", 0.0)
     assert not shares.may_start(new, 0.0, slow_too=False)
-    # Answered promptly: every slot.
+    # Answered promptly: every slot, and its messages first.
     shares.started(prompt, "http://prompt", 0.0)
     shares.finished(prompt, 0.0, 0.2, timed_out=False)
-    assert shares.limit(prompt, 0.2) == 8
+    assert shares.limit(prompt, 0.2) == 8 and shares.prompt_turn(0.2) == ["http://prompt"]
     # An attempt in flight past slow_after makes its destination slow at once: one slot, and
-    # claimed after the others (held back in the first query).
+    # its messages after the others'.
     assert shares.slow(new, 1.5) and shares.limit(new, 1.5) == 1
     assert "http://new" in shares.held_back(1.5)
-    shares.finished(new, 0.0, 2.0, timed_out=True)
     shares.finished(new, 0.0, 2.0, timed_out=True)
     assert shares.slow(new, 2.0) and not shares.may_start(new, 2.0, slow_too=False)
     assert shares.slow_turn(2.0) == ["http://new"] and shares.may_start(new, 2.0, slow_too=True)
@@ -283,7 +282,7 @@ def test_destination_shares_of_the_slots() -> None:
     assert shares.limit(slow, 7.0) == 1
     shares.started(slow, "http://slow", 7.0)
     shares.finished(slow, 7.0, 7.1, timed_out=False)
-    assert shares.limit(slow, 7.1) == 2
+    assert shares.limit(slow, 7.1) == 1 and not shares.slow(slow, 7.1)  # new again
     shares.started(slow, "http://slow", 7.1)
     shares.finished(slow, 7.1, 7.2, timed_out=False)
     assert shares.limit(slow, 7.2) == 8
@@ -314,3 +313,25 @@ def test_the_claim_matches_destinations_exactly(database: Any) -> None:
         assert matched(["http://a.example:8"]) == urls[:3]
         assert matched(["http://a.example:80", "http://A.example:8"]) == [urls[3], urls[4]]
         assert matched(["http://a_example:8"]) == [urls[5]]
+
+
+def test_prompt_receivers_are_claimed_first_and_slow_ones_last(database: Any) -> None:
+    """Whatever order messages are due in: prompt destinations first, then the others, one
+    message per destination not met yet, then slow ones within their share; the rest stays
+    unclaimed (no lease) until a slot frees up."""
+    outbox = Outbox(database, allowed_networks=LOOPBACK)
+    for url in ("http://slow.example/1", "http://new.example/1", "http://new.example/2", "http://prompt.example/1",
+                "http://other.example/1", "http://prompt.example/2", "http://slow.example/2"):
+        outbox.send(url, {})
+    delivery = worker(database, concurrency=6)
+    shares = delivery.destinations
+    for name in ("prompt", "slow"):
+        shares.started(f"http://{name}.example:80", f"http://{name}.example", 0.0)
+        shares.finished(f"http://{name}.example:80", 0.0, 0.1 if name == "prompt" else 5.0, timed_out=name == "slow")
+    claimed = [job.url for job in delivery.claim(5)]
+    assert claimed == ["http://prompt.example/1", "http://prompt.example/2", "http://new.example/1",
+                       "http://other.example/1", "http://slow.example/1"]
+    leased = sorted(m.url for m in rows(database) if m.locked_until is not None)
+    assert leased == sorted(claimed)
+    # Slow ones: one slot each, half the slots together (3 of 6), after everyone else.
+    assert delivery.claim(5) == []

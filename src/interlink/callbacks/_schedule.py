@@ -17,7 +17,6 @@ import datetime as dt
 import email.utils
 import itertools
 from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -135,18 +134,20 @@ SLOW, NEW, PROMPT = 0, 1, 2
 
 
 class Destinations:
-    """How many attempts each destination may have in flight at once, and which go first: the
-    worker's view of its receivers, pure (times are passed in, ``time.monotonic()`` seconds).
+    """How many attempts each destination may have in flight at once, and whose messages are
+    claimed first: the worker's view of its receivers, pure (times are passed in, in
+    ``time.monotonic()`` seconds).
 
-    A destination is *prompt* once an attempt to it has ended within ``slow_after`` seconds (a
-    slow one's: two in a row); it may then use ``per_destination`` slots (default: all). One
-    not met yet may use a quarter of the slots. One whose attempt took longer, or
-    timed out, or has an attempt in flight for longer, is *slow*: one slot, slow destinations
-    together at most half the slots, and their messages are claimed after every other due
-    message. So once a dripping receiver's first attempt has run long, prompt receivers find
-    half the worker free; before that (its first attempt), it holds its slot for at most one
-    deadline. What is remembered is bounded: ``remember`` destinations, each for ``memory``
-    seconds after its last attempt.
+    * *prompt*: its last attempt ended within ``slow_after`` seconds (a slow one's: its last
+      two). It may use ``per_destination`` slots (default: all), and its messages are claimed
+      first.
+    * *new*: not met yet (or forgotten). One slot, until an attempt ends; claimed next.
+    * *slow*: its last attempt ran past ``slow_after`` or timed out, or one in flight has run
+      past it. One slot; slow destinations together at most half the slots; claimed last.
+
+    So a receiver that answers promptly waits for one slot to free up at most, however many
+    receivers drip: at most one deadline, since every attempt ends at it. What is remembered
+    is bounded: ``remember`` destinations, each for ``memory`` seconds after its last attempt.
     """
 
     def __init__(
@@ -155,14 +156,14 @@ class Destinations:
     ) -> None:
         self.concurrency = max(1, concurrency)
         self.per_destination = max(1, min(per_destination or self.concurrency, self.concurrency))
-        self.new_share = min(self.per_destination, max(1, self.concurrency // 4))
         self.slow_share = max(1, self.concurrency // 2)
         self.slow_after = slow_after
         self.remember = remember
         self.memory = memory
         # destination -> (standing, when last heard of); the least recently heard of first.
         self._known: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self._slow: OrderedDict[str, None] = OrderedDict()  # the slow ones of _known, same order
+        # The prompt and the slow ones of _known, in the same order.
+        self._standing: dict[int, OrderedDict[str, None]] = {PROMPT: OrderedDict(), SLOW: OrderedDict()}
         self._in_flight: dict[str, list[float]] = {}  # destination -> start of each attempt
         self._prefixes: dict[str, list[str]] = {}  # destination -> its spellings seen
 
@@ -173,8 +174,8 @@ class Destinations:
         self.spelled(destination, prefix)
 
     def spelled(self, destination: str, prefix: str) -> None:
-        """``prefix`` is how a URL to ``destination`` is written: the claim leaves such rows
-        out while the destination may not have more attempts."""
+        """``prefix`` is how a URL to ``destination`` is written: what the claim matches the
+        destination's rows on."""
         if destination not in self._in_flight and destination not in self._known:
             return
         spellings = self._prefixes.setdefault(destination, [])
@@ -188,25 +189,26 @@ class Destinations:
             starts.remove(started)
         if not starts:
             self._in_flight.pop(destination, None)
-        standing, _ = self._known.pop(destination, (NEW, now))
-        self._slow.pop(destination, None)
+        standing, _ = self._forget_one(destination, (NEW, now))
         if timed_out or now - started >= self.slow_after:
             standing = SLOW
-            self._slow[destination] = None
         else:
             standing = min(standing + 1, PROMPT)  # one step at a time: a slow one is new again first
         self._known[destination] = (standing, now)
-        self._forget(now)
-
-    def _forget(self, now: float) -> None:
+        if standing in self._standing:
+            self._standing[standing][destination] = None
         while self._known:
-            destination, (_, heard) = next(iter(self._known.items()))
+            oldest, (_, heard) = next(iter(self._known.items()))
             if len(self._known) <= self.remember and now - heard < self.memory:
                 break
-            del self._known[destination]
-            self._slow.pop(destination, None)
-            if destination not in self._in_flight:
-                self._prefixes.pop(destination, None)
+            self._forget_one(oldest, (NEW, now))
+            if oldest not in self._in_flight:
+                self._prefixes.pop(oldest, None)
+
+    def _forget_one(self, destination: str, default: tuple[int, float]) -> tuple[int, float]:
+        for members in self._standing.values():
+            members.pop(destination, None)
+        return self._known.pop(destination, default)
 
     # -- what the claim asks
 
@@ -220,7 +222,7 @@ class Destinations:
         if self.slow(destination, now):
             return 1
         standing, _ = self._known.get(destination, (NEW, now))
-        return self.per_destination if standing == PROMPT else self.new_share
+        return self.per_destination if standing == PROMPT else 1
 
     def slow_in_flight(self, now: float) -> int:
         return sum(len(starts) for d, starts in self._in_flight.items() if self.slow(d, now))
@@ -233,21 +235,25 @@ class Destinations:
             return slow_too and in_flight < 1 and self.slow_in_flight(now) < self.slow_share
         return in_flight < self.limit(destination, now)
 
+    def prompt_turn(self, now: float, *, most: int = 500) -> list[str]:
+        """The prefixes of prompt destinations with a free slot (the ``most`` most recently
+        heard of): their messages are claimed first."""
+        members = itertools.islice(reversed(self._standing[PROMPT]), most)
+        return [p for d in members if self.may_start(d, now, slow_too=False) for p in self._prefixes.get(d, ())]
+
     def held_back(self, now: float, *, most: int = 500) -> list[str]:
-        """The prefixes whose messages may not be claimed before the others': destinations at
-        their limit, and slow ones (the most recently heard of ``most``)."""
+        """The prefixes whose messages may not be claimed in the turn of all the others:
+        destinations at their limit, and slow ones (the ``most`` most recently heard of)."""
         out = [p for d, starts in self._in_flight.items() if len(starts) >= self.limit(d, now)
                for p in self._prefixes.get(d, ())]
-        for destination in self._slow_destinations(most):
+        for destination in itertools.islice(reversed(self._standing[SLOW]), most):
             out += self._prefixes.get(destination, ())
         return list(dict.fromkeys(out))
 
     def slow_turn(self, now: float, *, most: int = 500) -> list[str]:
         """The prefixes of slow destinations that may have an attempt now (none in flight),
-        when the slow share has room."""
+        while the slow share has room: their messages are claimed last."""
         if self.slow_in_flight(now) >= self.slow_share:
             return []
-        return [p for d in self._slow_destinations(most) if d not in self._in_flight for p in self._prefixes.get(d, ())]
-
-    def _slow_destinations(self, most: int) -> Iterable[str]:
-        return itertools.islice(reversed(self._slow), most)
+        members = itertools.islice(reversed(self._standing[SLOW]), most)
+        return [p for d in members if d not in self._in_flight for p in self._prefixes.get(d, ())]

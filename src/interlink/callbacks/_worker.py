@@ -10,8 +10,9 @@ Each request goes out with no redirects followed, within a 15-second deadline fo
 attempt (resolving the name, connecting, sending, waiting, reading the excerpt of the answer),
 and to the address the destination's name resolved to *and* was checked against the address
 policy: the URL's host is replaced by that address, the ``Host`` header and TLS server name keep
-the name. Which due message goes next is fair among destinations (``_schedule.Destinations``): a
-receiver that answers slowly gets one slot, and slow ones together half the worker.
+the name. Which due message goes next is fair among destinations (``_schedule.Destinations``):
+receivers that answer promptly go first, one that answers slowly gets one slot, and slow ones
+together half the worker.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ class DeliveryWorker:
     of it. ``lease``: how long a claim lasts (longer than the timeout: a message is sent again
     only after its lease expires). ``per_destination``: attempts in flight to one destination
     (``scheme://host:port``) that answers promptly (default: all of ``concurrency``); one not
-    met yet gets a quarter, a slow one a single slot. ``slow_after``: an attempt that lasts
-    longer makes its destination slow (default: a third of the timeout). ``verify``: TLS trust
+    met yet gets a single slot until it answers, a slow one a single slot, and slow ones
+    together half the slots. ``slow_after``: an attempt that lasts longer makes its destination
+    slow (default: a third of the timeout). ``verify``: TLS trust
     (default: certifi's CAs; the environment's SSL_CERT_FILE is not read).
     """
 
@@ -140,9 +142,10 @@ class DeliveryWorker:
         a slot frees up, not after the poll interval).
 
         Messages are only claimed to be sent at once: one waiting for its destination's turn is
-        left unclaimed, not leased. The destinations at their limit, and the slow ones, are
-        left out in the query itself, so a backlog of theirs does not hide what is due behind
-        it; slow destinations get their turn afterwards, while their share has room.
+        left unclaimed, not leased. Three turns (``Destinations``): prompt destinations first,
+        then all but the slow ones and those at their limit, then the slow ones while their
+        share has room. Each turn picks destinations in the query itself, so a backlog of one
+        destination does not hide what is due behind it.
         """
         now = utcnow()
         clock = time.monotonic()
@@ -153,19 +156,19 @@ class DeliveryWorker:
         chosen: dict[int, str] = {}
         held_back = False
         with self.database.session() as session:
-            for slow_turn in (False, True):
+            for turn in ("prompt", "open", "slow"):
                 for _ in range(3):
                     room = limit - len(chosen)
                     if room <= 0:
                         break
-                    if slow_turn:
-                        turn = destinations.slow_turn(clock)
-                        if not turn:
-                            break
-                        where = and_(due, _starts_with(table.c.url, turn))
-                    else:
+                    if turn == "open":
                         held = destinations.held_back(clock)
                         where = and_(due, not_(_starts_with(table.c.url, held))) if held else due
+                    else:
+                        prefixes = destinations.prompt_turn(clock) if turn == "prompt" else destinations.slow_turn(clock)
+                        if not prefixes:
+                            break
+                        where = and_(due, _starts_with(table.c.url, prefixes))
                     window = 2 * room + 8
                     candidates = session.execute(
                         select(table.c.id, table.c.url).where(where).order_by(table.c.next_attempt_at, table.c.id)
@@ -177,7 +180,7 @@ class DeliveryWorker:
                         if len(taken) >= room:
                             break
                         destination, prefix = destination_of(row.url)
-                        if destinations.may_start(destination, clock, slow_too=slow_turn):
+                        if destinations.may_start(destination, clock, slow_too=turn == "slow"):
                             destinations.started(destination, prefix, clock)
                             taken.append(row.id)
                             chosen[row.id] = destination
@@ -195,6 +198,8 @@ class DeliveryWorker:
                 select(table.c.id, table.c.message_id, table.c.url, table.c.method, table.c.payload, table.c.signer,
                        table.c.endpoint_id, table.c.attempts).where(table.c.id.in_(list(chosen)))
             ).all()
+            order = {id_: n for n, id_ in enumerate(chosen)}
+            rows.sort(key=lambda row: order[row.id])  # sent in the order of the turns
             endpoint_ids = {row.endpoint_id for row in rows if row.endpoint_id is not None}
             endpoints = {
                 e.id: e.live_secrets(now)
