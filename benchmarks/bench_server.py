@@ -6,15 +6,17 @@ The headline is the *default path* each framework's user gets without tuning:
   the key created with the store API in an SQLite file, the access log on;
 * FastAPI: ``uvicorn module:app`` with a ``def`` endpoint, uvicorn's access log on.
 
-Beside it, the best case (an ``async def`` method, keys in an in-memory dict, no access log,
-uvicorn started by hand) for interlink, FastAPI and plain Starlette; then what each of
+Above them, the ceiling: a raw ASGI app on the same uvicorn (uvloop, httptools) that reads the
+body and sends the same JSON with no parsing or checks; the default path is reported as a share
+of its rate. Beside it, the best case (an ``async def`` method, keys in an in-memory dict, no
+access log, uvicorn started by hand) for interlink, FastAPI and plain Starlette; then what each of
 interlink's defaults costs, one change at a time (store keys vs in-memory keys, access log on
 vs off, ``def`` vs ``async def``); then 200 concurrent connections for 30 s.
 
 Every server is one process pinned to core 0 (``taskset``); wrk runs pinned to core 1 with one
 thread and 32 connections, POSTing the same urlencoded form (each peer's own key). Before
 measuring, every peer must answer the call with 200 and the same JSON, and a wrong key with
-401, so they all do the same job. All servers run side by side and are measured in interleaved
+401, so they all do the same job (the ceiling only the first: it checks nothing). All servers run side by side and are measured in interleaved
 rounds (each round visits every server once), so drift on the machine hits them alike; tables
 show each server's median round, and ratios are the median of the per-round ratios.
 
@@ -98,6 +100,7 @@ class Peer:
     name: str
     command: Callable[[int], list[str]]
     store: bool = False  # keys in the bench's SQLite file (INTERLINK_DATABASE_URL)
+    checks_key: bool = True  # answers 401 to a wrong key (all but the ceiling)
     key: tuple[str, str] = (common.KEY_ID, common.KEY_SECRET)
     url: str = ""
     pid: int = 0
@@ -126,6 +129,7 @@ MEMORY_KEYS = "in-memory keys"
 NO_ACCESS_LOG = "access log off"
 ASYNC = "async def"
 STARLETTE_BEST = "Starlette best case"
+CEILING = "ceiling (raw ASGI)"
 # The two default paths, and plain Starlette as a control: a timeout it shares is the machine's
 # or uvicorn's under overload, not interlink's.
 MANY_PEERS = (DEFAULT, FASTAPI_DEFAULT, STARLETTE_BEST)
@@ -136,6 +140,7 @@ def all_peers() -> list[Peer]:
     target = "benchmarks.peers.interlink_default"
     return [
         Peer(DEFAULT, _interlink_serve(f"{target}:api"), store=True),
+        Peer(CEILING, _uvicorn("benchmarks.peers.ceiling_app:app", *TUNED), checks_key=False),
         Peer(FASTAPI_DEFAULT, _uvicorn("benchmarks.peers.fastapi_app:default_app")),
         Peer(MEMORY_KEYS, _interlink_serve(f"{target}:api_memory_keys")),
         Peer(NO_ACCESS_LOG, _interlink_serve(f"{target}:api", "--no-access-log"), store=True),
@@ -234,6 +239,8 @@ def check_equivalent(peers: list[Peer]) -> list[dict]:
             raise RuntimeError(f"{peer.name} answered {status}: {body[:300]!r}")
         if json.loads(body) != expected:
             raise RuntimeError(f"{peer.name} answers {body[:300]!r}, expected {expected!r}")
+        if not peer.checks_key:
+            continue
         status, body = post(peer.url, common.form_body("x" * 40, key_id))
         if status != 401:
             raise RuntimeError(f"{peer.name} answered {status}, not 401, to a wrong key: {body[:300]!r}")
@@ -403,12 +410,15 @@ def report(results: Results) -> str:
         "SQLite file, the access log on. **FastAPI default**: `uvicorn module:app` with a `def` "
         "endpoint and uvicorn's access log on. The best cases (an `async def` method, keys in an "
         "in-memory dict, no access log, uvicorn started with `--no-access-log`) are beside them, "
-        "labelled.",
+        "labelled. **ceiling (raw ASGI)** is `benchmarks/peers/ceiling_app.py` on the same uvicorn "
+        "(uvloop, httptools): it reads the body and sends the same JSON bytes, parsing and checking "
+        "nothing — no server doing the job can be faster, so the default path's share of its rate "
+        "is the share of a call that is uvicorn's and the kernel's rather than interlink's.",
         "",
         "| server | requests/s | p50 latency | p99 latency | server CPU per request | interlink default ÷ this |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name in [DEFAULT, FASTAPI_DEFAULT, BEST, "FastAPI best case", STARLETTE_BEST]:
+    for name in [CEILING, DEFAULT, FASTAPI_DEFAULT, BEST, "FastAPI best case", STARLETTE_BEST]:
         if name not in best:
             continue
         r = best[name]
@@ -447,6 +457,8 @@ def report(results: Results) -> str:
             goals.append(f"{text}: by requests/s {_met(passes(by_rps))} ({show(by_rps)}); by server CPU "
                          f"time per request {_met(passes(by_cpu))} ({show(by_cpu)})")
 
+    goal("default path ≥ 50 % of the ceiling (a raw ASGI app on the same uvicorn)", DEFAULT, CEILING,
+         lambda x: x >= 0.5, lambda x: f"{100 * x:.0f} %")
     goal("default path ≥ 2× FastAPI's default path", DEFAULT, FASTAPI_DEFAULT, lambda x: x >= 2, lambda x: f"{x:.2f}×")
     goal("store-backed keys within 5 % of in-memory keys", DEFAULT, MEMORY_KEYS, lambda x: x >= 0.95,
          lambda x: f"{100 * (1 - x):+.1f} %")
