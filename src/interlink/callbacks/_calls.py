@@ -15,10 +15,9 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 from interlink.errors import BadArguments, ServerError
-from interlink.server._call import Call, current_call
+from interlink.server._call import Call, CallSlot, current_call
 
 from ._addresses import AddressPolicy, DestinationRefused, check_url
 from ._declare import Callback, Webhook
@@ -26,7 +25,8 @@ from ._expressions import CallData, EvaluationError
 from ._signing import new_message_id
 
 if TYPE_CHECKING:
-    from interlink.server import ApiServer, Method
+    from interlink.identity import Backend
+    from interlink.server import ApiServer, CallHook, Method, Pipeline, Request
 
 __all__ = ["CallbackHook", "queue_callback"]
 
@@ -64,24 +64,18 @@ class CallState:
             enqueue_webhook(session, webhook.event, payload, method=webhook.method, message_id=message_id)
 
 
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
+# This extension's state of each call it watches.
+STATE: CallSlot[CallState] = CallSlot("callbacks")
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, value in scope.get("headers", []):
+    for name, value in raw:
         key = name.decode("latin-1").lower()
         if key in ("authorization", "cookie"):
             continue  # credentials are never material for a URL
         out.setdefault(key, value.decode("latin-1"))
     return out
-
-
-def _url(scope: dict[str, Any], headers: dict[str, str]) -> str:
-    scheme = scope.get("scheme", "http")
-    host = headers.get("host")
-    if not host:
-        server = scope.get("server") or ("localhost", None)
-        host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
-    query = scope.get("query_string", b"").decode("latin-1")
-    return f"{scheme}://{host}{scope.get('root_path', '')}{scope['path']}" + (f"?{query}" if query else "")
 
 
 class CallbackHook:
@@ -90,6 +84,7 @@ class CallbackHook:
     def __init__(self, api: ApiServer) -> None:
         self.api = api
         self._policy: AddressPolicy | None = None
+        self._backend: Backend | None = None
 
     @property
     def policy(self) -> AddressPolicy:
@@ -105,18 +100,43 @@ class CallbackHook:
     def watches(self, method: Method) -> bool:
         return bool(method.callbacks) or bool(self.api.webhooks)
 
+    # -- the extension seam ---------------------------------------------------------------
+
+    def bind(self, pipeline: Pipeline, backend: Backend) -> None:
+        self._backend = backend
+
+    def call_hook(self, method: Method) -> CallHook | None:
+        if not self.watches(method):
+            return None
+
+        def begin(call: Call, request: Request, kwargs: dict[str, Any]) -> None:
+            self.begin(call, method, request, kwargs)
+
+        return begin
+
+    def routes(self) -> tuple[()]:
+        return ()
+
+    def openapi(self, document: Any) -> None:
+        pass
+
+    def lifespan(self) -> Any:
+        return self.running()
+
     def check(self, url: str, callback: Callback, field_name: str) -> None:
         try:
             check_url(url, self.policy)
         except DestinationRefused as error:
             raise BadArguments(f"callback {callback.name}: {error}", field=field_name or None) from None
 
-    def begin(self, call: Call, method: Method, scope: dict[str, Any], kwargs: dict[str, Any]) -> None:
-        headers = _headers(scope)
+    def begin(self, call: Call, method: Method, request: Request, kwargs: dict[str, Any]) -> None:
+        headers = _headers(request.headers)
         shapes = method.arguments.shapes
         body = {name: shapes[name].encode(value) for name, value in kwargs.items() if name in shapes}
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)[:100])
-        data = CallData(url=_url(scope, headers), method=scope.get("method", "POST"), request_headers=headers,
+        # The query's pairs with the authorisation field already taken out: credentials are
+        # never material for a URL.
+        query = {name: value for name, value in request.query[:100] if isinstance(value, str)}
+        data = CallData(url=request.url, method="POST", request_headers=headers,
                         request_query=query, request_body=body)
         role = call.role
         signer = getattr(role, "api_id", None) or ANONYMOUS_SIGNER
@@ -130,7 +150,7 @@ class CallbackHook:
             field_name = next((e.field for e in callback.template.expressions if e.kind == "request" and e.field), "")
             self.check(url, callback, field_name)
         state = CallState(self, data, signer)
-        call.extension = state
+        STATE.set(call, state)
         call.before_commit.append(state.flush)
 
     def emit(self, event: str, body: Any) -> str:
@@ -140,8 +160,8 @@ class CallbackHook:
         payload = webhook.encode(body)
         message_id = new_message_id()
         call = current_call()
-        state = None if call is None else call.extension
-        if isinstance(state, CallState):
+        state = None if call is None else STATE.get(call)
+        if state is not None:
             state.events.append((webhook, payload, message_id))
             return message_id
         from ._outbox import enqueue_webhook
@@ -152,29 +172,30 @@ class CallbackHook:
         return message_id
 
     def database(self) -> Any:
-        app = self.api.app
-        app.setup()
-        if app.backend is None or app.backend.database is None:
+        if self._backend is None:
+            self.api.app.setup()
+        if self._backend is None or self._backend.database is None:
             raise ServerError("callbacks and webhooks need the ApiServer's database (the outbox lives there)")
-        return app.backend.database
+        return self._backend.database
 
     @contextlib.asynccontextmanager
-    async def running(self, app: Any) -> AsyncIterator[None]:
+    async def running(self) -> AsyncIterator[None]:
         """The in-process delivery worker, for the app's lifetime (``delivery_worker=True``)."""
-        if not self.api.delivery_worker or app.backend is None or app.backend.database is None:
+        backend = self._backend
+        if not self.api.delivery_worker or backend is None or backend.database is None:
             yield
             return
         from ._worker import DeliveryWorker
 
-        worker = DeliveryWorker(app.backend.database, policy=self.policy)
+        worker = DeliveryWorker(backend.database, policy=self.policy)
         async with worker.in_background():
             yield
 
 
 def queue_callback(callback: Callback, payload: str, url: str | None, message_id: str) -> None:
     call = current_call()
-    state = None if call is None else call.extension
-    if not isinstance(state, CallState):
+    state = None if call is None else STATE.get(call)
+    if state is None:
         raise RuntimeError(
             f"{callback!r}.send() is called inside a method that lists it (callbacks=[...]); "
             "outside an interlink call use interlink.callbacks.Outbox(database).send(url, body)"

@@ -9,12 +9,15 @@ from interlink.identity import Authenticator
 
 from ._access_log import AccessLog
 from ._api import ApiServer, Module
-from ._call import Call
+from ._call import Call, CallSlot, current_call
 from ._event_loop import new_event_loop
+from ._extension import CallHook, Extension
 from ._method import Method
+from ._pipeline import Dispatch, Pipeline, Request
 from ._ratelimit import FailureLimiter
 from ._redaction import RedactCredentials
 from ._site import Site
 
-__all__ = ["AccessLog", "ApiServer", "Authenticator", "Call", "FailureLimiter", "Method", "Module", "RedactCredentials", "Site",
+__all__ = ["AccessLog", "ApiServer", "Authenticator", "Call", "CallHook", "CallSlot", "Dispatch", "Extension",
+           "FailureLimiter", "Method", "Module", "Pipeline", "RedactCredentials", "Request", "Site", "current_call",
            "new_event_loop"]

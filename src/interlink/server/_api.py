@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
     from interlink.identity import Authenticator
 
+    from ._app import ApiApp
+    from ._extension import Extension
     from ._ratelimit import FailureLimiter
     from ._site import Site
 
@@ -93,7 +95,9 @@ class ApiServer:
         self.delivery_worker = delivery_worker
         self.webhooks: dict[str, Any] = {}
         self.call_hook: Any = None
-        self._app: Any = None
+        # What plugs into this server (site pages, callbacks): see server/_extension.py.
+        self.extensions: list[Extension] = []
+        self._app: ApiApp | None = None
 
     def module(self, name: str) -> Module:
         module = self.modules.get(name)
@@ -144,8 +148,7 @@ class ApiServer:
             raise ValueError(f"webhook {event!r} is already declared")
         webhook = self.webhooks[event] = Webhook(event, body=body, summary=summary, description=description)
         self._callbacks_hook()
-        if self._app is not None:
-            self._app._openapi = None
+        self.invalidate()
         return webhook
 
     def emit(self, event: str, body: Any) -> str:
@@ -158,10 +161,24 @@ class ApiServer:
             from interlink.callbacks._calls import CallbackHook
 
             self.call_hook = CallbackHook(self)
+            self.add_extension(self.call_hook)
         return self.call_hook
 
+    def add_extension(self, extension: Extension) -> None:
+        """Plug ``extension`` in (``Site(api)`` and ``Callbacks(api)`` do it for themselves)."""
+        if extension in self.extensions:
+            return
+        self.extensions.append(extension)
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget what was compiled from the registry — each method's dispatch, the OpenAPI
+        document — because an extension changed what it watches or documents."""
+        if self._app is not None:
+            self._app.invalidate()
+
     @property
-    def app(self) -> Any:
+    def app(self) -> ApiApp:
         """The ASGI application, built on first use."""
         if self._app is None:
             from ._app import ApiApp

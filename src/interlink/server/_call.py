@@ -9,13 +9,19 @@ address, and a database session in the call's own transaction.
 when the method returns and rolled back when it raises; the rows it loaded stay readable
 after the commit, for the result. For a plain ``def`` method all of that happens in the
 method's worker thread, never on the event loop.
+
+A Call is also the context its method runs in: ``with call: ...`` makes it the current call
+(``current_call()``) and, on the way out, commits or rolls back. That ``with`` is the one place
+a transaction ends, whichever way the method is run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from interlink.errors import ServerError
 from interlink.identity import DatabaseSessions, Role, User
@@ -23,10 +29,12 @@ from interlink.identity import DatabaseSessions, Role, User
 if TYPE_CHECKING:  # pragma: no cover
     from sqlalchemy.orm import Session
 
-__all__ = ["CURRENT_CALL", "Call", "current_call"]
+__all__ = ["CURRENT_CALL", "Call", "CallSlot", "current_call"]
+
+T = TypeVar("T")
 
 # The call being served, for code that runs inside a method without being handed its Call
-# (``Callback.send``, ``api.emit``). Set only for calls that have a Call at all.
+# (``Callback.send``, ``callbacks.emit``). Set only for calls that have a Call at all.
 CURRENT_CALL: ContextVar[Call | None] = ContextVar("interlink_current_call", default=None)
 
 
@@ -35,8 +43,38 @@ def current_call() -> Call | None:
     return CURRENT_CALL.get()
 
 
+class CallSlot(Generic[T]):
+    """A typed place on every Call for one extension's own state of that call.
+
+    An extension makes one at import time and keeps its per-call object there, so the Call
+    needs to know nothing about it::
+
+        STATE: CallSlot[CallbackState] = CallSlot("callbacks")
+        STATE.set(call, CallbackState(...))      # when the call begins
+        state = STATE.get(call)                  # CallbackState | None
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get(self, call: Call) -> T | None:
+        slots = call._slots
+        return None if slots is None else slots.get(self)
+
+    def set(self, call: Call, value: T) -> None:
+        if call._slots is None:
+            call._slots = {}
+        call._slots[self] = value
+
+    def __repr__(self) -> str:
+        return f"CallSlot({self.name!r})"
+
+
 class Call:
-    __slots__ = ("method", "role", "client", "_database", "_stack", "_session", "response", "before_commit", "extension")
+    __slots__ = ("method", "role", "client", "_database", "_stack", "_session", "response", "before_commit",
+                 "_slots", "_token")
 
     def __init__(self, method: str, role: Role | None, client: str | None, database: DatabaseSessions | None) -> None:
         self.method = method
@@ -44,13 +82,14 @@ class Call:
         self.client = client
         self._database = database
         self._stack: ExitStack | None = None
-        self._session: Any = None
+        self._session: Session | None = None
         # The encoded result, once the method has returned (runtime expressions read it).
         self.response: Any = None
         # Run with the result known, in the transaction, just before it commits (the
         # callbacks' outbox rows are written here).
-        self.before_commit: list[Any] = []
-        self.extension: Any = None  # what a hook (callbacks) keeps for this call
+        self.before_commit: list[Callable[[Call], None]] = []
+        self._slots: dict[CallSlot[Any], Any] | None = None  # extensions' own state (CallSlot)
+        self._token: Token[Call | None] | None = None
 
     @property
     def user(self) -> User | None:
@@ -68,8 +107,22 @@ class Call:
             self._stack = stack
         return self._session
 
+    def __enter__(self) -> Call:
+        self._token = CURRENT_CALL.set(self)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        token, self._token = self._token, None
+        try:
+            self.finish(error)
+        finally:
+            if token is not None:
+                CURRENT_CALL.reset(token)
+
     def finish(self, error: BaseException | None = None) -> None:
-        """Commit (no error) or roll back (error) the transaction, if one was opened."""
+        """Commit (no error) or roll back (error) the transaction, if one was opened; the
+        ``before_commit`` hooks run first, and one that raises rolls everything back."""
         if error is None and self.before_commit:
             hooks, self.before_commit = self.before_commit, []
             try:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._method import Method
 
-__all__ = ["ResultMismatch", "encode_result", "type_name"]
+__all__ = ["ResultMismatch", "encode_result", "result_encoder", "type_name"]
 
 
 class ResultMismatch(Exception):
@@ -53,3 +54,18 @@ def encode_result(method: Method, value: Any) -> Any:
         raise ResultMismatch(
             f"{method.name} returned {_describe(value)}, declared {type_name(method.returns)} ({error})"
         ) from error
+
+
+def result_encoder(method: Method) -> Callable[[Any], Any]:
+    """``encode_result`` for one method, with its encoder looked up once."""
+    encode = method.result.encode
+
+    def encoded(value: Any) -> Any:
+        try:
+            return encode(value)
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            raise ResultMismatch(
+                f"{method.name} returned {_describe(value)}, declared {type_name(method.returns)} ({error})"
+            ) from error
+
+    return encoded
