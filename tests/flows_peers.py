@@ -2,14 +2,16 @@
 
 Each test gets its own source and target (uvicorn threads on random loopback ports; starting
 them costs milliseconds) so counts of requests are the test's own; the OpenID provider is the
-session's (``peers_fixtures.oidc_provider``).
+session's (``peers_fixtures.oidc_provider``). At the end, misbehaving variants of both for the
+hostile-peer tests (``test_hostile_peers_flows.py``).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -59,3 +61,127 @@ def sync_database(tmp_path: Path) -> Any:
     database.migrate()
     yield database
     database.dispose()
+
+
+# -- misbehaving peers ------------------------------------------------------------------------
+# A source and a JSON:API target that answer wrongly on purpose, each a real Starlette app under
+# uvicorn on a random loopback port. Sizes and slowness are tests/hostile_peers.py's (raw
+# sockets); these misbehave in what they say: links in circles, links that never end, creates
+# answered without an id.
+
+
+@dataclass
+class LoopingSource:
+    """A source whose ``next`` links misbehave.
+
+    ``circle``: page 1 → page 2 → page 1 … (absolute links, as Django REST framework writes them);
+    ``endless``: page n → page n + 1 for ever (empty pages after the first); ``single``: one page,
+    no link (a well-behaved source, for the tests of misbehaving targets).
+    """
+
+    mode: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+def looping_source_app(state: LoopingSource) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def customers(request: Request) -> JSONResponse:
+        state.requests.append(str(request.url))
+        page = int(request.query_params.get("page", "1"))
+        following = (2 if page == 1 else 1) if state.mode == "circle" else page + 1
+        next_url = None if state.mode == "single" else str(request.url.include_query_params(page=following))
+        results = state.records if page == 1 or state.mode == "circle" else []
+        return JSONResponse({"count": len(state.records), "next": next_url, "results": results})
+
+    return Starlette(routes=[Route("/api/customers", customers)])
+
+
+@dataclass
+class MisbehavingTarget:
+    """A JSON:API target (no auth) that answers creates and reads wrongly, as configured.
+
+    ``create``: what a ``POST /customers`` gets: ``"ok"``, ``"no-id"`` (201 with a resource
+    without ``id``; the record *is* stored), ``"wrong-type"``, ``"not-json"``.
+    ``links``: ``None``, ``"circle"`` (page 1 → 2 → 1 …) or ``"endless"`` for every collection read.
+    """
+
+    create: str = "ok"
+    links: str | None = None
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    next_id: int = 0
+
+    def paths(self) -> list[str]:
+        return [r.split("?", 1)[0] for r in self.requests]
+
+
+def misbehaving_target_app(state: MisbehavingTarget) -> Any:
+    import json
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    media = "application/vnd.api+json"
+
+    def document(body: Any, status: int = 200) -> Response:
+        return Response(json.dumps(body), status, media_type=media)
+
+    async def collection(request: Request) -> Response:
+        state.requests.append(f"{request.method} {request.url.path}?{request.url.query}")
+        if request.method == "POST":
+            attributes = (json.loads(await request.body()).get("data") or {}).get("attributes") or {}
+            state.next_id += 1
+            id_ = str(state.next_id)
+            state.rows[id_] = attributes
+            if state.create == "not-json":
+                return Response("<html>Created, thank you</html>", 201, media_type="text/html")
+            resource: dict[str, Any] = {"type": "customers", "attributes": attributes}
+            if state.create == "wrong-type":
+                resource.update(type="orders", id=id_)
+            elif state.create != "no-id":
+                resource["id"] = id_
+            return document({"data": resource}, 201)
+        params = request.query_params
+        rows = list(state.rows.items())
+        for key, value in params.items():
+            if key.startswith("filter[") and key.endswith("]"):
+                name, wanted = key[7:-1], set(value.split(","))
+                rows = [(i, a) for i, a in rows if (i if name == "id" else str(a.get(name))) in wanted]
+        page = int(params.get("page[number]", "1"))
+        links: dict[str, Any] = {}
+        if state.links == "circle":
+            links["next"] = f"/customers?page%5Bnumber%5D={2 if page == 1 else 1}"
+        elif state.links == "endless":
+            links["next"] = f"/customers?page%5Bnumber%5D={page + 1}"
+        data = [{"type": "customers", "id": i, "attributes": a} for i, a in rows] if page == 1 else []
+        return document({"data": data, "links": links})
+
+    async def item(request: Request) -> Response:
+        state.requests.append(f"{request.method} {request.url.path}")
+        id_ = request.path_params["id"]
+        if id_ not in state.rows:
+            return document({"errors": [{"status": "404", "title": "Not Found"}]}, 404)
+        attributes = (json.loads(await request.body()).get("data") or {}).get("attributes") or {}
+        state.rows[id_].update(attributes)
+        return document({"data": {"type": "customers", "id": id_, "attributes": state.rows[id_]}})
+
+    return Starlette(routes=[Route("/customers", collection, methods=["GET", "POST"]),
+                             Route("/customers/{id}", item, methods=["PATCH"])])
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` under uvicorn on a random loopback port, for the length of the block."""
+    server = UvicornThread(app)
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()

@@ -144,11 +144,11 @@ class RestSource:
             request = prepare(self.client, "GET", next_url, self.max_page_bytes)
 
     def _page(self, request: Any) -> tuple[Page, str | None]:
-        response = open_answer(self.client, request)
-        if response.is_error:
-            response.close()
-            response.raise_for_status()
         try:
+            response = open_answer(self.client, request)
+            if response.is_error:
+                response.close()
+                response.raise_for_status()
             answer = read_answer(response, self.max_page_bytes)
         except ResponseTooLarge as error:
             raise SourceError(

@@ -175,27 +175,29 @@ class JsonApiTarget:
 
     # -- requests -------------------------------------------------------------------------
     def _read(self, request: Any) -> Answer:
-        response = open_answer(self.client, request)
-        return self._body(response)
-
-    def _body(self, response: Any) -> Answer:
         try:
-            return read_answer(response, self.max_answer_bytes)
+            return read_answer(open_answer(self.client, request), self.max_answer_bytes)
         except ResponseTooLarge as error:
-            raise TargetError(
-                f"{self.type}: the target's answer to {response.request.method} {redact_url(response.request.url)} "
-                f"is larger than {error.limit} bytes (JsonApiTarget(max_answer_bytes=...)); the run stops "
-                "(a create it may have made is adopted by `match` on the next run)") from error
+            raise self._too_large(request, error) from error
+
+    def _too_large(self, request: Any, error: ResponseTooLarge) -> TargetError:
+        return TargetError(
+            f"{self.type}: the target's answer to {request.method} {redact_url(request.url)} is larger than "
+            f"{error.limit} bytes (JsonApiTarget(max_answer_bytes=...)); the run stops (a create it may have "
+            "made is adopted by `match` on the next run)")
 
     def _send(self, method: str, url: str, body: dict[str, Any], policy: RetryPolicy,
               content_type: str = JSONAPI_MEDIA_TYPE) -> Answer:
         headers = {"Content-Type": content_type, "Accept": content_type}
         for attempt in range(1, policy.retries + 2):
             request = prepare(self.client, method, url, self.max_answer_bytes, json=body, headers=headers)
-            response = open_answer(self.client, request)
-            wait = policy.after_status(method, response.status_code, response.headers.get("retry-after"), attempt)
-            if wait is None:
-                return self._body(response)
+            try:
+                response = open_answer(self.client, request)
+                wait = policy.after_status(method, response.status_code, response.headers.get("retry-after"), attempt)
+                if wait is None:
+                    return read_answer(response, self.max_answer_bytes)
+            except ResponseTooLarge as error:
+                raise self._too_large(request, error) from error
             response.close()  # an answer to retry is not read
             self.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
