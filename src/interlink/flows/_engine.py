@@ -173,7 +173,7 @@ class _Batch:
             changed = [link.target_id for sid, item in self.items.items()
                        if (link := links.get(sid)) and link.target_id and link.source_hash != item.hash]
             if changed:
-                self.current = self.target.read(changed)  # type: ignore[arg-type]
+                self.current = self.target.read(changed)
         in_flight = [sid for sid, link in links.items() if link.target_id is None and sid in self.items]
         if in_flight:
             self.adoptable = self.target.find(in_flight)

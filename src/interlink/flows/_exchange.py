@@ -48,12 +48,14 @@ class Answer:
 
 def prepare(client: Any, method: str, url: str, limit: int, **kwargs: Any) -> httpx.Request:
     """The request as the client sends it (its absolute ``url`` is what loop checks compare)."""
-    return client.build_request(method, url, extensions={MAX_RESPONSE_BYTES: limit}, **kwargs)
+    request: httpx.Request = client.build_request(method, url, extensions={MAX_RESPONSE_BYTES: limit}, **kwargs)
+    return request
 
 
 def open_answer(client: Any, request: httpx.Request) -> httpx.Response:
     """Send ``request``; the answer's headers are in, its body still on the wire."""
-    return client.send(request, stream=True)
+    response: httpx.Response = client.send(request, stream=True)
+    return response
 
 
 def read_answer(response: httpx.Response, limit: int) -> Answer:

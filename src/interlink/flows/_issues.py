@@ -78,10 +78,10 @@ def resolve_issue(sync: Sync, issue_id: int, keep: Keep, database: Any | None = 
         if issue.kind == "deleted" or not target_id:
             written, action = {}, "kept"
         else:
-            written = target.read([target_id]).get(target_id)
-            if written is None:
+            current = target.read([target_id]).get(target_id)
+            if current is None:
                 raise TargetError(f"record {target_id} is gone from the target; keep the source's version instead")
-            action = "kept"
+            written, action = current, "kept"
     cursor = sync.source.record_cursor(source) if source else None
     row: dict[str, Any] = {
         "source_id": source_id,

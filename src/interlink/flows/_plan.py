@@ -28,7 +28,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 __all__ = [
     "Action",
@@ -100,8 +100,8 @@ class _Sentinel(enum.Enum):
     NOT_READ = "not_read"  # the run did not read the target (source_wins needs no read)
 
 
-MISSING = _Sentinel.MISSING
-NOT_READ = _Sentinel.NOT_READ
+MISSING: Final = _Sentinel.MISSING
+NOT_READ: Final = _Sentinel.NOT_READ
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,8 @@ def run_flow(sync: Sync, progress: bool = True) -> Counts:
 
     def run() -> Counts:
         _running.set(sync)  # in this run's own context only
-        return asyncio.run(flow_for(sync)(sync.name, progress=progress))
+        counts: Counts = asyncio.run(flow_for(sync)(sync.name, progress=progress))
+        return counts
 
     try:
         asyncio.get_running_loop()

@@ -39,6 +39,7 @@ class SourceError(ValueError):
 
 def parse_page(body: Any, results: str = "results") -> tuple[list[dict[str, Any]], int | None, str | None]:
     """A decoded source page → (records, total or None, next URL or None); SourceError if malformed."""
+    total: Any
     if isinstance(body, list):
         records, total, next_url = body, len(body), None
     elif isinstance(body, dict) and isinstance(body.get(results), list):
