@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from interlink.callbacks import Callback
+from interlink.callbacks import Callback, Callbacks
 from interlink.server import ApiServer, Call
 from interlink.identity import Role
 
@@ -59,16 +59,16 @@ invoice_paid = Callback(
 
 
 def invoice_api(database: Any, *, allowed: str | None = "127.0.0.0/8", delivery_worker: bool = True) -> ApiServer:
-    api = ApiServer(database=database, callback_allowed_networks=allowed, delivery_worker=delivery_worker,
-                    title="Invoices")
+    api = ApiServer(database=database, title="Invoices")
+    callbacks = Callbacks(api, allowed_networks=allowed, delivery_worker=delivery_worker)
     invoices = api.module("invoices")
-    api.webhook("invoice.paid", body=InvoicePaid, summary="An invoice was paid")
+    callbacks.webhook("invoice.paid", body=InvoicePaid, summary="An invoice was paid")
 
     @invoices.method(callbacks=[invoice_paid])
     async def create(rl: Role, invoice: Invoice, callback_url: str, fail: bool = False) -> InvoiceReceived:
         """Create an invoice; the payment is reported to ``callback_url``."""
         await invoice_paid.send(InvoiceEvent(description="Invoice paid", paid=True))
-        api.emit("invoice.paid", InvoicePaid(invoice_id=invoice.id, total=invoice.total))
+        callbacks.emit("invoice.paid", InvoicePaid(invoice_id=invoice.id, total=invoice.total))
         if fail:
             raise ValueError("the method failed after queueing: nothing may be sent")
         return InvoiceReceived(msg="Invoice received")

@@ -25,7 +25,7 @@ from interlink.callbacks import (
     add_endpoint,
     signing_secret,
 )
-from interlink.callbacks import Callback
+from interlink.callbacks import Callback, Callbacks
 from interlink.identity import Role
 from interlink.server import ApiServer
 from interlink.store import create_key, create_role, create_user
@@ -247,7 +247,8 @@ def test_typed_methods_manage_a_roles_own_endpoints(database: Any, live_server: 
     _, key = caller(database, "alice")
     _, other_key = caller(database, "mallory")
     api = invoice_api(database)
-    webhook_methods(api)
+    callbacks = Callbacks.of(api)
+    webhook_methods(callbacks)
     api_url = live_server(api)
 
     def post(name: str, credentials: str, **arguments: Any) -> httpx.Response:
@@ -264,7 +265,7 @@ def test_typed_methods_manage_a_roles_own_endpoints(database: Any, live_server: 
     assert post("list", other_key).json() == []
     assert post("disable", other_key, endpoint=endpoint["api_id"]).json()["error"]["field"] == "endpoint"
     rotated = post("rotate_secret", key, endpoint=endpoint["api_id"], overlap_hours=1).json()
-    api.emit("invoice.paid", InvoicePaid(invoice_id="x", total=1))
+    callbacks.emit("invoice.paid", InvoicePaid(invoice_id="x", total=1))
     got = wait_for(lambda: receiver.received)
     assert verify(got[0]["headers"], got[0]["body"], rotated["secret"])
     assert verify(got[0]["headers"], got[0]["body"], added.json()["secret"])  # the overlap
@@ -369,7 +370,8 @@ def test_concurrent_workers_never_send_a_message_twice(database: Any, live_serve
 
 def test_callback_url_from_the_response_is_evaluated_when_the_method_returns(database: Any, live_server: Any) -> None:
     done = Callback("{$request.body#/hook}/done/{$response.body#/id}", body=dict)
-    api = ApiServer(database=database, callback_allowed_networks="127.0.0.0/8", delivery_worker=False)
+    api = ApiServer(database=database)
+    Callbacks(api, allowed_networks="127.0.0.0/8", delivery_worker=False)
 
     @api.method(module="jobs", callbacks=[done])
     def start(rl: Role, hook: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from callbacks_peers import invoice_api
-from interlink.callbacks import Callback, ExpressionError
+from interlink.callbacks import Callback, Callbacks, ExpressionError
 from interlink.server import ApiServer
 
 
@@ -48,7 +48,8 @@ def test_fastapi_spelling_is_documented_in_the_valid_spelling(tmp_path: Path) ->
 
     with pytest.warns(SyntaxWarning, match=r"\{\$request.query.callback_url\}/invoices/\{\$request.body#/id\}"):
         callback = Callback("{$callback_url}/invoices/{$request.body.id}", body=dict)
-    api = ApiServer(database=f"sqlite:///{tmp_path / 'db.sqlite'}", delivery_worker=False)
+    api = ApiServer(database=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    Callbacks(api, delivery_worker=False)
 
     @api.method(module="invoices", callbacks=[callback])
     def create(id: str, callback_url: str = "") -> str:

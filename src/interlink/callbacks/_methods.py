@@ -1,8 +1,9 @@
 """Typed API methods for a caller to manage its own webhook endpoints::
 
     api = ApiServer(...)
-    api.webhook("invoice.paid", body=InvoicePaid)
-    webhook_methods(api)          # POST /api/webhooks/add, /list, /disable, /rotate_secret
+    callbacks = Callbacks(api)
+    callbacks.webhook("invoice.paid", body=InvoicePaid)
+    webhook_methods(callbacks)    # POST /api/webhooks/add, /list, /disable, /rotate_secret
 
 Each role sees and changes only the endpoints it made; ``add`` and ``rotate_secret`` return
 the endpoint's secret, the one time it is shown.
@@ -11,18 +12,15 @@ the endpoint's secret, the one time it is shown.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from interlink.errors import BadArguments
 from interlink.identity import Role
-from interlink.server import Call
+from interlink.server import ApiServer, Call
 
 from ._addresses import DestinationRefused
+from ._calls import Callbacks
 from ._models import WebhookEndpoint
 from ._outbox import DEFAULT_OVERLAP, add_endpoint, disable_endpoint, find_endpoint, list_endpoints, rotate_endpoint_secret
-
-if TYPE_CHECKING:
-    from interlink.server import ApiServer
 
 __all__ = ["EndpointInfo", "NewSecret", "webhook_methods"]
 
@@ -48,8 +46,12 @@ def _info(endpoint: WebhookEndpoint) -> EndpointInfo:
                         endpoint.disabled_reason, endpoint.description)
 
 
-def webhook_methods(api: ApiServer, module: str = "webhooks", *, requires: tuple[str, ...] = ()) -> None:
-    """Publish ``add``, ``list``, ``disable`` and ``rotate_secret`` under ``module``."""
+def webhook_methods(callbacks: Callbacks | ApiServer, module: str = "webhooks", *, requires: tuple[str, ...] = ()) -> None:
+    """Publish ``add``, ``list``, ``disable`` and ``rotate_secret`` under ``module`` of the
+    callbacks' ApiServer (given an ApiServer: of its Callbacks)."""
+    if isinstance(callbacks, ApiServer):
+        callbacks = Callbacks.of(callbacks)
+    api = callbacks.api
     webhooks = api.module(module)
 
     def own(call: Call, rl: Role, endpoint: str) -> WebhookEndpoint:
@@ -61,14 +63,15 @@ def webhook_methods(api: ApiServer, module: str = "webhooks", *, requires: tuple
     @webhooks.method(name="add", requires=requires)
     def add(rl: Role, call: Call, url: str, events: list[str] | None = None, description: str = "") -> NewSecret:
         """Subscribe ``url`` to ``events`` (none: every event); returns the endpoint's secret, once."""
-        unknown = sorted(set(events or ()) - set(api.webhooks))
+        declared = callbacks.webhooks
+        unknown = sorted(set(events or ()) - set(declared))
         if unknown:
-            raise BadArguments(f"no such event(s): {', '.join(unknown)}; known: {', '.join(sorted(api.webhooks))}", field="events")
+            raise BadArguments(f"no such event(s): {', '.join(unknown)}; known: {', '.join(sorted(declared))}", field="events")
         if len(description) > 200:
             raise BadArguments("at most 200 characters", field="description")
         try:
             endpoint, secret = add_endpoint(call.db, url, events=events or (), role_api_id=rl.api_id,
-                                            description=description, policy=api._callbacks_hook().policy)
+                                            description=description, policy=callbacks.policy)
         except DestinationRefused as error:
             raise BadArguments(str(error), field="url") from None
         return NewSecret(_info(endpoint), secret)

@@ -13,11 +13,12 @@ from ._call import Call, CallSlot, current_call
 from ._event_loop import new_event_loop
 from ._extension import CallHook, Extension
 from ._method import Method
+from ._openapi import OpenApiDocument
 from ._pipeline import Dispatch, Pipeline, Request
 from ._ratelimit import FailureLimiter
 from ._redaction import RedactCredentials
 from ._site import Site
 
 __all__ = ["AccessLog", "ApiServer", "Authenticator", "Call", "CallHook", "CallSlot", "Dispatch", "Extension",
-           "FailureLimiter", "Method", "Module", "Pipeline", "RedactCredentials", "Request", "Site", "current_call",
+           "FailureLimiter", "Method", "Module", "OpenApiDocument", "Pipeline", "RedactCredentials", "Request", "Site", "current_call",
            "new_event_loop"]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ._app import ApiApp
     from ._extension import Extension
     from ._ratelimit import FailureLimiter
-    from ._site import Site
+    from .types import Receive, Scope, Send
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,10 +46,23 @@ class Module:
         return register(function) if function is not None else register
 
 
+# Keywords and attributes that moved to an extension, and what to write instead.
+_MOVED = {
+    "callback_allowed_networks": "interlink.callbacks.Callbacks(api, allowed_networks=...)",
+    "delivery_worker": "interlink.callbacks.Callbacks(api, delivery_worker=...)",
+    "webhook": "callbacks.webhook(...), with callbacks = interlink.callbacks.Callbacks(api)",
+    "emit": "callbacks.emit(...), with callbacks = interlink.callbacks.Callbacks(api)",
+    "webhooks": "callbacks.webhooks, with callbacks = interlink.callbacks.Callbacks(api)",
+    "call_hook": "an extension (api.add_extension; see interlink.server.Extension)",
+}
+
+
 class ApiServer:
     """A site's API: the registry of methods, and the ASGI application that serves them.
 
     ``ApiServer`` is itself an ASGI app (``uvicorn mysite.api:api``); ``interlink serve`` runs it too.
+    Site pages (``Site(api)``) and callbacks (``interlink.callbacks.Callbacks(api)``) are
+    extensions that attach themselves to it (``api.extensions``).
     """
 
     def __init__(
@@ -66,9 +79,12 @@ class ApiServer:
         trusted_proxies: Iterable[str] = (),
         login_limiter: FailureLimiter | None = None,
         login_limits: str | None = None,
-        callback_allowed_networks: str | Iterable[str] | None = None,
-        delivery_worker: bool = True,
+        **moved: object,
     ) -> None:
+        for name in moved:
+            if name in _MOVED:
+                raise TypeError(f"ApiServer({name}=...) moved: use {_MOVED[name]}")
+            raise TypeError(f"ApiServer() got an unexpected keyword argument {name!r}")
         self.methods: dict[str, Method] = {}
         self.modules: dict[str, Module] = {}
         self.database = database
@@ -86,15 +102,6 @@ class ApiServer:
         # Where failed-login counts live: "memory://", "database" or "redis://…" (interlink[redis]);
         # None: the database when there is one, else memory. See server/_ratelimit.py.
         self.login_limits = login_limits
-        # Site pages served with this ApiServer; each is handed its collaborators at startup.
-        self.sites: list[Site] = []
-        # Callbacks and webhooks (interlink.callbacks): networks callbacks may reach besides
-        # public addresses (None: $INTERLINK_CALLBACK_ALLOWED_NETWORKS), whether the app runs a
-        # delivery worker in-process, the declared webhooks, and the hook that serves them.
-        self.callback_allowed_networks = callback_allowed_networks
-        self.delivery_worker = delivery_worker
-        self.webhooks: dict[str, Any] = {}
-        self.call_hook: Any = None
         # What plugs into this server (site pages, callbacks): see server/_extension.py.
         self.extensions: list[Extension] = []
         self._app: ApiApp | None = None
@@ -134,38 +141,17 @@ class ApiServer:
     def add(self, method: Method) -> None:
         if method.name in self.methods:
             raise ValueError(f"method {method.name} is already registered")
-        if method.callbacks:
-            self._callbacks_hook()
         self.methods[method.name] = method
         if self._app is not None:
             self._app.add_method(method)
 
-    def webhook(self, event: str, *, body: Any = Any, summary: str = "", description: str = "") -> Any:
-        """Declare a webhook event (shown under the OpenAPI document's ``webhooks``)."""
-        from interlink.callbacks import Webhook
-
-        if event in self.webhooks:
-            raise ValueError(f"webhook {event!r} is already declared")
-        webhook = self.webhooks[event] = Webhook(event, body=body, summary=summary, description=description)
-        self._callbacks_hook()
-        self.invalidate()
-        return webhook
-
-    def emit(self, event: str, body: Any) -> str:
-        """Queue webhook ``event`` for every endpoint subscribed to it; returns the message id.
-        Inside a method it is written in the call's transaction, else in one of its own."""
-        return self._callbacks_hook().emit(event, body)
-
-    def _callbacks_hook(self) -> Any:
-        if self.call_hook is None:
-            from interlink.callbacks._calls import CallbackHook
-
-            self.call_hook = CallbackHook(self)
-            self.add_extension(self.call_hook)
-        return self.call_hook
+    def path_of(self, method: Method) -> str:
+        """The URL path a method is called at: ``/api/<module>/<function>``."""
+        return f"{self.prefix}/{method.module}/{method.function_name}"
 
     def add_extension(self, extension: Extension) -> None:
-        """Plug ``extension`` in (``Site(api)`` and ``Callbacks(api)`` do it for themselves)."""
+        """Plug ``extension`` in (``Site(api)`` and ``Callbacks(api)`` do it for themselves).
+        Add extensions before the app starts serving: their routes are read when it is built."""
         if extension in self.extensions:
             return
         self.extensions.append(extension)
@@ -186,5 +172,13 @@ class ApiServer:
             self._app = ApiApp(self)
         return self._app
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    if not TYPE_CHECKING:  # hidden from type checkers, which would let any attribute through
+
+        def __getattr__(self, name: str) -> Any:
+            # Only called for a name the server does not have: say where a moved one went.
+            if name in _MOVED:
+                raise AttributeError(f"ApiServer.{name} moved: use {_MOVED[name]}")
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)

@@ -89,7 +89,10 @@ class ApiApp:
         if api.docs:
             routes += docs_routes(api.prefix + "/openapi.json", api.title)
         routes += api.routes
-        self.site = Starlette(routes=routes, lifespan=self.lifespan)
+        # Extensions' routes (site pages) need what the extension is bound to at setup.
+        extension_routes = [route for extension in api.extensions for route in extension.routes()]
+        self.binds_routes = bool(extension_routes)
+        self.site = Starlette(routes=routes + extension_routes, lifespan=self.lifespan)
         self._openapi: bytes | None = None
 
     # -- what the pipeline holds, by the names tests and tools have used ---------------------
@@ -152,6 +155,8 @@ class ApiApp:
             if path.startswith(self.prefix) and path != self.prefix + "openapi.json":
                 await self.call_method(scope, receive, send, path[len(self.prefix) :])
                 return
+            if self.binds_routes and not self.pipeline.ready:  # served without a lifespan
+                await anyio.to_thread.run_sync(self.setup)
         await self.site(scope, receive, send)
 
     async def call_method(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:

@@ -34,7 +34,8 @@ class Method:
         callbacks: typing.Iterable[Any] = (),
     ) -> None:
         self.function = function
-        # interlink.callbacks.Callback objects: documented under the operation, sent with .send()
+        # Callbacks the method may send (interlink.callbacks.Callback): declarations only; the
+        # extension that delivers them (interlink.callbacks.Callbacks) documents and sends them.
         self.callbacks: tuple[Any, ...] = tuple(callbacks)
         self.module = module
         self.function_name = name or function.__name__

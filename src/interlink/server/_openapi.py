@@ -8,6 +8,9 @@ credentials are described only as HTTP schemes (Basic, Bearer) that Swagger UI s
 ``Authorization`` header. The ``authorisation`` field still works (the API-calls specification's
 curl form) and is described in prose, not offered as a field: a field Swagger fills in next to
 its Authorize header would send the key twice.
+
+Extensions add their own parts (callbacks under an operation, top-level webhooks) through
+:class:`OpenApiDocument`, before integers are bounded and the components are set.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._api import ApiServer
     from ._method import Method
+
+__all__ = ["OpenApiDocument", "openapi_document"]
 
 REF = "#/components/schemas/{model}"
 ERROR_SCHEMA = {
@@ -239,44 +244,6 @@ def _operation(method: Method, components: dict[str, Any]) -> dict[str, Any]:
         operation["description"] = description
     if method.requires:
         operation["x-requires-permissions"] = sorted(method.requires)
-    if method.callbacks:
-        operation["callbacks"] = {
-            callback.name: {callback.url: {callback.method.lower(): _outgoing(callback, f"{method.name}.{callback.name}", components)}}
-            for callback in method.callbacks
-        }
-    return operation
-
-
-SIGNATURE_PARAMETERS = [
-    {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"},
-     "description": "The message's id: the same on every attempt; de-duplicate on it"},
-    {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "integer"},
-     "description": "Seconds since 1970 when this attempt was signed"},
-    {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"},
-     "description": "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, space-separated during a secret's rotation"},
-]
-
-
-def _outgoing(message: Any, operation_id: str, components: dict[str, Any]) -> dict[str, Any]:
-    """A callback's or webhook's operation: what this API sends (interlink.callbacks), signed as
-    Standard Webhooks; the receiver answers any 2xx within 15 seconds."""
-    body = _hoist(_rebase_refs(message.body.json_schema()), components)
-    response: dict[str, Any] = {"description": "Received (any 2xx within 15 s; anything else is retried)"}
-    if getattr(message, "response", None) is not None:
-        response["content"] = {"application/json": {"schema": _hoist(_rebase_refs(message.response.json_schema()), components)}}
-    description = message.description or (
-        "Sent by this API, signed as Standard Webhooks with the caller's signing secret, retried until "
-        "the receiver answers 2xx."
-    )
-    operation: dict[str, Any] = {
-        "operationId": operation_id,
-        "description": description,
-        "parameters": SIGNATURE_PARAMETERS,
-        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-        "responses": {"200": response},
-    }
-    if message.summary:
-        operation["summary"] = message.summary
     return operation
 
 
@@ -320,21 +287,45 @@ def _generator() -> Any:
     return DocumentJsonSchema
 
 
+class OpenApiDocument:
+    """The OpenAPI document while it is built, as an extension sees it (``Extension.openapi``).
+
+    ``document`` is the whole document (add top-level keys such as ``webhooks`` to it);
+    ``operation(method)`` the operation of one method (add ``callbacks`` to it); ``schema()``
+    turns a JSON Schema from ``interlink.wire`` into the document's form, its definitions moved
+    to ``components``. Integers are bounded to int64 after the extensions are done.
+    """
+
+    def __init__(self, api: ApiServer, document: dict[str, Any], components: dict[str, Any]) -> None:
+        self.api = api
+        self.document = document
+        self.components = components
+
+    def operation(self, method: Method) -> dict[str, Any]:
+        operation: dict[str, Any] = self.document["paths"][self.api.path_of(method)]["post"]
+        return operation
+
+    def schema(self, json_schema: dict[str, Any]) -> dict[str, Any]:
+        """A wire JSON Schema as the document holds it: ``$defs`` moved under components, and
+        references pointing there."""
+        return _hoist(_rebase_refs(json_schema), self.components)
+
+
 def openapi_document(api: ApiServer) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, Any] = {}
     for method in sorted(api.methods.values(), key=lambda m: m.name):
-        paths[f"{api.prefix}/{method.module}/{method.function_name}"] = {"post": _operation(method, components)}
+        paths[api.path_of(method)] = {"post": _operation(method, components)}
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": api.title, "version": api.version, "description": DESCRIPTION},
-        "paths": _bound_integers(paths),
+        "paths": paths,
     }
-    webhooks = getattr(api, "webhooks", None)
-    if webhooks:
-        document["webhooks"] = _bound_integers({
-            event: {webhook.method.lower(): _outgoing(webhook, f"webhook.{event}", components)}
-            for event, webhook in sorted(webhooks.items())
-        })
+    parts = OpenApiDocument(api, document, components)
+    for extension in api.extensions:
+        extension.openapi(parts)
+    document["paths"] = _bound_integers(document["paths"])
+    if "webhooks" in document:
+        document["webhooks"] = _bound_integers(document["webhooks"])
     document["components"] = {"schemas": _bound_integers(components), "securitySchemes": SECURITY_SCHEMES}
     return document

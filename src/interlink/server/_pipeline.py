@@ -182,8 +182,6 @@ class Pipeline:
             self.backend = backend
             self.limiter.bind(backend.database)  # failed-login counts: database, Redis or memory
             self.authentication = Authentication(backend.authenticator, self.limiter)
-            for site in self.api.sites:
-                site.bind(self.authentication, backend.sessions, self.client_address)
             for extension in self.api.extensions:
                 extension.bind(self, backend)
             self._compile()

@@ -2,12 +2,16 @@
 page's forms need (``csrf_field()``, ``api_url('home/describe_user')``).
 
     api = ApiServer(database=...)
-    site = Site(api, templates="mysite/templates")   # adds /login and /logout to the api
+    site = Site(api, templates="mysite/templates")   # serves /login and /logout beside the api
     site.page("/users", "users.html")                # a page that needs a logged-in user
 
 A form on such a page posts straight to ``/api/<module>/<method>`` with ``{{ csrf_field() }}``
 inside it, the way the API-calls specification's ``{% csrf_token %}`` forms do; the call runs
 as the user's default role. See docs/sites.md.
+
+A Site is an extension of its ApiServer (server/_extension.py): it attaches itself, gives the
+app its routes, and is handed the authentication, the login sessions and the client-address
+rule at startup. It has no other way into the app.
 """
 
 from __future__ import annotations
@@ -27,16 +31,20 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from interlink.errors import ApiError, ServiceUnavailable, TooManyRequests
-from interlink.identity import LoginSessions
+from interlink.identity import Backend, LoginSessions
 
 from ._body import ClientDisconnected, content_type_of, form_pairs, read_body
 from ._csrf import CSRF_FIELD, csrf_matches, csrf_token_for
+from ._extension import Extension
 from ._sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
 if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
     from ._api import ApiServer
     from ._authentication import Authentication
     from ._client_address import ClientAddress
+    from ._pipeline import Pipeline
 
 __all__ = ["Site"]
 
@@ -100,7 +108,7 @@ def _safe_next(value: str | None, default: str) -> str:
     return value
 
 
-class Site:
+class Site(Extension):
     """Login/logout pages and page rendering with session and CSRF helpers."""
 
     def __init__(
@@ -141,22 +149,27 @@ class Site:
         )
         self.env.globals.update(api_url=self.api_url, site_title=self.title,
                                 login_url=login_path, logout_url=logout_path)
-        api.routes += [
+        self._routes: list[BaseRoute] = [
             Route(login_path, self.secured(self.login), methods=["GET", "POST"]),
             Route(logout_path, self.secured(self.logout), methods=["POST"]),
         ]
-        api.sites.append(self)
         self._authentication: Authentication | None = None
         self._sessions: LoginSessions | None = None
         self._client_address: ClientAddress | None = None
+        api.add_extension(self)
 
-    def bind(self, authentication: Authentication, sessions: LoginSessions | None, client_address: ClientAddress) -> None:
-        """Called by the ApiServer at startup with what logins need; a site has no way into the app."""
-        self._authentication = authentication
-        self._sessions = sessions
-        self._client_address = client_address
+    # -- the extension seam ---------------------------------------------------------------
+
+    def bind(self, pipeline: Pipeline, backend: Backend) -> None:
+        """At startup: what logins need (the app sets itself up before serving these pages)."""
+        self._authentication = pipeline.authentication
+        self._sessions = sessions = backend.sessions
+        self._client_address = pipeline.client_address
         if sessions is not None and self.session_lifetime is not None:
             sessions.lifetime = self.session_lifetime  # type: ignore[attr-defined]
+
+    def routes(self) -> list[BaseRoute]:
+        return self._routes
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -186,14 +199,9 @@ class Site:
 
         return with_headers
 
-    def _ready(self) -> None:
-        if self._authentication is None:
-            self.api.app.setup()  # idempotent; normally done at startup, which binds this site
-
     async def current_role(self, request: Request) -> Any:
         """The logged-in user's default role, or None."""
         token = request.cookies.get(SESSION_COOKIE)
-        self._ready()
         sessions = self._sessions
         if not token or sessions is None:
             return None
@@ -237,7 +245,7 @@ class Site:
                     extra = await extra
             return self.render(request, template, role, **extra)
 
-        self.api.routes.append(Route(path, self.secured(endpoint), methods=["GET"]))
+        self._routes.append(Route(path, self.secured(endpoint), methods=["GET"]))
 
     # -- login and logout -----------------------------------------------------------------
 
@@ -254,7 +262,6 @@ class Site:
             return self._login_form(request, next_path, "CSRF token missing or wrong: reload the page and try again.", 403)
         username = str(form.get("username") or "")
         password = str(form.get("password") or "")
-        self._ready()
         assert self._authentication is not None and self._client_address is not None
         sessions = self._sessions
         if sessions is None:
@@ -298,7 +305,6 @@ class Site:
         if token:
             if not csrf_matches(token, str(form.get(CSRF_FIELD) or "")):
                 return HTMLResponse("CSRF token missing or wrong", status_code=403)
-            self._ready()
             if self._sessions is not None:
                 await anyio.to_thread.run_sync(self._sessions.end, token)
         response = RedirectResponse(self.login_path, 303)
