@@ -118,11 +118,8 @@ PRIVATE_IMPORTS_TODAY = {
     # The server/store/callbacks reshape (one call pipeline with an extension seam; the store
     # owns every table) moves these: callbacks plug in through the seam and ask the store's
     # public names; the rate limiter asks the Backend for its counters.
-    ("interlink.callbacks._models", "interlink.store._encryption"),
-    ("interlink.callbacks._models", "interlink.store._models"),
     ("interlink.callbacks._outbox", "interlink.store._models"),
     ("interlink.callbacks._worker", "interlink.store._models"),
-    ("interlink.server._ratelimit", "interlink.store._login_attempts"),
     # The CLI's commands, which follow those packages' new public names in the same reshape.
     ("interlink.cli._callbacks", "interlink.store._encryption"),
     ("interlink.cli._serve", "interlink.server._access_log"),

@@ -2,20 +2,22 @@
 
 ``Role`` and ``User`` are the plain types a method's signature names (``def m(rl: Role, …)``);
 the store's SQLAlchemy classes subclass them, so the server can recognise a role parameter,
-and a test can hand in any role, without importing SQLAlchemy. ``Authenticator`` and
-``LoginSessions`` are everything the server asks of a credential store: the server talks to
-the store only through them (``interlink.store`` implements both; ``MemoryKeys`` implements
-the first for tests and benchmarks).
+and a test can hand in any role, without importing SQLAlchemy. ``Authenticator``,
+``LoginSessions`` and ``Counters`` are everything the server asks of a store, handed over in
+one ``Backend`` at startup: the server talks to the store only through them
+(``interlink.store`` implements all three; ``MemoryKeys`` implements the first for tests and
+benchmarks).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from interlink.wire import Model
 
-__all__ = ["Authenticator", "Backend", "DatabaseSessions", "LoginSessions", "Role", "User"]
+__all__ = ["Authenticator", "Backend", "Counters", "DatabaseSessions", "LoginSessions", "Role", "User"]
 
 
 class User(Model):
@@ -66,6 +68,21 @@ class LoginSessions(Protocol):
     async def role_for(self, token: str) -> Role | None: ...
 
 
+class Counters(Protocol):
+    """Counts shared by every worker process (failed logins): a fixed window per bucket,
+    started by the bucket's first hit. The store keeps them in its database."""
+
+    async def hit(self, bucket: str, window: float) -> tuple[int, float]:
+        """Add one, atomically; the count after it and the seconds until the window ends."""
+        ...
+
+    async def peek(self, bucket: str) -> tuple[int, float]:
+        """The current count (0 when none or expired) and the seconds left in its window."""
+        ...
+
+    async def clear(self, bucket: str) -> None: ...
+
+
 @runtime_checkable
 class DatabaseSessions(Protocol):
     """A database that opens transactions: ``with database.session() as s: …`` commits on
@@ -76,13 +93,14 @@ class DatabaseSessions(Protocol):
 
 class Backend:
     """What a server is given at startup: an authenticator, and, with a database, the login
-    sessions, the database itself (for ``Call.db``) and a loader of models by ``api_id``.
+    sessions, the database itself (for ``Call.db``), a loader of models by ``api_id`` and the
+    counters failed logins are counted in (shared by every worker on the database).
 
     ``interlink.store.open_backend(database)`` builds one on the store; an ``ApiServer`` given only an
     authenticator (``MemoryKeys`` in tests) gets one without a database.
     """
 
-    __slots__ = ("authenticator", "sessions", "database", "load_model")
+    __slots__ = ("authenticator", "sessions", "database", "load_model", "counters")
 
     def __init__(
         self,
@@ -90,9 +108,11 @@ class Backend:
         *,
         sessions: LoginSessions | None = None,
         database: DatabaseSessions | None = None,
-        load_model: Any = None,
+        load_model: Callable[[type, str], Any] | None = None,
+        counters: Counters | None = None,
     ) -> None:
         self.authenticator = authenticator
         self.sessions = sessions
         self.database = database
         self.load_model = load_model
+        self.counters = counters

@@ -180,7 +180,7 @@ class Pipeline:
                 return
             backend = open_backend(self.api)
             self.backend = backend
-            self.limiter.bind(backend.database)  # failed-login counts: database, Redis or memory
+            self.limiter.bind(backend.counters)  # failed-login counts: the backend's, Redis or memory
             self.authentication = Authentication(backend.authenticator, self.limiter)
             for extension in self.api.extensions:
                 extension.bind(self, backend)

@@ -40,11 +40,12 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 
 from interlink.errors import ServiceUnavailable, TooManyRequests
+from interlink.identity import Counters
 
 logger = logging.getLogger("interlink.server")
 
@@ -58,20 +59,6 @@ class LoginLimited(TooManyRequests):
     def __init__(self, message: str, retry_after: float) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
         super().__init__(f"{message}; try again in {self.retry_after} s", status=429)
-
-
-class Counters(Protocol):
-    """Where counts live: a fixed window per bucket, started by the bucket's first hit."""
-
-    async def hit(self, bucket: str, window: float) -> tuple[int, float]:
-        """Add one, atomically; the count after it and the seconds until the window ends."""
-        ...
-
-    async def peek(self, bucket: str) -> tuple[int, float]:
-        """The current count (0 when none or expired) and the seconds left in its window."""
-        ...
-
-    async def clear(self, bucket: str) -> None: ...
 
 
 class MemoryCounters:
@@ -189,21 +176,20 @@ class LimitsCounters:
 FULL = 2**31  # the count a full MemoryCounters answers for a new bucket: over every limit
 
 
-def counters_from(storage: str | Counters | None, database: Any = None) -> Counters:
-    """``"memory://"``, ``"database"`` (needs ``database``), a ``limits`` URI such as
-    ``"redis://host:6379"``, a Counters object, or None: the database if any, else memory."""
+def counters_from(storage: str | Counters | None, backend_counters: Counters | None = None) -> Counters:
+    """``"memory://"``, ``"database"`` (the backend's counters: the store's database), a
+    ``limits`` URI such as ``"redis://host:6379"``, a Counters object, or None: the backend's
+    counters if it has any, else memory."""
     if storage is None:
-        storage = "memory://" if database is None else "database"
+        storage = "memory://" if backend_counters is None else "database"
     if not isinstance(storage, str):
         return storage
     if storage == "memory://":
         return MemoryCounters()
     if storage == "database":
-        if database is None:
+        if backend_counters is None:
             raise ValueError('login_limits="database" needs an ApiServer with a database')
-        from interlink.store._login_attempts import DatabaseCounters
-
-        return DatabaseCounters(database)
+        return backend_counters
     return LimitsCounters(storage)
 
 
@@ -268,13 +254,14 @@ class FailureLimiter:
         self.shared: Counters | None = None if storage is None or isinstance(storage, str) else storage
         self._verifying: anyio.Semaphore | None = None
 
-    def bind(self, database: Any = None) -> None:
-        """Choose the shared counters (at server start-up, when the database is known)."""
+    def bind(self, backend_counters: Counters | None = None) -> None:
+        """Choose the shared counters (at server start-up, when the backend is open and its
+        counters — the store's database — are known)."""
         if self.shared is None:
-            if self._storage == "memory://" or (self._storage is None and database is None):
+            if self._storage == "memory://" or (self._storage is None and backend_counters is None):
                 self.shared = MemoryCounters(self._clock, self.local.max_tracked, self.local.protect_from)
             else:
-                self.shared = counters_from(self._storage, database)
+                self.shared = counters_from(self._storage, backend_counters)
 
     @property
     def active(self) -> bool:

@@ -14,6 +14,7 @@ from interlink.identity import Authenticator
 from interlink.store._authenticators import KeyAuthenticator, MemoryKeys
 from interlink.store._backend import open_backend
 from interlink.store._login_attempts import DatabaseCounters, LoginAttempt
+from interlink.store._outbox import DeliveryAttempt, OutboxMessage, SigningSecret, WebhookEndpoint
 from interlink.store._sessions import SessionStore, end_sessions
 from interlink.store._database import (
     DATABASE_URL_ENV,
@@ -79,7 +80,11 @@ __all__ = [
     "save_sync_cursor",
     "save_sync_links",
     "DatabaseCounters",
+    "DeliveryAttempt",
     "LoginAttempt",
+    "OutboxMessage",
+    "SigningSecret",
+    "WebhookEndpoint",
     "SessionStore",
     "end_sessions",
     "open_backend",

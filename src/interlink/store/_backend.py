@@ -1,4 +1,5 @@
-"""The store as a server's backend: one database, its key authenticator, its login sessions."""
+"""The store as a server's backend: one database, its key authenticator, its login sessions,
+its model loader and its failed-login counters."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from interlink.identity import Authenticator, Backend
 from interlink.store._authenticators import KeyAuthenticator
 from interlink.store._database import Database
+from interlink.store._login_attempts import DatabaseCounters
 from interlink.store._operations import load_model
 from interlink.store._sessions import SessionStore
 
@@ -30,4 +32,5 @@ def open_backend(database: Database | str | None, *, authenticator: Authenticato
         sessions=SessionStore(database),
         database=database,
         load_model=load,
+        counters=DatabaseCounters(database),
     )

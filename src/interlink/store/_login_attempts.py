@@ -38,7 +38,8 @@ class LoginAttempt(Base):
 
 
 class DatabaseCounters:
-    """The ``Counters`` of interlink.server's limiter, on an interlink Database."""
+    """The ``Counters`` (``interlink.identity``) the server's failed-login limiter gets from the
+    store's ``Backend``, on an interlink Database."""
 
     def __init__(self, database: Database, clock: Callable[[], float] = time.time,
                  purge_every: float = 60.0) -> None:

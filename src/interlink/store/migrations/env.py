@@ -3,6 +3,10 @@
 Run programmatically by ``Database.migrate()``, which passes an open connection in
 ``config.attributes["connection"]``; with the ``alembic`` command line the URL comes from
 the config's ``sqlalchemy.url`` or ``$INTERLINK_DATABASE_URL``.
+
+The target is ``interlink.store``'s metadata, which holds every interlink table — users to the
+callback outbox, sync state and login counts — whatever else was imported, so autogenerate
+compares all of them (``revision --autogenerate`` with ``Database.alembic_config()``).
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from interlink.settings import Settings
-from interlink.store._database import VERSION_TABLE
-from interlink.store._models import Base, UTCDateTime
+from interlink.store import VERSION_TABLE, Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,6 +32,7 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     # The database may hold a site's own tables: autogenerate must never propose dropping them.
+    # Every interlink table is in the metadata (the store owns them all), so none is hidden.
     if type_ == "table":
         return name in target_metadata.tables
     return True
