@@ -122,7 +122,6 @@ PRIVATE_IMPORTS_TODAY = {
     ("interlink.callbacks._worker", "interlink.store._models"),
     # The CLI's commands, which follow those packages' new public names in the same reshape.
     ("interlink.cli._callbacks", "interlink.store._encryption"),
-    ("interlink.cli._serve", "interlink.server._access_log"),
     ("interlink.cli._services", "interlink.store._encryption"),
     ("interlink.cli._services", "interlink.store._services"),
     ("interlink.cli._sync", "interlink.flows._issues"),

@@ -78,7 +78,7 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
         uvicorn.run("interlink.cli._serve:worker_app", factory=True, host=host, port=port, workers=workers,
                     reload=reload, log_level="info", proxy_headers=False, access_log=False, loop=LOOPS[loop])
     else:
-        from interlink.server._access_log import AccessLog
+        from interlink.server import AccessLog
 
         uvicorn.run(AccessLog(app) if access_log else app, host=host, port=port, log_level="info",
                     proxy_headers=False, access_log=False, loop=LOOPS[loop])
@@ -103,7 +103,7 @@ def _configure(app: Any, max_body_size: int | None, database_url: str | None) ->
 
 def worker_app() -> Any:
     """The app of each uvicorn worker process (and of each reload): the target, behind the access log."""
-    from interlink.server._access_log import AccessLog
+    from interlink.server import AccessLog
 
     app = load_target(os.environ[TARGET_ENV])
     size = os.environ.get(MAX_BODY_SIZE_ENV)
