@@ -78,6 +78,84 @@ def test_a_sync_declaration_refuses_what_cannot_work() -> None:
         Sync("a", source=source, transform=dict, target=target, conflict="newest", register=False)
     with pytest.raises(ValueError, match="sync name"):
         Sync("Not A Name", source=source, transform=dict, target=target, register=False)
+    # The protocols are checked when the sync is declared, not half-way through its first run.
+    with pytest.raises(TypeError, match="client, pages"):
+        Sync("a", source=object(), transform=dict, target=target, register=False)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="write_atomic"):
+        Sync("a", source=source, transform=dict, target=object(), register=False)  # type: ignore[arg-type]
+
+
+class ListSource:
+    """A source of in-memory records: the Source protocol written by a user."""
+
+    client = None
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+
+    def pages(self, since: Any) -> Any:
+        from interlink.flows import Page
+
+        records = sorted((r for r in self.records if since is None or r["at"] >= since), key=lambda r: r["at"])
+        yield Page(records, len(records))
+
+    def record_id(self, record: dict[str, Any]) -> str:
+        return str(record["key"])
+
+    def record_cursor(self, record: dict[str, Any]) -> Any:
+        return record["at"]
+
+
+class DictTarget:
+    """A target kept in a dict: the Target protocol written by a user, without Atomic Operations."""
+
+    client, match, updated, batch_size = None, "key", None, 10
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def create(self, attributes: dict[str, Any]) -> Any:
+        from interlink.flows import WriteResult
+
+        target_id = f"t{len(self.rows) + 1}"
+        self.rows[target_id] = dict(attributes)
+        return WriteResult(True, 201, target_id, dict(attributes))
+
+    def update(self, target_id: str, attributes: dict[str, Any]) -> Any:
+        from interlink.flows import WriteResult
+
+        self.rows[target_id].update(attributes)
+        return WriteResult(True, 200, target_id, dict(self.rows[target_id]))
+
+    def read(self, target_ids: Any) -> dict[str, dict[str, Any]]:
+        return {i: self.rows[i] for i in target_ids if i in self.rows}
+
+    def find(self, source_ids: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+        return {a["key"]: (i, a) for i, a in self.rows.items() if a["key"] in set(source_ids)}
+
+    def supports_atomic(self) -> bool:
+        return False
+
+    def write_atomic(self, operations: Any) -> Any:
+        raise AssertionError("not offered")
+
+
+def test_a_declaration_does_no_io_and_any_source_and_target_of_the_protocols_run(tmp_path: Any) -> None:
+    from interlink.flows import Source, Target, store_of
+
+    source, target = ListSource([{"key": 1, "name": "a", "at": "1"}, {"key": 2, "name": "b", "at": "2"}]), DictTarget()
+    assert isinstance(source, Source) and isinstance(target, Target)
+    path = tmp_path / "state.db"
+    sync = Sync("listed", source=source, transform=lambda r: {"name": r["name"]}, target=target,
+                database=f"sqlite:///{path}", register=False)
+    assert not path.exists() and sync.store == f"sqlite:///{path}"  # declared, not opened
+    counts = run_sync(sync)
+    assert (counts.read, counts.created) == (2, 2) and path.exists()
+    assert sorted((a["key"], a["name"]) for a in target.rows.values()) == [("1", "a"), ("2", "b")]
+    source.records[0].update(name="A", at="3")
+    assert (run_sync(sync).updated, store_of(sync) is store_of(sync)) == (1, True)  # opened once
+    with store_of(sync).session() as session:
+        assert get_sync_state(session, "listed").cursor == {"value": "3"}
 
 
 json_values = st.recursive(

@@ -75,10 +75,13 @@ def test_sync_run_is_a_prefect_flow_with_a_summary_artifact(prefect_env: dict[st
                                                              sync_database: Any, capsys: Any) -> None:
     import httpx
 
+    from interlink.flows import registered
+
     seed_source(peers, 60)
-    sync = make_sync(peers, sync_database)
+    sync = make_sync(peers, sync_database)  # not registered: the flow is handed the object itself
     counts = sync.run()
     assert (counts.read, counts.created) == (60, 60) and len(peers.customers()) == 60
+    assert "customers" not in registered()  # running a sync declares nothing
     out = capsys.readouterr().out
     assert "sync customers" in out and "created" in out and "60" in out
 
