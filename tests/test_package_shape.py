@@ -64,8 +64,6 @@ UNEXPORTED = {
     # interlink/__init__.py: the lazy loader's annotations; the identity-types change edits it.
     ("interlink", "Any"),
     ("interlink", "TYPE_CHECKING"),
-    # the lazy __getattr__ of this package, reshaped by the flows change.
-    ("interlink.flows", "Any"),
 }
 
 

@@ -30,9 +30,8 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError(f"interlink.flows needs the flows extra ({error}): pip install 'interlink[flows]'") from error
 
-from typing import Any
-
 from interlink.flows._engine import Counts, load_batch as load_records, prefetch, run_sync, store_of
+from interlink.flows._issues import IssueNotFound, Resolution, resolve_issue, retry_quarantined
 from interlink.flows._plan import (
     CONFLICT_RULES,
     MISSING,
@@ -74,6 +73,10 @@ __all__ = [
     "prefetch",
     "find_sync",
     "registered",
+    "resolve_issue",
+    "retry_quarantined",
+    "IssueNotFound",
+    "Resolution",
     "decide",
     "record_hash",
     "Action",
@@ -96,7 +99,7 @@ __all__ = [
 _PREFECT_NAMES = {"run_flow", "extract_pages", "load_batch", "advance_cursor", "interlink_sync"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _PREFECT_NAMES:
         from interlink.flows import _prefect
 
