@@ -121,6 +121,14 @@ def test_a_declared_huge_answer_is_refused_before_its_body_is_read() -> None:
     assert timer.seconds < 1
 
 
+def test_an_answer_over_the_bound_is_not_asked_for_again() -> None:
+    # A retry would get the same answer: the bound is final, unlike a timeout.
+    with huge_body(2 * MiB) as url:
+        with pytest.raises(ResponseTooLarge):
+            APIClient(url, {"max_response_size": MiB, "retries": 3}).get("x")
+    assert len(url.requests_seen) == 1
+
+
 def test_the_client_option_sets_the_bound_and_none_lifts_it() -> None:
     with huge_body(2 * MiB, declare_length=False) as url:
         with pytest.raises(ResponseTooLarge):

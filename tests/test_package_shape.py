@@ -122,7 +122,6 @@ PRIVATE_IMPORTS_TODAY = {
     ("interlink.cli._callbacks", "interlink.store._encryption"),
     ("interlink.cli._services", "interlink.store._encryption"),
     ("interlink.cli._services", "interlink.store._services"),
-    ("interlink.cli._sync", "interlink.flows._issues"),
     ("interlink.cli._webhooks", "interlink.store._encryption"),
     ("interlink.cli._worker", "interlink.store._encryption"),
     # The rest split into interlink.rest.client and interlink.rest.server, which builds the

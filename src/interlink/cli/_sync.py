@@ -162,7 +162,7 @@ def conflicts(name: str | None, kind: str, as_json: bool, resolve_id: int | None
 
 
 def _resolve(issue_id: int, keep: str, name: str | None, modules: tuple[str, ...]) -> None:
-    from interlink.flows._issues import IssueNotFound, resolve_issue
+    from interlink.flows import IssueNotFound, resolve_issue
     from interlink.store import SyncIssue
 
     with state().database().session() as session:
@@ -187,7 +187,7 @@ def _resolve(issue_id: int, keep: str, name: str | None, modules: tuple[str, ...
               help="Import MODULE first (it declares the sync); repeatable.")
 def retry(name: str, modules: tuple[str, ...]) -> None:
     """Send the quarantined records of the sync NAME again (after fixing the data or transform)."""
-    from interlink.flows._issues import retry_quarantined
+    from interlink.flows import retry_quarantined
 
     declared = _declared(name, modules)
     try:

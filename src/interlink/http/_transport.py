@@ -47,7 +47,7 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 import httpx
 
-from interlink.http._bounds import DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, AsyncBoundedTransport, BoundedTransport
+from interlink.http._bounds import DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES, AsyncBoundedTransport, BoundedTransport, ResponseTooLarge
 from interlink.http._retry import RetryPolicy
 
 __all__ = ["RetryTransport", "AsyncRetryTransport", "TOKEN_REQUEST", "TOKEN_ANSWER_BYTES", "ROUTE", "Route"]
@@ -246,8 +246,8 @@ class _RetryingPool:
         return inners
 
     def _wait_after_error(self, request: httpx.Request, error: Exception, attempt: int) -> float | None:
-        if _certificate_refused(error):
-            return None  # a certificate that fails verification will fail again: no retry
+        if _certificate_refused(error) or isinstance(error, ResponseTooLarge):
+            return None  # a refused certificate or an answer over the bound would be again: no retry
         return self.policy.after_error(request.method, not isinstance(error, _CONNECT_ERRORS), attempt)
 
     def _wait_or_keep(
