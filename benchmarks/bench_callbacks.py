@@ -12,6 +12,13 @@ signed payloads to the same receiver with the same concurrency.
   are all inside the figure.
 
 Each configuration runs ``ROUNDS`` times, interleaved; tables show medians.
+
+Fair delivery: ``DRIPPERS`` receivers (as many as a worker's default concurrency) that answer
+one byte every 0.5 s, in a process of their own, and the healthy receiver above. Two messages
+per dripping receiver are queued, then one to the healthy receiver, for one ``interlink worker``
+with its default settings (concurrency 32, deadline 15 s, poll 0.5 s) on a database of its own;
+timed from the commit until the healthy message is recorded delivered. First when the worker
+has not met the dripping receivers yet, then again once it has.
 """
 
 from __future__ import annotations
@@ -43,6 +50,31 @@ async def receive(request):
     return Response(b'{"ok":true}', media_type="application/json")
 
 app = Starlette(routes=[Route("/{path:path}", receive, methods=["POST"])])
+"""
+
+DRIPPERS = 32
+DRIPPER = """
+import asyncio, sys
+
+async def drip(reader, writer):
+    try:
+        await reader.readuntil(b"\\r\\n\\r\\n")
+        writer.write(b"HTTP/1.1 200 OK\\r\\nX-Slow: ")
+        while True:
+            await asyncio.sleep(0.5)
+            writer.write(b"a")
+            await writer.drain()
+    except Exception:
+        pass
+    finally:
+        writer.close()
+
+async def main(count):
+    servers = [await asyncio.start_server(drip, "127.0.0.1", 0) for _ in range(count)]
+    print(" ".join(str(s.sockets[0].getsockname()[1]) for s in servers), flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main(int(sys.argv[1])))
 """
 
 
@@ -112,6 +144,42 @@ def _outbox(database: object, url: str) -> float:
         time.sleep(0.05)
 
 
+def _drip_latency(database: object, healthy: str, drippers: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds until the healthy receiver's message is delivered, queued behind two messages
+    to each dripping receiver: when the worker meets them first, and once it knows them."""
+    from sqlalchemy import select
+
+    from interlink.callbacks import OutboxMessage
+    from interlink.callbacks._outbox import enqueue_callback
+
+    command = [str(Path(sys.executable).parent / "interlink"), "--database", database.url, "worker"]  # type: ignore[attr-defined]
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)  # started and idle
+        out = []
+        for round_ in range(2):
+            with database.session() as session:  # type: ignore[attr-defined]
+                for n, url in enumerate(drippers):
+                    for m in range(2):
+                        enqueue_callback(session, f"{url}/drip/{round_}/{n}/{m}", PAYLOAD, signer="bench")
+                message_id = enqueue_callback(session, f"{healthy}/healthy/{round_}", PAYLOAD, signer="bench").message_id
+            started = time.perf_counter()
+            while True:
+                with database.session() as session:  # type: ignore[attr-defined]
+                    state = session.scalar(select(OutboxMessage.state).where(OutboxMessage.message_id == message_id))
+                if state == "delivered":
+                    out.append(time.perf_counter() - started)
+                    break
+                if time.perf_counter() - started > 120:
+                    out.append(float("inf"))
+                    break
+                time.sleep(0.05)
+        return out[0], out[1]
+    finally:
+        worker.kill()  # its attempts in flight would run to their deadline first
+        worker.wait(10)
+
+
 def _workers(url: str, count: int, concurrency: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     command = [str(Path(sys.executable).parent / "interlink"), "--database", url, "worker",
                "--concurrency", str(concurrency), "--poll", "0.05"]
@@ -161,6 +229,7 @@ def run() -> str:
     processes: list[subprocess.Popen[bytes]] = []
     pg_name = f"interlink_bench_callbacks_{os.getpid()}"
     results: dict[str, list[float]] = {"plain": [], "sqlite": [], "postgres": []}
+    dripping: dict[str, tuple[float, float]] = {}
     try:
         _wait_http(url + "/warm")
         sqlite = Database(f"sqlite:///{tmp / 'outbox.db'}")
@@ -180,6 +249,23 @@ def run() -> str:
             results["sqlite"].append(_outbox(sqlite, url))
             if postgres is not None:
                 results["postgres"].append(_outbox(postgres, url))
+        for process in processes:
+            process.terminate()
+        dripper = subprocess.Popen([sys.executable, "-c", DRIPPER, str(DRIPPERS)], stdout=subprocess.PIPE)
+        processes.append(dripper)
+        assert dripper.stdout is not None
+        drippers = [f"http://127.0.0.1:{port}" for port in dripper.stdout.readline().decode().split()]
+        drip_sqlite = Database(f"sqlite:///{tmp / 'dripping.db'}")
+        drip_sqlite.migrate()
+        dripping["SQLite"] = _drip_latency(drip_sqlite, url, drippers, env)
+        if pg_url is not None:
+            drip_pg_url = _postgres(pg_name + "_drip")
+            if drip_pg_url is not None:
+                drip_pg = Database(drip_pg_url)
+                drip_pg.migrate()
+                dripping["PostgreSQL"] = _drip_latency(drip_pg, url, drippers, env)
+                drip_pg.dispose()
+                _drop_postgres(pg_name + "_drip")
     finally:
         for process in processes:
             process.terminate()
@@ -203,6 +289,8 @@ def run() -> str:
                     f"| {pg_rate:,.0f} | {pg_rate / plain:.0%} |")
     else:
         rows.append("| outbox on PostgreSQL | not measured: no server answered | |")
+    drip_rows = [f"| {name}, receivers not met yet | {first:.1f} s |\n| {name}, receivers known to drip | {known:.2f} s |"
+                 for name, (first, known) in dripping.items()]
     return (
         "## Callback delivery\n\n"
         f"{MESSAGES} signed messages to a loopback receiver (uvicorn, answers 200), median of {ROUNDS} interleaved rounds; "
@@ -212,7 +300,14 @@ def run() -> str:
         "as the worker) and shares the machine's cores with the receiver. The worker claims and records "
         "with Core SQL in batches, in a thread, so the database's share of the GIL is small; one SQLite "
         "worker is one process like the plain loop, while two PostgreSQL workers are two processes and "
-        "can pass the single-process loop.\n"
+        "can pass the single-process loop.\n\n"
+        f"Healthy receiver's latency while {DRIPPERS} receivers drip (one byte every 0.5 s): one `interlink worker` "
+        f"with its default settings (concurrency 32, deadline 15 s, poll 0.5 s), two messages per dripping receiver "
+        "queued before the healthy one; from the commit until it is recorded delivered.\n\n"
+        "| database, dripping receivers | healthy message delivered after |\n| --- | ---: |\n" + "\n".join(drip_rows) + "\n\n"
+        "The first time, each dripping receiver gets one slot (a receiver not met yet has one until it answers) and "
+        "they fill the worker until the deadline; then they are slow, claimed after every other receiver and held to "
+        "half the slots, so the healthy message goes out at once.\n"
     )
 
 

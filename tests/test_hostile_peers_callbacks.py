@@ -335,3 +335,37 @@ def test_prompt_receivers_are_claimed_first_and_slow_ones_last(database: Any) ->
     assert leased == sorted(claimed)
     # Slow ones: one slot each, half the slots together (3 of 6), after everyone else.
     assert delivery.claim(5) == []
+
+
+def test_a_failed_claim_counts_no_attempt(database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim whose transaction fails leases nothing, and leaves the destination's slots as
+    they were (else the destination would look busy, or slow, for ever)."""
+    from interlink.callbacks import _worker
+
+    Outbox(database, allowed_networks=LOOPBACK).send("http://a.example/1", {})
+    delivery = worker(database)
+
+    def unavailable(*args: Any, **kwargs: Any) -> list[str]:
+        raise RuntimeError("the secrets could not be read")
+
+    monkeypatch.setattr(_worker, "live_signing_secrets", unavailable)
+    with pytest.raises(RuntimeError):
+        delivery.claim(4)
+    [message] = rows(database)
+    assert message.locked_until is None
+    later = time.monotonic() + 60
+    assert delivery.destinations.may_start("http://a.example:80", later, slow_too=False)
+    assert not delivery.destinations.slow("http://a.example:80", later)
+
+
+def test_prompt_receivers_go_first_even_past_the_claims_window(database: Any) -> None:
+    """Many receivers not met yet were due before a prompt receiver's message: the claim still
+    finds that message, however far on it is, and sends it first."""
+    outbox = Outbox(database, allowed_networks=LOOPBACK)
+    for n in range(40):
+        outbox.send(f"http://new{n}.example/hook", {})
+    outbox.send("http://prompt.example/hook", {})
+    delivery = worker(database, concurrency=2)
+    delivery.destinations.started("http://prompt.example:80", "http://prompt.example", 0.0)
+    delivery.destinations.finished("http://prompt.example:80", 0.0, 0.1, timed_out=False)
+    assert [job.url for job in delivery.claim(2)] == ["http://prompt.example/hook", "http://new0.example/hook"]

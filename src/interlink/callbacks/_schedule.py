@@ -183,12 +183,16 @@ class Destinations:
             spellings.append(prefix)
             del spellings[:-4]  # a handful: rows spelled otherwise are still refused, one query later
 
-    def finished(self, destination: str, started: float, now: float, *, timed_out: bool) -> None:
+    def cancelled(self, destination: str, started: float) -> None:
+        """An attempt counted as started was not made (its claim failed): no verdict."""
         starts = self._in_flight.get(destination, [])
         if started in starts:
             starts.remove(started)
         if not starts:
             self._in_flight.pop(destination, None)
+
+    def finished(self, destination: str, started: float, now: float, *, timed_out: bool) -> None:
+        self.cancelled(destination, started)
         standing, _ = self._forget_one(destination, (NEW, now))
         if timed_out or now - started >= self.slow_after:
             standing = SLOW
@@ -218,6 +222,10 @@ class Destinations:
             return True
         return any(now - start >= self.slow_after for start in self._in_flight.get(destination, ()))
 
+    def prompt(self, destination: str, now: float) -> bool:
+        standing, _ = self._known.get(destination, (NEW, now))
+        return standing == PROMPT and not self.slow(destination, now)
+
     def limit(self, destination: str, now: float) -> int:
         if self.slow(destination, now):
             return 1
@@ -237,7 +245,7 @@ class Destinations:
 
     def prompt_turn(self, now: float, *, most: int = 500) -> list[str]:
         """The prefixes of prompt destinations with a free slot (the ``most`` most recently
-        heard of): their messages are claimed first."""
+        heard of): their messages are claimed before others that were due earlier."""
         members = itertools.islice(reversed(self._standing[PROMPT]), most)
         return [p for d in members if self.may_start(d, now, slow_too=False) for p in self._prefixes.get(d, ())]
 

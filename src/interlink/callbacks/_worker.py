@@ -137,53 +137,78 @@ class DeliveryWorker:
         return self._claim(limit)[0]
 
     def _claim(self, limit: int) -> tuple[list[Job], bool]:
+        clock = time.monotonic()
+        counted: list[str] = []
+        try:
+            return self._claim_counting(limit, clock, counted)
+        except BaseException:
+            # Not claimed after all (the transaction failed): the attempts counted for their
+            # destinations will not be made.
+            for destination in counted:
+                self.destinations.cancelled(destination, clock)
+            raise
+
+    def _claim_counting(self, limit: int, clock: float, counted: list[str]) -> tuple[list[Job], bool]:
         """Claim up to ``limit`` due messages that may be sent now, and whether due messages
         were left for destinations that have all the attempts they may have (claim again when
         a slot frees up, not after the poll interval).
 
         Messages are only claimed to be sent at once: one waiting for its destination's turn is
-        left unclaimed, not leased. Three turns (``Destinations``): prompt destinations first,
-        then all but the slow ones and those at their limit, then the slow ones while their
-        share has room. Each turn picks destinations in the query itself, so a backlog of one
-        destination does not hide what is due behind it.
+        left unclaimed, not leased. Two turns (``Destinations``): first every destination but
+        the slow ones and those at their limit (left out in the query itself, so a backlog of
+        theirs does not hide what is due behind it), prompt destinations before the others;
+        then the slow ones, while their share has room.
         """
         now = utcnow()
-        clock = time.monotonic()
         table = OUTBOX
         destinations = self.destinations
         due = and_(table.c.state == "pending", table.c.next_attempt_at <= now,
                    or_(table.c.locked_until.is_(None), table.c.locked_until < now))
+
+        def oldest(where: ColumnElement[bool], count: int) -> list[tuple[int, str, str]]:
+            """(id, destination, prefix) of the first ``count`` due rows ``where``, locked."""
+            rows = session.execute(
+                select(table.c.id, table.c.url).where(where).order_by(table.c.next_attempt_at, table.c.id)
+                .limit(count).with_for_update(skip_locked=True)
+            )
+            return [(row.id, *destination_of(row.url)) for row in rows]
+
         chosen: dict[int, str] = {}
         held_back = False
         with self.database.session() as session:
-            for turn in ("prompt", "open", "slow"):
+            for turn in ("open", "slow"):
                 for _ in range(3):
                     room = limit - len(chosen)
                     if room <= 0:
                         break
+                    window = room + 8  # a few more, for those refused below
                     if turn == "open":
                         held = destinations.held_back(clock)
-                        where = and_(due, not_(_starts_with(table.c.url, held))) if held else due
+                        candidates = oldest(and_(due, not_(_starts_with(table.c.url, held))) if held else due, window)
+                        if len(candidates) == window and (prompt := destinations.prompt_turn(clock)) and any(
+                            not destinations.prompt(destination, clock) for _, destination, _ in candidates
+                        ):
+                            # Others' messages were due first; prompt receivers' may be further on.
+                            candidates = oldest(and_(due, _starts_with(table.c.url, prompt)), window) + candidates
+                        # Prompt receivers first, then in the order they were due (a stable sort).
+                        candidates.sort(key=lambda candidate: not destinations.prompt(candidate[1], clock))
                     else:
-                        prefixes = destinations.prompt_turn(clock) if turn == "prompt" else destinations.slow_turn(clock)
-                        if not prefixes:
+                        turn_of_slow = destinations.slow_turn(clock)
+                        if not turn_of_slow:
                             break
-                        where = and_(due, _starts_with(table.c.url, prefixes))
-                    window = 2 * room + 8
-                    candidates = session.execute(
-                        select(table.c.id, table.c.url).where(where).order_by(table.c.next_attempt_at, table.c.id)
-                        .limit(window).with_for_update(skip_locked=True)
-                    ).all()
+                        candidates = oldest(and_(due, _starts_with(table.c.url, turn_of_slow)), window)
                     taken: list[int] = []
                     refused = False
-                    for row in candidates:
+                    for id_, destination, prefix in candidates:
                         if len(taken) >= room:
                             break
-                        destination, prefix = destination_of(row.url)
+                        if id_ in chosen:
+                            continue
                         if destinations.may_start(destination, clock, slow_too=turn == "slow"):
                             destinations.started(destination, prefix, clock)
-                            taken.append(row.id)
-                            chosen[row.id] = destination
+                            counted.append(destination)
+                            taken.append(id_)
+                            chosen[id_] = destination
                         else:
                             destinations.spelled(destination, prefix)  # left out of the next query
                             refused = True
