@@ -181,4 +181,4 @@ class ApiServer:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        await (self._app or self.app)(scope, receive, send)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from interlink.errors import NotAuthorised
 from interlink.identity import Authenticator, Role
 
-from ._credentials import Credentials, KeyCredentials
+from ._credentials import Credentials, KeyCredentials, PasswordCredentials
 from ._ratelimit import FailureLimiter
 
 __all__ = ["Authentication"]
@@ -21,19 +21,35 @@ class Authentication:
     async def role_for(self, credentials: Credentials, client: str | None) -> Role:
         """The Role the credentials name; NotAuthorised (counted) when they do not check out,
         TooManyRequests when the limits of server/_ratelimit.py refuse the attempt."""
+        if not isinstance(credentials, KeyCredentials):
+            return await self._password_role(credentials, client)
+        # Every keyed call comes here: the limiter's key checks are plain calls (no I/O).
         limiter = self.limiter
-        is_key = isinstance(credentials, KeyCredentials)
-        attempt = await limiter.begin(credentials.identity, client, password=not is_key)
+        key_id = credentials.key_id
+        trusted = limiter.begin_key(key_id, client)
+        if credentials.username is None:
+            role = await self.authenticator.authenticate_key(key_id, credentials.secret, client=client)
+        else:
+            role = await self.authenticator.authenticate_user_key(
+                credentials.username, key_id, credentials.secret, client=client
+            )
+        if role is None:
+            limiter.key_failed(key_id, client)
+            if credentials.username is None:
+                raise NotAuthorised("unknown, revoked or wrong key")
+            raise NotAuthorised("wrong username or key")
+        limiter.key_succeeded(key_id, client, trusted)
+        return role
+
+    async def _password_role(self, credentials: PasswordCredentials, client: str | None) -> Role:
+        limiter = self.limiter
+        attempt = await limiter.begin(credentials.username, client, password=True)
         try:
-            role = await self._verify(credentials, client)
+            role = await self.authenticator.authenticate_password(credentials.username, credentials.password)
         finally:
             limiter.release(attempt)
         if role is None:
             await limiter.failed(attempt)
-            if isinstance(credentials, KeyCredentials):
-                if credentials.username is None:
-                    raise NotAuthorised("unknown, revoked or wrong key")
-                raise NotAuthorised("wrong username or key")
             raise NotAuthorised(
                 "wrong username or password (a key is sent as user:keyid:secret or keyid:secret)"
             )
@@ -53,13 +69,3 @@ class Authentication:
             return None
         await limiter.succeeded(attempt)
         return role
-
-    async def _verify(self, credentials: Credentials, client: str | None) -> Role | None:
-        authenticator = self.authenticator
-        if isinstance(credentials, KeyCredentials):
-            if credentials.username is None:
-                return await authenticator.authenticate_key(credentials.key_id, credentials.secret, client=client)
-            return await authenticator.authenticate_user_key(
-                credentials.username, credentials.key_id, credentials.secret, client=client
-            )
-        return await authenticator.authenticate_password(credentials.username, credentials.password)

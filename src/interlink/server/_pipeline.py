@@ -284,6 +284,8 @@ def compile_method(method: Method, pipeline: Pipeline) -> Run:
         )
     check = _access_rule(method)
     decode = _decoder(method, pipeline)
+    if not hooks and method.call_parameter is None and not method.arguments.needs_models:
+        return _lean(method, pipeline, check, decode)
     execute = _executor(method, pipeline, hooks)
     if method.arguments.needs_models:
         threads = pipeline.threads
@@ -303,6 +305,38 @@ def compile_method(method: Method, pipeline: Pipeline) -> Run:
         return await execute(request, role, decode(pairs, json_arguments))
 
     return run
+
+
+def _lean(method: Method, pipeline: Pipeline, check: Callable[[Role | None], None] | None,
+          decode: Callable[[Pairs, JsonObject | None], dict[str, Any]]) -> Run:
+    """The most common methods — no Call, no extension hook, no models to load — as one step
+    each: what ``_executor`` would do, without its layers (docs/performance.md)."""
+    function = method.function
+    encode = result_encoder(method)
+    role_parameter = method.role_parameter
+    if method.is_async:
+
+        async def awaited(request: Request, role: Role | None, pairs: Pairs, json_arguments: JsonObject | None) -> Any:
+            if check is not None:
+                check(role)
+            kwargs = decode(pairs, json_arguments)
+            if role_parameter is not None:
+                kwargs[role_parameter] = role
+            return encode(await function(**kwargs))
+
+        return awaited
+
+    threads = pipeline.threads
+
+    async def pooled(request: Request, role: Role | None, pairs: Pairs, json_arguments: JsonObject | None) -> Any:
+        if check is not None:
+            check(role)
+        kwargs = decode(pairs, json_arguments)
+        if role_parameter is not None:
+            kwargs[role_parameter] = role
+        return await threads.run(_call_plain, function, kwargs, encode)
+
+    return pooled
 
 
 def _access_rule(method: Method) -> Callable[[Role | None], None] | None:
@@ -353,7 +387,7 @@ def _executor(method: Method, pipeline: Pipeline, hooks: list[CallHook]) -> Exec
     call_parameter = method.call_parameter
     threads = pipeline.threads
 
-    if call_parameter is None and not hooks:
+    if call_parameter is None and not hooks:  # a lean method whose arguments load models
         if method.is_async:
 
             async def awaited(request: Request, role: Role | None, kwargs: dict[str, Any]) -> Any:

@@ -302,20 +302,38 @@ class FailureLimiter:
         raise LoginLimited("too many password checks at once", 1)
 
     def _begin_key(self, identity: str | None, address: str | None) -> Attempt:
-        attempt = Attempt(identity, address, False, False)
+        return Attempt(identity, address, False, self.begin_key(identity, address))
+
+    def begin_key(self, key_id: str | None, address: str | None) -> bool:
+        """A key attempt, with no I/O (the call path of every keyed call): LoginLimited when
+        refused, else whether the (key id, address) pair is trusted."""
         if not self.local._counts:
-            return attempt
-        since = self._trusted_keys.get((identity or "", address))
+            return False
+        since = self._trusted_keys.get((key_id or "", address))
         if since is not None and self._clock() - since < self.trust_seconds:
-            attempt.trusted = True
-            return attempt
-        count, left = self.local.peek_now(_bucket("k", identity, address))
+            return True
+        count, left = self.local.peek_now(_bucket("k", key_id, address))
         if count >= self.per_user:
             raise LoginLimited("too many failed logins", left)
         count, left = self.local.peek_now(_bucket("a", address))
         if count >= self.per_address:
             raise LoginLimited("too many failed logins from this address", left)
-        return attempt
+        return False
+
+    def key_failed(self, key_id: str | None, address: str | None) -> None:
+        self.local.hit_now(_bucket("a", address), self.window)
+        self.local.hit_now(_bucket("k", key_id, address), self.window)
+
+    def key_succeeded(self, key_id: str | None, address: str | None, trusted: bool) -> None:
+        if trusted:
+            return
+        pairs = self._trusted_keys
+        if len(pairs) >= self.max_trusted:
+            # Only a valid key adds here; forgetting trust costs its holder nothing but the
+            # ordinary limits.
+            for pair in list(pairs)[: self.max_trusted // 2]:
+                del pairs[pair]
+        pairs[(key_id or "", address)] = self._clock()
 
     def release(self, attempt: Attempt) -> None:
         """Give back the password-check slot; idempotent, always call it (``finally``)."""
@@ -325,23 +343,16 @@ class FailureLimiter:
 
     async def failed(self, attempt: Attempt) -> None:
         self.release(attempt)
-        self.local.hit_now(_bucket("a", attempt.address), self.window)
         if not attempt.password:
-            self.local.hit_now(_bucket("k", attempt.identity, attempt.address), self.window)
-        # A password attempt's shared slots were taken by begin(): nothing more to count.
+            self.key_failed(attempt.identity, attempt.address)
+            return
+        # A password attempt's shared slots were taken by begin(): only the address is counted here.
+        self.local.hit_now(_bucket("a", attempt.address), self.window)
 
     async def succeeded(self, attempt: Attempt) -> None:
         self.release(attempt)
         if not attempt.password:
-            if attempt.trusted:
-                return
-            trusted = self._trusted_keys
-            if len(trusted) >= self.max_trusted:
-                # Only a valid key adds here; forgetting trust costs its holder nothing but
-                # the ordinary limits.
-                for pair in list(trusted)[: self.max_trusted // 2]:
-                    del trusted[pair]
-            trusted[(attempt.identity or "", attempt.address)] = self._clock()
+            self.key_succeeded(attempt.identity, attempt.address, attempt.trusted)
             return
         shared = self.shared
         assert shared is not None
