@@ -23,6 +23,11 @@ STRICT = {
     "src/interlink/client",
     "src/interlink/server/types.py",
     "src/interlink/http",
+    "src/interlink/flows",
+    "src/interlink/identity.py",
+    "src/interlink/urls.py",
+    "src/interlink/settings.py",
+    "src/interlink/store",
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from interlink.wire import Model
 
@@ -26,7 +26,7 @@ class User(Model):
     Attributes every user has: ``api_id``, ``username``, ``default_role``.
     """
 
-    api_id_prefix = "u"
+    api_id_prefix: ClassVar[str | None] = "u"
 
 
 class Role(Model):
@@ -35,7 +35,7 @@ class Role(Model):
     Attributes every role has: ``api_id``, ``name``, ``permissions``, ``user``.
     """
 
-    api_id_prefix = "r"
+    api_id_prefix: ClassVar[str | None] = "r"
 
     def has(self, permission: str) -> bool:
         """Whether this role may do ``permission``."""
@@ -108,7 +108,7 @@ class Backend:
         *,
         sessions: LoginSessions | None = None,
         database: DatabaseSessions | None = None,
-        load_model: Callable[[type, str], Any] | None = None,
+        load_model: Callable[[type, str], object] | None = None,
         counters: Counters | None = None,
     ) -> None:
         self.authenticator = authenticator

@@ -24,12 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 import anyio.to_thread
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import joinedload
 
+from interlink import identity
 from interlink.credentials import check_key_secret
 from interlink.errors import Forbidden
 from interlink.store._cache import RecentCache
@@ -41,6 +42,9 @@ logger = logging.getLogger("interlink.store")
 __all__ = ["KeyAuthenticator", "MemoryKeys"]
 
 
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 @dataclass(frozen=True, slots=True)
 class _Verified:
     secret_hash: str
@@ -50,7 +54,7 @@ class _Verified:
     fetched_at: float  # the authenticator's clock (monotonic)
     previous_hash: str | None = None
     previous_expires_at: dt.datetime | None = None
-    networks: tuple[Any, ...] | None = None  # ipaddress networks; None = any address
+    networks: tuple[_Network, ...] | None = None  # None = any address
 
     def check(self, secret: str) -> bool:
         if check_key_secret(secret, self.secret_hash):
@@ -195,9 +199,10 @@ class KeyAuthenticator:
         ]
         from sqlalchemy import bindparam
 
+        keys = cast(Table, Key.__table__)  # declarative types it as any FromClause
         statement = (
-            update(Key.__table__)
-            .where(Key.__table__.c.key_id == bindparam("k"))
+            update(keys)
+            .where(keys.c.key_id == bindparam("k"))
             .values(last_used_at=bindparam("t"))
         )
         with self.database.engine.begin() as connection:
@@ -274,15 +279,17 @@ class MemoryKeys:
     benchmarks. A role's user is found as ``role.user.username`` when there is one; there are
     no passwords and no IP allowlists."""
 
-    def __init__(self, keys: Mapping[str, tuple[str | bytes, Any]]) -> None:
+    def __init__(self, keys: Mapping[str, tuple[str | bytes, identity.Role]]) -> None:
         from interlink.credentials import hash_key_secret
 
-        self._keys: dict[str, tuple[str, Any]] = {}
+        self._keys: dict[str, tuple[str, identity.Role]] = {}
         for key_id, (secret, role) in keys.items():
             text = secret.decode("ascii") if isinstance(secret, bytes) else secret
             self._keys[key_id] = (hash_key_secret(text), role)
 
-    async def authenticate_key(self, key_id: str, secret: str, *, client: str | None = None) -> Any | None:
+    async def authenticate_key(
+        self, key_id: str, secret: str, *, client: str | None = None
+    ) -> identity.Role | None:
         found = self._keys.get(key_id)
         if found is None or not check_key_secret(secret, found[0]):
             return None
@@ -290,12 +297,12 @@ class MemoryKeys:
 
     async def authenticate_user_key(
         self, username: str, key_id: str, secret: str, *, client: str | None = None
-    ) -> Any | None:
+    ) -> identity.Role | None:
         role = await self.authenticate_key(key_id, secret)
         user = getattr(role, "user", None)
         if role is None or getattr(user, "username", None) != username:
             return None
         return role
 
-    async def authenticate_password(self, username: str, password: str) -> Any | None:
+    async def authenticate_password(self, username: str, password: str) -> identity.Role | None:
         return None

@@ -3,8 +3,6 @@ its model loader and its failed-login counters."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from interlink.identity import Authenticator, Backend
 from interlink.store._authenticators import KeyAuthenticator
 from interlink.store._database import Database
@@ -23,7 +21,7 @@ def open_backend(database: Database | str | None, *, authenticator: Authenticato
     database.migrate()
     opened = database
 
-    def load(cls: type, api_id: str) -> Any:
+    def load(cls: type, api_id: str) -> object:
         with opened.session() as session:
             return load_model(session, cls, api_id)
 

@@ -8,13 +8,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.engine.interfaces import DBAPIConnection
 
 __all__ = ["Database", "DATABASE_URL_ENV", "DEFAULT_DATABASE_URL", "VERSION_TABLE", "MIGRATIONS_DIR",
            "is_outage", "outages_as_unavailable"]
@@ -34,7 +38,7 @@ _MIGRATION_LOCK_KEY = 0x1A7E_0001
 _ALEMBIC_LOCK = threading.Lock()
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _on_sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     try:
         # WAL lets readers go on while one writer commits; foreign keys are off by default.
@@ -190,7 +194,7 @@ class Database:
             context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
             return context.get_current_revision()
 
-    def alembic_config(self, connection: Any = None) -> Any:
+    def alembic_config(self, connection: Connection | None = None) -> Config:
         """An Alembic ``Config`` for these migrations (also handy for ``revision --autogenerate``)."""
         from alembic.config import Config
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-
+from typing import cast
 
 import anyio.to_thread
-from sqlalchemy import BigInteger, Integer, String, case, delete, select
+from sqlalchemy import BigInteger, Integer, String, Table, case, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from interlink.store._database import Database, outages_as_unavailable
@@ -37,6 +37,10 @@ class LoginAttempt(Base):
         return f"LoginAttempt(bucket={self.bucket!r}, count={self.count!r})"
 
 
+# Declarative types __table__ as any FromClause; a class declared with columns has a Table.
+_TABLE = cast(Table, LoginAttempt.__table__)
+
+
 class DatabaseCounters:
     """The ``Counters`` (``interlink.identity``) the server's failed-login limiter gets from the
     store's ``Backend``, on an interlink Database."""
@@ -56,7 +60,7 @@ class DatabaseCounters:
     def hit_now(self, bucket: str, window: float) -> tuple[int, float]:
         now = int(self._clock() * 1000)
         ends = now + int(window * 1000)
-        table = LoginAttempt.__table__
+        table = _TABLE
         expired = table.c.ends_at_ms <= now
         statement = (
             self._insert(table)
@@ -80,7 +84,7 @@ class DatabaseCounters:
 
     def peek_now(self, bucket: str) -> tuple[int, float]:
         now = int(self._clock() * 1000)
-        table = LoginAttempt.__table__
+        table = _TABLE
         query = select(table.c.count, table.c.ends_at_ms).where(
             table.c.bucket == bucket, table.c.ends_at_ms > now
         )
@@ -91,7 +95,7 @@ class DatabaseCounters:
         return int(row[0]), (row[1] - now) / 1000
 
     def clear_now(self, bucket: str) -> None:
-        table = LoginAttempt.__table__
+        table = _TABLE
         with outages_as_unavailable("the login-attempt store"), self.database.engine.begin() as connection:
             connection.execute(delete(table).where(table.c.bucket == bucket))
 

@@ -7,7 +7,7 @@ Rows are found from outside by ``api_id`` (random, prefixed: ``u-…``, ``r-…`
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, String, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
@@ -153,7 +153,9 @@ class Role(Base, identity.Role):
     @property
     def is_default(self) -> bool:
         """Whether this is its user's default role (full access, like the user's password)."""
-        return self.user is not None and self.user.default_role_id == self.id
+        # Mapped as never None, but it is until the role is attached to a user.
+        user = cast("User | None", self.user)
+        return user is not None and user.default_role_id == self.id
 
     def has(self, permission: str) -> bool:
         """The default role may do everything; any other role what its permissions list."""
@@ -194,7 +196,7 @@ class Key(Base, Model):
         super().__init__(**kwargs)
 
     @hybrid_property
-    def api_id(self) -> str:  # type: ignore[override]
+    def api_id(self) -> str:
         return self.key_id
 
     def create_secret(self) -> bytes:
@@ -271,7 +273,7 @@ def load_for_detach(session: Session) -> None:
     default role, say, would otherwise raise DetachedInstanceError in method code. Following
     the many-to-one links here mostly hits the identity map and costs no SQL.
     """
-    pending: list[Any] = list(session.identity_map.values())
+    pending: list[object | None] = list(session.identity_map.values())
     seen: set[int] = set()
     while pending:
         obj = pending.pop()

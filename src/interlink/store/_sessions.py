@@ -16,11 +16,13 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import cast
 
 import anyio.to_thread
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.orm import Session
 
+from interlink import identity
 from interlink.store._cache import RecentCache
 from interlink.store._database import Database, outages_as_unavailable
 from interlink.store._models import LoginSession, Role, User, utcnow
@@ -32,9 +34,11 @@ def _hash(token: str) -> str:
     return "sha256$" + hashlib.sha256(token.encode()).hexdigest()
 
 
-def end_sessions(session: Any, user: User) -> int:
+def end_sessions(session: Session, user: User) -> int:
     """End every login session of ``user`` (logged out everywhere); how many there were."""
-    result = session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    # A DELETE's result is a CursorResult (it has rowcount); execute() is typed for any statement.
+    statement = delete(LoginSession).where(LoginSession.user_id == user.id)
+    result = cast("CursorResult[()]", session.execute(statement))
     return int(result.rowcount or 0)
 
 
@@ -54,9 +58,15 @@ class SessionStore:
         self._clock = clock
         self._cache: RecentCache[tuple[Role, dt.datetime]] = RecentCache(cache_seconds, max_entries, clock)
 
-    def create(self, user: User | int) -> str:
+    def create(self, user: identity.User | int) -> str:
         """A new session for the user; returns the token for the cookie (kept only hashed)."""
-        user_id = user if isinstance(user, int) else user.id
+        if isinstance(user, int):
+            user_id = user
+        elif isinstance(user, User):
+            user_id = user.id
+        else:
+            raise TypeError(f"a login session is for a user of the store (interlink.store.User), "
+                            f"not {user!r}")
         token = secrets.token_urlsafe(32)
         now = utcnow()
         with outages_as_unavailable(), self.database.session() as session:
@@ -88,7 +98,7 @@ class SessionStore:
         self._cache.put(token_hash, found)
         return found[0]
 
-    def _load(self, token_hash: str) -> tuple[Any, dt.datetime] | None:
+    def _load(self, token_hash: str) -> tuple[Role, dt.datetime] | None:
         with outages_as_unavailable(), self.database.session() as session:
             row = session.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash))
             if row is None:

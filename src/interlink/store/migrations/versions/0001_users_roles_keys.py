@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.schema import SchemaItem
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -25,7 +26,7 @@ _DEFAULT_ROLE_FK_NAME = "fk_interlink_users_default_role_id_interlink_roles"
 
 def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
-    user_extra: list[sa.SchemaItem] = []
+    user_extra: list[SchemaItem] = []
     if sqlite:
         user_extra.append(
             sa.ForeignKeyConstraint(
