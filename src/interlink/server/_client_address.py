@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
+
+from .types import Scope
 
 __all__ = ["ClientAddress"]
 
@@ -30,9 +31,9 @@ class ClientAddress:
             return False
         return any(ip in network for network in self.trusted)
 
-    def __call__(self, scope: Any) -> str | None:
+    def __call__(self, scope: Scope) -> str | None:
         client = scope.get("client")
-        peer = client[0] if client else None
+        peer: str | None = client[0] if client else None
         if not self.trusted or peer is None or not self.is_trusted(peer):
             return peer
         forwarded: list[str] = []

@@ -17,6 +17,8 @@ import hashlib
 import hmac
 from typing import Any
 
+from interlink.wire import FormValue
+
 __all__ = ["CSRF_FIELD", "CSRF_FIELDS", "CSRF_HEADER", "csrf_token_for", "csrf_matches", "pop_csrf"]
 
 CSRF_FIELD = "csrf_token"
@@ -35,10 +37,14 @@ def csrf_matches(session_token: str, sent: str | None) -> bool:
     return hmac.compare_digest(csrf_token_for(session_token).encode(), sent.encode())
 
 
-def pop_csrf(pairs: list[tuple[str, Any]], json_arguments: Any, headers: list[tuple[bytes, bytes]]) -> str | None:
+def pop_csrf(
+    pairs: list[tuple[str, FormValue]],
+    json_arguments: dict[str, Any] | None,
+    headers: list[tuple[bytes, bytes]],
+) -> str | None:
     """Take the CSRF token out of the arguments (so methods never see it), else the header."""
     found: str | None = None
-    kept = []
+    kept: list[tuple[str, FormValue]] = []
     for name, value in pairs:
         if name in CSRF_FIELDS:
             if isinstance(value, str):
@@ -53,7 +59,7 @@ def pop_csrf(pairs: list[tuple[str, Any]], json_arguments: Any, headers: list[tu
             if isinstance(value, str):
                 found = value
     if found is None:
-        for name, value in headers:
-            if name == CSRF_HEADER:
-                return value.decode("latin-1")
+        for header, raw in headers:
+            if header == CSRF_HEADER:
+                return raw.decode("latin-1")
     return found

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from interlink.errors import BadArguments, Forbidden, NotAuthorised, ServerError
 from interlink.identity import Backend, Role
@@ -66,13 +66,13 @@ Run = Callable[["Request", "Role | None", Pairs, "JsonObject | None"], Awaitable
 # JSONEncoder, build a new C encoder (and a dict of visited objects) on every call, which was a
 # measurable part of a small call (docs/performance.md). Encoded results are trees the wire
 # built, so there is no cycle to look for.
-try:
-    from json.encoder import c_make_encoder as _c_make_encoder
-except ImportError:  # pragma: no cover - CPython always has it
-    _c_make_encoder = None
+# json.encoder sets c_make_encoder to None where the C module is missing (typeshed omits it).
+_c_make_encoder: Callable[..., Callable[[Any, int], list[str]]] | None = getattr(
+    json.encoder, "c_make_encoder", None
+)
 
 
-def _unserialisable(value: Any) -> Any:
+def _unserialisable(value: object) -> NoReturn:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
@@ -196,7 +196,7 @@ class Pipeline:
         for dispatch in self.dispatch.values():
             dispatch.run = compile_method(dispatch.method, self)
 
-    def load_model(self, cls: type, api_id: str) -> Any:
+    def load_model(self, cls: type, api_id: str) -> object:
         finder = getattr(cls, "from_api_id", None)
         if finder is not None:
             return finder(api_id)
