@@ -25,8 +25,11 @@ import asyncio
 import errno
 import logging
 import socket
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
 
 __all__ = ["new_event_loop"]
 
@@ -40,8 +43,8 @@ _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 class _DrainingServer(asyncio.AbstractServer):
     """Listening TCP sockets whose waiting connections are all accepted at each wake-up."""
 
-    def __init__(self, loop: Any, sockets: list[socket.socket], protocol_factory: Callable[[], asyncio.BaseProtocol],
-                 backlog: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, sockets: list[socket.socket],
+                 protocol_factory: Callable[[], asyncio.BaseProtocol], backlog: int) -> None:
         self._loop = loop
         self._sockets = sockets
         self._protocol_factory = protocol_factory
@@ -55,7 +58,7 @@ class _DrainingServer(asyncio.AbstractServer):
         return tuple(self._sockets)
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop  # type: ignore[no-any-return]
+        return self._loop
 
     def is_serving(self) -> bool:
         return self._serving
@@ -122,7 +125,7 @@ class _DrainingServer(asyncio.AbstractServer):
 def _listening_sockets(host: str | Iterable[str] | None, port: int | None, family: int, flags: int,
                        backlog: int, reuse_address: bool | None, reuse_port: bool | None) -> list[socket.socket]:
     hosts: list[str | None] = [host] if host is None or isinstance(host, str) else list(host)
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[object] = set()  # getaddrinfo's answers, each bound once
     sockets: list[socket.socket] = []
     try:
         for name in hosts:
@@ -143,7 +146,7 @@ def _listening_sockets(host: str | Iterable[str] | None, port: int | None, famil
                     sock.bind(address)
                 except OSError as error:
                     raise OSError(error.errno, f"error while attempting to bind on address {address!r}: "
-                                               f"{error.strerror.lower()}") from None
+                                               f"{(error.strerror or str(error)).lower()}") from None
         for sock in sockets:
             sock.listen(backlog)
             sock.setblocking(False)
@@ -162,16 +165,21 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:
         return asyncio.new_event_loop()
 
-    class DrainingLoop(uvloop.Loop):  # type: ignore[misc,name-defined]
-        async def create_server(self, protocol_factory: Callable[[], asyncio.BaseProtocol], host: Any = None,
-                                port: Any = None, *, family: int = socket.AF_UNSPEC, flags: int = socket.AI_PASSIVE,
-                                sock: socket.socket | None = None, backlog: int = 100, ssl: Any = None,
-                                reuse_address: bool | None = None, reuse_port: bool | None = None,
-                                start_serving: bool = True, **options: Any) -> asyncio.AbstractServer:
+    class DrainingLoop(uvloop.Loop):
+        # uvloop's own create_server returns an AbstractServer, as this one does; typeshed's
+        # AbstractEventLoop promises an asyncio.Server, which neither loop makes.
+        async def create_server(  # type: ignore[override]
+                self, protocol_factory: Callable[[], asyncio.BaseProtocol], host: str | Iterable[str] | None = None,
+                port: int | None = None, *, family: int = socket.AF_UNSPEC, flags: int = socket.AI_PASSIVE,
+                sock: socket.socket | None = None, backlog: int = 100, ssl: SSLContext | bool | None = None,
+                reuse_address: bool | None = None, reuse_port: bool | None = None,
+                start_serving: bool = True, **options: Any) -> asyncio.AbstractServer:
             unusual = ssl is not None or options or (sock is not None and sock.family not in (socket.AF_INET,
                                                                                                 socket.AF_INET6))
             if unusual:
-                return await super().create_server(  # type: ignore[no-any-return]
+                # Handed on as given: uvloop's overloads spell out each combination separately.
+                create: Callable[..., Awaitable[asyncio.AbstractServer]] = super().create_server
+                return await create(
                     protocol_factory, host, port, family=family, flags=flags, sock=sock, backlog=backlog,
                     ssl=ssl, reuse_address=reuse_address, reuse_port=reuse_port, start_serving=start_serving,
                     **options)
