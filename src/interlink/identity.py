@@ -28,6 +28,9 @@ class User(Model):
 
     api_id_prefix: ClassVar[str | None] = "u"
 
+    username: str
+    default_role: Role | None
+
 
 class Role(Model):
     """What a caller acts as; a key authenticates as exactly one role (``r-…``).
@@ -36,6 +39,10 @@ class Role(Model):
     """
 
     api_id_prefix: ClassVar[str | None] = "r"
+
+    name: str
+    permissions: list[str]
+    user: User
 
     def has(self, permission: str) -> bool:
         """Whether this role may do ``permission``."""

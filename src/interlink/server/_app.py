@@ -24,7 +24,16 @@ from interlink.errors import ApiError, BadArguments, MethodNotAllowed, NoSuchMet
 from interlink.identity import Authenticator, Backend
 
 from ._authentication import Authentication
-from ._body import ClientDisconnected, form_pairs, json_body, multipart_pairs, query_pairs, read_body, unsupported
+from ._body import (
+    ClientDisconnected,
+    Pairs,
+    form_pairs,
+    json_body,
+    multipart_pairs,
+    query_pairs,
+    read_body,
+    unsupported,
+)
 from ._docs import docs_routes
 from ._openapi import openapi_document
 from ._pipeline import Pipeline, Request, dumps
@@ -52,8 +61,8 @@ class AsgiRequest(Request):
 
     __slots__ = ("scope",)
 
-    def __init__(self, scope: Scope, headers: list[tuple[bytes, bytes]], query: list[tuple[str, Any]],
-                 form: list[tuple[str, Any]] | None, json: dict[str, Any] | None, authorization: str | None,
+    def __init__(self, scope: Scope, headers: list[tuple[bytes, bytes]], query: Pairs,
+                 form: Pairs | None, json: dict[str, Any] | None, authorization: str | None,
                  client: str | None) -> None:
         self.scope = scope
         self.headers = headers
@@ -140,7 +149,7 @@ class ApiApp:
         self.pipeline.setup()
 
     @contextlib.asynccontextmanager
-    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(self.setup)
         async with contextlib.AsyncExitStack() as stack:
             for extension in self.api.extensions:  # e.g. the callbacks' delivery worker
@@ -212,7 +221,7 @@ class ApiApp:
         limit = self.api.max_body_size
         query_string: bytes = scope.get("query_string", b"")
         query = query_pairs(query_string) if query_string else []
-        form: list[tuple[str, Any]] | None = None
+        form: Pairs | None = None
         json_arguments: dict[str, Any] | None = None
         if kind == "application/x-www-form-urlencoded" or (kind == "" and not length):
             body = await read_body(receive, limit, length)

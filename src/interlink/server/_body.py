@@ -6,9 +6,9 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from interlink.errors import BadArguments, PayloadTooLarge, UnsupportedMediaType
-from interlink.wire import MAX_FIELDS, FileUpload, WireError, parse_json
+from interlink.wire import MAX_FIELDS, FileUpload, FormValue, WireError, parse_json
 
-Receive = Any
+from .types import Message, Receive, Scope
 
 
 class ClientDisconnected(Exception):
@@ -48,7 +48,11 @@ async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes
             return b"".join(chunks) if len(chunks) != 1 else chunks[0]
 
 
-def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
+# Pairs are typed as the pipeline takes them: a multipart form's values may be uploads too.
+Pairs = list[tuple[str, FormValue]]
+
+
+def query_pairs(query_string: bytes) -> Pairs:
     if not query_string:
         return []
     return form_pairs(query_string, what="query string")
@@ -61,7 +65,7 @@ def _unquote(text: str) -> str:
     return unquote_to_bytes(text).decode("utf-8")
 
 
-def form_pairs(body: bytes, what: str = "form body") -> list[tuple[str, str]]:
+def form_pairs(body: bytes, what: str = "form body") -> Pairs:
     """``parse_qsl(keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)``, pair
     for pair, but calling ``replace``/``unquote`` only on the parts that need them: parse_qsl
     was the largest single cost of a small form call (docs/performance.md)."""
@@ -71,7 +75,7 @@ def form_pairs(body: bytes, what: str = "form body") -> list[tuple[str, str]]:
             return []
         if text.count("&") >= MAX_FIELDS:
             raise BadArguments(f"the {what} has more than {MAX_FIELDS} fields")
-        pairs: list[tuple[str, str]] = []
+        pairs: Pairs = []
         append = pairs.append
         plus = "+" in text
         percent = "%" in text
@@ -98,7 +102,7 @@ def json_body(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        value = parse_json(body)
+        value: object = parse_json(body)
     except WireError as exc:
         raise BadArguments(exc.message, field=exc.field or None) from None
     if not isinstance(value, dict):
@@ -106,14 +110,14 @@ def json_body(body: bytes) -> dict[str, Any]:
     return value
 
 
-async def multipart_pairs(scope: dict[str, Any], receive: Receive, limit: int) -> list[tuple[str, Any]]:
+async def multipart_pairs(scope: Scope, receive: Receive, limit: int) -> Pairs:
     """Multipart through Starlette's streaming parser, with the body limit enforced as it streams."""
     from starlette.formparsers import MultiPartException
     from starlette.requests import ClientDisconnect, Request
 
     seen = 0
 
-    async def limited_receive() -> dict[str, Any]:
+    async def limited_receive() -> Message:
         nonlocal seen
         message = await receive()
         seen += len(message.get("body", b""))
@@ -129,7 +133,7 @@ async def multipart_pairs(scope: dict[str, Any], receive: Receive, limit: int) -
     except ClientDisconnect:
         # The caller went away mid-upload: nothing to answer, nothing to log against the method.
         raise ClientDisconnected from None
-    pairs: list[tuple[str, Any]] = []
+    pairs: Pairs = []
     for name, value in form.multi_items():
         if isinstance(value, str):
             pairs.append((name, value))

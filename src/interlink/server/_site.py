@@ -24,14 +24,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio.to_thread
-from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, DictLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from interlink.errors import ApiError, ServiceUnavailable, TooManyRequests
-from interlink.identity import Backend, LoginSessions
+from interlink.identity import Backend, LoginSessions, Role
+from interlink.wire import FormValue
 
 from ._body import ClientDisconnected, content_type_of, form_pairs, read_body
 from ._csrf import CSRF_FIELD, csrf_matches, csrf_token_for
@@ -82,7 +83,7 @@ _BUILTIN = {
 LOGIN_FORM_LIMIT = 16 * 1024
 
 
-async def _small_form(request: Request) -> dict[str, str] | None:
+async def _small_form(request: Request) -> dict[str, FormValue] | None:
     """The fields of a urlencoded login/logout form, read within LOGIN_FORM_LIMIT; None when the
     request is not such a form (multipart uploads are never parsed here)."""
     kind, length = content_type_of(request.scope["headers"])
@@ -138,7 +139,7 @@ class Site(Extension):
             "referrer-policy": "same-origin",
             "content-security-policy": content_security_policy,
         }
-        loaders: list[Any] = []
+        loaders: list[BaseLoader] = []
         if templates is not None:
             loaders.append(FileSystemLoader(str(templates)))
         loaders.append(DictLoader(_BUILTIN))
@@ -199,7 +200,7 @@ class Site(Extension):
 
         return with_headers
 
-    async def current_role(self, request: Request) -> Any:
+    async def current_role(self, request: Request) -> Role | None:
         """The logged-in user's default role, or None."""
         token = request.cookies.get(SESSION_COOKIE)
         sessions = self._sessions
@@ -210,7 +211,9 @@ class Site(Extension):
     def _secure(self, request: Request) -> bool:
         return request.url.scheme == "https" if self.secure_cookies is None else self.secure_cookies
 
-    def render(self, request: Request, template: str, role: Any = None, status: int = 200, **context: Any) -> HTMLResponse:
+    def render(
+        self, request: Request, template: str, role: Role | None = None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
         """Render a page; ``csrf_field()`` and ``csrf_token`` are bound to this request's session."""
         token = request.cookies.get(SESSION_COOKIE)
         csrf = csrf_token_for(token) if token and role is not None else ""
@@ -228,7 +231,7 @@ class Site(Extension):
         self,
         path: str,
         template: str,
-        context: Callable[[Request, Any], Awaitable[dict[str, Any]] | dict[str, Any]] | None = None,
+        context: Callable[[Request, Role | None], Awaitable[dict[str, Any]] | dict[str, Any]] | None = None,
         *,
         login_required: bool = True,
     ) -> None:
@@ -240,9 +243,8 @@ class Site(Extension):
                 return RedirectResponse(f"{self.login_path}?next={quote(request.url.path)}", 303)
             extra: dict[str, Any] = {}
             if context is not None:
-                extra = context(request, role)
-                if not isinstance(extra, dict):
-                    extra = await extra
+                made = context(request, role)
+                extra = made if isinstance(made, dict) else await made
             return self.render(request, template, role, **extra)
 
         self._routes.append(Route(path, self.secured(endpoint), methods=["GET"]))
