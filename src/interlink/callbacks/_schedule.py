@@ -249,19 +249,17 @@ class Destinations:
         members = itertools.islice(reversed(self._standing[PROMPT]), most)
         return [p for d in members if self.may_start(d, now, slow_too=False) for p in self._prefixes.get(d, ())]
 
-    def held_back(self, now: float, *, most: int = 500) -> list[str]:
-        """The prefixes whose messages may not be claimed in the turn of all the others:
-        destinations at their limit, and slow ones (the ``most`` most recently heard of)."""
+    def slow_room(self, now: float) -> bool:
+        """May another attempt to a slow destination start now (their share has room)?"""
+        return self.slow_in_flight(now) < self.slow_share
+
+    def held_back(self, now: float, *, slow_too: bool = False, most: int = 500) -> list[str]:
+        """The prefixes whose messages may not be claimed now: destinations at their limit, and
+        unless ``slow_too``, slow ones (the ``most`` most recently heard of; messages of others
+        are refused once read)."""
         out = [p for d, starts in self._in_flight.items() if len(starts) >= self.limit(d, now)
                for p in self._prefixes.get(d, ())]
-        for destination in itertools.islice(reversed(self._standing[SLOW]), most):
-            out += self._prefixes.get(destination, ())
+        if not slow_too:
+            for destination in itertools.islice(reversed(self._standing[SLOW]), most):
+                out += self._prefixes.get(destination, ())
         return list(dict.fromkeys(out))
-
-    def slow_turn(self, now: float, *, most: int = 500) -> list[str]:
-        """The prefixes of slow destinations that may have an attempt now (none in flight),
-        while the slow share has room: their messages are claimed last."""
-        if self.slow_in_flight(now) >= self.slow_share:
-            return []
-        members = itertools.islice(reversed(self._standing[SLOW]), most)
-        return [p for d in members if d not in self._in_flight for p in self._prefixes.get(d, ())]

@@ -157,7 +157,7 @@ class DeliveryWorker:
         left unclaimed, not leased. Two turns (``Destinations``): first every destination but
         the slow ones and those at their limit (left out in the query itself, so a backlog of
         theirs does not hide what is due behind it), prompt destinations before the others;
-        then the slow ones, while their share has room.
+        then the slow ones too, while their share has room.
         """
         now = utcnow()
         table = OUTBOX
@@ -176,15 +176,18 @@ class DeliveryWorker:
         chosen: dict[int, str] = {}
         held_back = False
         with self.database.session() as session:
-            for turn in ("open", "slow"):
+            for slow_turn in (False, True):
+                if slow_turn and not destinations.slow_room(clock):
+                    break
+                refused: set[str] = set()  # prefixes of rows refused in this turn: left out of its next queries
                 for _ in range(3):
                     room = limit - len(chosen)
                     if room <= 0:
                         break
                     window = room + 8  # a few more, for those refused below
-                    if turn == "open":
-                        held = destinations.held_back(clock)
-                        candidates = oldest(and_(due, not_(_starts_with(table.c.url, held))) if held else due, window)
+                    held = [*destinations.held_back(clock, slow_too=slow_turn), *refused]
+                    candidates = oldest(and_(due, not_(_starts_with(table.c.url, held))) if held else due, window)
+                    if not slow_turn:
                         if len(candidates) == window and (prompt := destinations.prompt_turn(clock)) and any(
                             not destinations.prompt(destination, clock) for _, destination, _ in candidates
                         ):
@@ -192,29 +195,23 @@ class DeliveryWorker:
                             candidates = oldest(and_(due, _starts_with(table.c.url, prompt)), window) + candidates
                         # Prompt receivers first, then in the order they were due (a stable sort).
                         candidates.sort(key=lambda candidate: not destinations.prompt(candidate[1], clock))
-                    else:
-                        turn_of_slow = destinations.slow_turn(clock)
-                        if not turn_of_slow:
-                            break
-                        candidates = oldest(and_(due, _starts_with(table.c.url, turn_of_slow)), window)
                     taken: list[int] = []
-                    refused = False
                     for id_, destination, prefix in candidates:
                         if len(taken) >= room:
                             break
                         if id_ in chosen:
                             continue
-                        if destinations.may_start(destination, clock, slow_too=turn == "slow"):
+                        if destinations.may_start(destination, clock, slow_too=slow_turn):
                             destinations.started(destination, prefix, clock)
                             counted.append(destination)
                             taken.append(id_)
                             chosen[id_] = destination
                         else:
-                            destinations.spelled(destination, prefix)  # left out of the next query
-                            refused = True
+                            destinations.spelled(destination, prefix)
+                            refused.add(prefix)
                     if taken:
                         session.execute(update(table).where(table.c.id.in_(taken)).values(locked_until=now + self.lease))
-                    held_back = held_back or refused
+                    held_back = held_back or bool(refused)
                     if not refused or len(candidates) < window:
                         break
             if not chosen:
