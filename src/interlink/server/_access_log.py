@@ -22,10 +22,12 @@ import sys
 import time
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import IO, Any
+from typing import IO
 from urllib.parse import quote
 
 from interlink import urls as _urls
+
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["AccessLog", "BufferedLines", "redact_query", "CREDENTIAL_NAMES"]
 
@@ -111,18 +113,18 @@ class AccessLog:
     the cost of a log record per request.
     """
 
-    def __init__(self, app: Any, write: Callable[[str], None] | None = None) -> None:
+    def __init__(self, app: ASGIApp, write: Callable[[str], None] | None = None) -> None:
         self.app = app
         self.write = write if write is not None else BufferedLines()
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
         status = 0
 
-        async def send_status(message: Any) -> None:
+        async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -138,7 +140,7 @@ class AccessLog:
             self.write(self.line(scope, status, time.perf_counter() - start))
 
     @staticmethod
-    def line(scope: Any, status: int, seconds: float) -> str:
+    def line(scope: Scope, status: int, seconds: float) -> str:
         client = scope.get("client")
         address = f"{client[0]}:{client[1]}" if client else "-"
         path = _plain_path(scope.get("root_path", "") + scope["path"])

@@ -32,12 +32,12 @@ class Module:
     def method(self, function: F, /) -> F: ...
     @overload
     def method(
-        self, *, name: str | None = None, requires: Iterable[str] = (), callbacks: Iterable[Any] = ()
+        self, /, *, name: str | None = None, requires: Iterable[str] = (), callbacks: Iterable[object] = ()
     ) -> Callable[[F], F]: ...
 
     def method(
         self, function: F | None = None, /, *, name: str | None = None, requires: Iterable[str] = (),
-        callbacks: Iterable[Any] = (),
+        callbacks: Iterable[object] = (),
     ) -> F | Callable[[F], F]:
         def register(fn: F) -> F:
             self.api.add(Method(fn, self.name, name=name, requires=requires, callbacks=callbacks))
@@ -116,8 +116,8 @@ class ApiServer:
     def method(self, function: F, /) -> F: ...
     @overload
     def method(
-        self, *, module: str | None = None, name: str | None = None, requires: Iterable[str] = (),
-        callbacks: Iterable[Any] = (),
+        self, /, *, module: str | None = None, name: str | None = None, requires: Iterable[str] = (),
+        callbacks: Iterable[object] = (),
     ) -> Callable[[F], F]: ...
 
     def method(
@@ -128,7 +128,7 @@ class ApiServer:
         module: str | None = None,
         name: str | None = None,
         requires: Iterable[str] = (),
-        callbacks: Iterable[Any] = (),
+        callbacks: Iterable[object] = (),
     ) -> F | Callable[[F], F]:
         """Register a method; its module defaults to the last part of the function's module."""
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from interlink.credentials import KEY_ID_PATTERN, parse_authorisation, parse_basic_header, split_key_password
 from interlink.errors import BadArguments, NotAuthorised
+from interlink.wire import FormValue
 
 __all__ = [
     "AUTHORISATION",
@@ -90,7 +91,7 @@ def read_credentials(authorisation: str | None, header: str | None) -> Credentia
     raise NotAuthorised(f"unsupported Authorization scheme {scheme[:20]!r}: use Basic or Bearer")
 
 
-def _authorisation_value(value: Any) -> str | None:
+def _authorisation_value(value: object) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -98,25 +99,25 @@ def _authorisation_value(value: Any) -> str | None:
     return value
 
 
-def pop_authorisation(pairs: list[tuple[str, Any]]) -> str | None:
+def pop_authorisation(pairs: list[tuple[str, FormValue]]) -> str | None:
     """Take every ``authorisation`` pair out of ``pairs``; at most one may be non-empty."""
     found: str | None = None
     index = 0
     while index < len(pairs):
         name, value = pairs[index]
         if name == AUTHORISATION:
-            value = _authorisation_value(value)
-            if value is not None:
+            text = _authorisation_value(value)
+            if text is not None:
                 if found is not None:
                     raise BadArguments("authorisation sent more than once", field=AUTHORISATION)
-                found = value
+                found = text
             del pairs[index]
         else:
             index += 1
     return found
 
 
-def pop_json_authorisation(arguments: Any) -> str | None:
+def pop_json_authorisation(arguments: dict[str, Any] | None) -> str | None:
     if isinstance(arguments, dict) and AUTHORISATION in arguments:
         return _authorisation_value(arguments.pop(AUTHORISATION))
     return None

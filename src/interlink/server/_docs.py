@@ -5,8 +5,7 @@ from __future__ import annotations
 import html
 import importlib.util
 from pathlib import Path
-from typing import Any
-
+from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -34,7 +33,7 @@ window.ui = SwaggerUIBundle({{url: {spec_url}, dom_id: "#swagger-ui", deepLinkin
 def docs_routes(spec_url: str, title: str) -> list[BaseRoute]:
     page = PAGE.format(title=html.escape(title), spec_url=repr(spec_url).replace("'", '"'))
 
-    async def docs(request: Any) -> HTMLResponse:
+    async def docs(request: Request) -> HTMLResponse:
         return HTMLResponse(page)
 
     return [

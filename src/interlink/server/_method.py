@@ -12,7 +12,7 @@ from interlink.wire import Arguments, Parameter, Result
 from ._call import Call
 
 
-def _is_role(annotation: Any) -> bool:
+def _is_role(annotation: object) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, Role)
 
 
@@ -31,12 +31,13 @@ class Method:
         *,
         name: str | None = None,
         requires: typing.Iterable[str] = (),
-        callbacks: typing.Iterable[Any] = (),
+        callbacks: typing.Iterable[object] = (),
     ) -> None:
         self.function = function
-        # Callbacks the method may send (interlink.callbacks.Callback): declarations only; the
-        # extension that delivers them (interlink.callbacks.Callbacks) documents and sends them.
-        self.callbacks: tuple[Any, ...] = tuple(callbacks)
+        # Callbacks the method may send (interlink.callbacks.Callback): declarations only, opaque
+        # here; the extension that delivers them (interlink.callbacks.Callbacks) documents and
+        # sends them.
+        self.callbacks: tuple[object, ...] = tuple(callbacks)
         self.module = module
         self.function_name = name or function.__name__
         self.name = f"{module}.{self.function_name}"

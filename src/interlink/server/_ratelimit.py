@@ -40,12 +40,15 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import anyio
 
 from interlink.errors import ServiceUnavailable, TooManyRequests
 from interlink.identity import Counters
+
+if TYPE_CHECKING:
+    from limits.aio.storage import Storage as AsyncStorage
 
 logger = logging.getLogger("interlink.server")
 
@@ -138,7 +141,9 @@ class LimitsCounters:
         else:
             options = {}
         self.url = url
-        self.storage: Any = storage_from_string(uri, **options)
+        # Awaited below, so an async storage of limits: Redis URIs are made "async+…" above,
+        # any other URI must name one itself ("async+memcached://…").
+        self.storage = cast("AsyncStorage", storage_from_string(uri, **options))
         self.namespace = namespace
         self._outages = outages
 

@@ -22,7 +22,7 @@ class ResultMismatch(Exception):
     """A method returned a value its return annotation does not describe."""
 
 
-def type_name(tp: Any) -> str:
+def type_name(tp: object) -> str:
     """A short, readable name of a type annotation: ``list[User]``, ``int | None``."""
     if tp is None or tp is type(None):
         return "None"
@@ -38,7 +38,7 @@ def type_name(tp: Any) -> str:
     return getattr(tp, "__name__", repr(tp))
 
 
-def _describe(value: Any) -> str:
+def _describe(value: object) -> str:
     if value is None:
         return "None"
     text = repr(value)
@@ -47,7 +47,7 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text}"
 
 
-def encode_result(method: Method, value: Any) -> Any:
+def encode_result(method: Method, value: object) -> Any:
     try:
         return method.result.encode(value)
     except (TypeError, ValueError, AttributeError, KeyError) as error:
@@ -56,11 +56,12 @@ def encode_result(method: Method, value: Any) -> Any:
         ) from error
 
 
-def result_encoder(method: Method) -> Callable[[Any], Any]:
-    """``encode_result`` for one method, with its encoder looked up once."""
+def result_encoder(method: Method) -> Callable[[object], Any]:
+    """``encode_result`` for one method, with its encoder looked up once; the encoded result is
+    JSON-ready (any JSON value, hence Any)."""
     encode = method.result.encode
 
-    def encoded(value: Any) -> Any:
+    def encoded(value: object) -> Any:
         try:
             return encode(value)
         except (TypeError, ValueError, AttributeError, KeyError) as error:
