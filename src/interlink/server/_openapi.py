@@ -21,6 +21,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from interlink.wire import WireJsonSchema
+
     from ._api import ApiServer
     from ._method import Method
 
@@ -273,7 +275,7 @@ def _rebase_refs(schema: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=1)
-def _generator() -> Any:
+def _generator() -> type[WireJsonSchema]:
     from interlink.wire import WireJsonSchema
 
     class DocumentJsonSchema(WireJsonSchema):
