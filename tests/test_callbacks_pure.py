@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import warnings
 
 import pytest
@@ -270,6 +271,18 @@ def test_allowed_networks() -> None:
         policy.check_addresses(["127.0.0.1", "169.254.169.254"])  # one bad answer refuses the name
     with pytest.raises(ValueError, match="'nonsense'"):
         AddressPolicy("127.0.0.0/8,nonsense")
+
+
+def test_allowed_networks_as_a_list() -> None:
+    # Callbacks(api, allowed_networks=[...]) and Outbox(..., allowed_networks=[...]) hand the list
+    # on as given: CIDR text and network objects alike.
+    policy = AddressPolicy(["127.0.0.0/8", ipaddress.ip_network("::1/128")])
+    assert str(policy.check_address("127.0.0.1")) == "127.0.0.1"
+    assert str(policy.check_address("::1")) == "::1"
+    with pytest.raises(DestinationRefused):
+        policy.check_address("10.0.0.1")
+    with pytest.raises(ValueError, match="'nonsense'"):
+        AddressPolicy(["127.0.0.0/8", "nonsense"])
 
 
 @pytest.mark.parametrize(

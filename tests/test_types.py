@@ -21,13 +21,14 @@ STRICT = {
     "src/interlink/errors.py",
     "src/interlink/credentials.py",
     "src/interlink/client",
-    "src/interlink/server/types.py",
     "src/interlink/http",
     "src/interlink/flows",
     "src/interlink/identity.py",
     "src/interlink/urls.py",
     "src/interlink/settings.py",
     "src/interlink/store",
+    "src/interlink/server",
+    "src/interlink/callbacks",
 }
 
 

@@ -89,10 +89,14 @@ def _refused_reason(address: Address) -> str | None:
 class AddressPolicy:
     """Which addresses callbacks may reach: public ones, plus the ``allowed`` networks."""
 
-    def __init__(self, allowed: Iterable[Network] | str | None = ()) -> None:
-        self.allowed: tuple[Network, ...] = (
-            parse_networks(allowed) if isinstance(allowed, str) or allowed is None else tuple(allowed)
-        )
+    def __init__(self, allowed: Iterable[Network | str] | str | None = ()) -> None:
+        if isinstance(allowed, str) or allowed is None:
+            self.allowed: tuple[Network, ...] = parse_networks(allowed)
+        else:
+            # A list may mix networks and CIDR text (Callbacks(api, allowed_networks=[...])).
+            items = tuple(allowed)
+            texts = [item for item in items if isinstance(item, str)]
+            self.allowed = tuple(item for item in items if not isinstance(item, str)) + parse_networks(texts)
 
     def check_address(self, address: str | Address) -> Address:
         ip = ipaddress.ip_address(address) if isinstance(address, str) else address
@@ -117,9 +121,10 @@ class AddressPolicy:
         return next((a for a in checked if a.version == 4), checked[0])
 
 
-def check_url(url: str, policy: AddressPolicy | None = None) -> tuple[str, str, int]:
+def check_url(url: object, policy: AddressPolicy | None = None) -> tuple[str, str, int]:
     """The URL's (scheme, host, port) if it may be a destination; literal IP hosts are checked
-    against ``policy`` now, names when they are resolved. Raise :class:`DestinationRefused`."""
+    against ``policy`` now, names when they are resolved. Raise :class:`DestinationRefused`.
+    ``url`` is whatever a caller or an expression produced: anything but a string is refused."""
     if not isinstance(url, str) or not url:
         raise DestinationRefused("a callback URL is required")
     if len(url) > MAX_URL_LENGTH:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -155,7 +155,7 @@ class Callbacks:
         self.api.invalidate()  # every method now gets the hook, so emit() joins its transaction
         return webhook
 
-    def emit(self, event: str, body: Any) -> str:
+    def emit(self, event: str, body: object) -> str:
         """Queue webhook ``event`` for every endpoint subscribed to it; returns the message id.
         Inside a method it is written in the call's transaction, else in one of its own."""
         webhook = self.webhooks.get(event)
@@ -201,9 +201,17 @@ class Callbacks:
         if not self.delivery_worker or backend is None or backend.database is None:
             yield
             return
+        from interlink.store import Database
+
         from ._worker import DeliveryWorker
 
-        worker = DeliveryWorker(backend.database, policy=self.policy)
+        database = backend.database
+        if not isinstance(database, Database):
+            raise TypeError(
+                f"the in-process delivery worker needs an interlink.store.Database, not {database!r}: "
+                "pass delivery_worker=False and run `interlink worker` on the outbox's database"
+            )
+        worker = DeliveryWorker(database, policy=self.policy)
         async with worker.in_background():
             yield
 
@@ -240,7 +248,7 @@ class Callbacks:
 
         return begin
 
-    def routes(self) -> Iterable[BaseRoute]:
+    def routes(self) -> Sequence[BaseRoute]:
         return ()
 
     def openapi(self, document: OpenApiDocument) -> None:

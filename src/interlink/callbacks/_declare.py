@@ -31,19 +31,20 @@ METHODS = ("POST", "PUT", "PATCH", "DELETE", "GET")
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
-def encode_body(result: Result, body: Any) -> str:
+def encode_body(result: Result, body: object) -> str:
     """The JSON text of a body, as the wire encodes its declared type."""
     return _encode(result.encode(body))
 
 
 class _Typed:
+    # body and response are type annotations (any type form, hence Any); bodies are values.
     def __init__(self, body: Any, response: Any) -> None:
         self.body_type = body
         self.body = Result(body)
         self.response_type = response
         self.response = None if response is None else Result(response)
 
-    def encode(self, body: Any) -> str:
+    def encode(self, body: object) -> str:
         try:
             return encode_body(self.body, body)
         except (TypeError, ValueError, AttributeError, KeyError) as error:
@@ -79,11 +80,11 @@ class Callback(_Typed):
         self.summary = summary
         self.description = description
 
-    async def send(self, body: Any, *, url: str | None = None) -> str:
+    async def send(self, body: object, *, url: str | None = None) -> str:
         """Queue ``body`` for the current call's caller; returns the message id."""
         return self.send_sync(body, url=url)
 
-    def send_sync(self, body: Any, *, url: str | None = None) -> str:
+    def send_sync(self, body: object, *, url: str | None = None) -> str:
         """``send`` for plain ``def`` methods (it does no I/O either: the row is written when
         the call's transaction commits)."""
         from ._calls import queue_callback

@@ -129,7 +129,8 @@ class Expression:
             return self.name
         return ""
 
-    def evaluate(self, data: CallData) -> Any:
+    def evaluate(self, data: CallData) -> object:
+        """The value this expression reads in ``data``: any JSON value of the call's."""
         if self.kind == "url":
             return data.url
         if self.kind == "method":
@@ -139,6 +140,7 @@ class Expression:
         if self.kind == "response" and not data.has_response:
             raise EvaluationError(f"{self} needs the call's response, which is not known yet")
         request = self.kind == "request"
+        value: object
         if self.source == "header":
             headers = data.request_headers if request else data.response_headers
             value = headers.get(self.name.lower())

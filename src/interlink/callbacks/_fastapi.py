@@ -22,17 +22,23 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ._addresses import DestinationRefused, check_url
 from ._expressions import CallData, EvaluationError, Template, parse_template
 from ._outbox import Outbox
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+    from starlette.requests import Request
+
+    from interlink.store import Database
+
 __all__ = ["FastAPICallbacks"]
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> Any:
     from pydantic_core import to_jsonable_python
 
     return to_jsonable_python(value)
@@ -42,7 +48,13 @@ class FastAPICallbacks:
     """An outbox for a FastAPI (or Starlette) app; ``signer`` names the secret messages are signed
     with (``interlink callbacks secret`` shows a role's; ``.secret(signer)`` this one's)."""
 
-    def __init__(self, database: Any = None, *, signer: str = "fastapi", allowed_networks: Any = None) -> None:
+    def __init__(
+        self,
+        database: Database | str | None = None,
+        *,
+        signer: str = "fastapi",
+        allowed_networks: str | Iterable[str] | None = None,
+    ) -> None:
         self.outbox = Outbox(database, allowed_networks=allowed_networks)
         self.database = self.outbox.database
         self.policy = self.outbox.policy
@@ -57,8 +69,8 @@ class FastAPICallbacks:
                 template = self._templates[path] = parse_template(path)
         return template
 
-    def send(self, route: Any, request: Any, body: Any, *, request_body: Any = None, url: str | None = None,
-             session: Any = None) -> str:
+    def send(self, route: object, request: Request, body: object, *, request_body: object = None,
+             url: str | None = None, session: Session | None = None) -> str:
         """Queue ``body`` for the callback documented by ``route`` (a route of the callback router,
         or its endpoint function), at the URL its path expression gives for ``request``."""
         path = _route_path(route)
@@ -83,7 +95,7 @@ class FastAPICallbacks:
         return self.outbox.secret(self.signer)
 
     @contextlib.asynccontextmanager
-    async def lifespan(self, app: Any) -> AsyncIterator[None]:
+    async def lifespan(self, app: object) -> AsyncIterator[None]:
         """A FastAPI/Starlette lifespan that runs a delivery worker beside the app."""
         from ._worker import DeliveryWorker
 
@@ -95,14 +107,16 @@ def _bad_request(field: str, message: str) -> Exception:
     """A 400 as FastAPI answers its own validation errors: ``detail`` names the field."""
     from starlette.exceptions import HTTPException
 
-    return HTTPException(400, detail=[{"loc": ["query", field] if field else [], "msg": message, "type": "value_error"}])
+    detail = [{"loc": ["query", field] if field else [], "msg": message, "type": "value_error"}]
+    # FastAPI answers any JSON detail; Starlette's annotation says str.
+    return HTTPException(400, detail=detail)  # type: ignore[arg-type]
 
 
-def _route_path(route: Any) -> str:
+def _route_path(route: object) -> str:
     if hasattr(route, "path"):
         return str(route.path)
     raise TypeError(f"{route!r} is not a route of a callback router (pass router.routes[i])")
 
 
-def _route_name(route: Any) -> str:
+def _route_name(route: object) -> str:
     return str(getattr(route, "name", None) or "callback")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,9 @@ from ._addresses import AddressPolicy, check_url
 from ._declare import Callback, Webhook
 from ._models import DeliveryAttempt, OutboxMessage, SigningSecret, WebhookEndpoint
 from ._signing import new_message_id, new_secret
+
+if TYPE_CHECKING:
+    from interlink.store import Database
 
 __all__ = [
     "Outbox",
@@ -202,7 +205,9 @@ class Outbox:
     when given), and returns the message id; a delivery worker sends it.
     """
 
-    def __init__(self, database: Any = None, *, allowed_networks: Any = None) -> None:
+    def __init__(
+        self, database: Database | str | None = None, *, allowed_networks: str | Iterable[str] | None = None
+    ) -> None:
         from interlink.settings import Settings
         from interlink.store import Database
 
@@ -212,7 +217,7 @@ class Outbox:
         self.policy = AddressPolicy(allowed)
 
     def send(
-        self, url: str, body: Any, *, signer: str = "default", callback: Callback | None = None,
+        self, url: str, body: object, *, signer: str = "default", callback: Callback | None = None,
         event: str | None = None, session: Session | None = None,
     ) -> str:
         check_url(url, self.policy)
@@ -224,7 +229,7 @@ class Outbox:
         with self.database.session() as own:
             return enqueue_callback(own, url, payload, signer=signer, event=name, method=method).message_id
 
-    def emit(self, webhook: Webhook | str, body: Any, *, session: Session | None = None) -> str:
+    def emit(self, webhook: Webhook | str, body: object, *, session: Session | None = None) -> str:
         event = webhook.event if isinstance(webhook, Webhook) else webhook
         payload = webhook.encode(body) if isinstance(webhook, Webhook) else _json(body)
         message_id = new_message_id()
@@ -240,7 +245,7 @@ class Outbox:
             return signing_secret(session, signer)[0]
 
 
-def _json(body: Any) -> str:
+def _json(body: object) -> str:
     from pydantic_core import to_json
 
     return to_json(body).decode()

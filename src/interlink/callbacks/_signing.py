@@ -15,7 +15,6 @@ import hmac
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 __all__ = [
     "SECRET_PREFIX",
@@ -79,7 +78,7 @@ def signature_headers(message_id: str, body: bytes, secrets_: Iterable[str], tim
     }
 
 
-def _header(headers: Mapping[str, Any], name: str) -> str:
+def _header(headers: Mapping[str, object], name: str) -> str:
     value = headers.get(name)
     if value is None:
         value = next((v for k, v in headers.items() if k.lower() == name), None)
@@ -89,7 +88,7 @@ def _header(headers: Mapping[str, Any], name: str) -> str:
 
 
 def verify(
-    headers: Mapping[str, Any],
+    headers: Mapping[str, object],
     body: bytes | str,
     secret: str | Iterable[str],
     *,

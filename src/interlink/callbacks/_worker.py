@@ -27,11 +27,11 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from sqlalchemy import ColumnElement, and_, bindparam, func, insert, not_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, not_, or_, select, update
 
 from interlink.http import DEADLINE, AsyncBoundedTransport, aread_at_most
 from interlink.store._models import utcnow
@@ -42,10 +42,16 @@ from ._outbox import disable_endpoint, live_signing_secrets
 from ._schedule import Destinations, Outcome, decide, destination_of
 from ._signing import signature_headers
 
+if TYPE_CHECKING:
+    import ssl
+
+    from interlink.store import Database
+
 __all__ = ["DeliveryWorker", "Job"]
 
-OUTBOX = OutboxMessage.__table__
-ATTEMPTS = DeliveryAttempt.__table__
+# Declarative types __table__ as any FromClause; these classes are declared with columns: Tables.
+OUTBOX = cast(Table, OutboxMessage.__table__)
+ATTEMPTS = cast(Table, DeliveryAttempt.__table__)
 
 logger = logging.getLogger("interlink.callbacks")
 TIMEOUT = 15.0
@@ -94,7 +100,7 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        database: Any,
+        database: Database | str | None,
         *,
         policy: AddressPolicy | None = None,
         concurrency: int = 32,
@@ -103,7 +109,7 @@ class DeliveryWorker:
         timeout: float = TIMEOUT,
         name: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        verify: Any = True,
+        verify: ssl.SSLContext | str | bool = True,
         per_destination: int | None = None,
         slow_after: float | None = None,
     ) -> None:
@@ -216,12 +222,12 @@ class DeliveryWorker:
                         break
             if not chosen:
                 return [], held_back
-            rows = session.execute(
+            found = session.execute(
                 select(table.c.id, table.c.message_id, table.c.url, table.c.method, table.c.payload, table.c.signer,
                        table.c.endpoint_id, table.c.attempts).where(table.c.id.in_(list(chosen)))
             ).all()
             order = {id_: n for n, id_ in enumerate(chosen)}
-            rows.sort(key=lambda row: order[row.id])  # sent in the order of the turns
+            rows = sorted(found, key=lambda row: order[row.id])  # sent in the order of the turns
             endpoint_ids = {row.endpoint_id for row in rows if row.endpoint_id is not None}
             endpoints = {
                 e.id: e.live_secrets(now)
@@ -329,7 +335,7 @@ class DeliveryWorker:
         except ValueError:
             pass
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        return [info[4][0] for info in infos]
+        return [str(info[4][0]) for info in infos]  # (host, port[, flow, scope]): host is text
 
     async def send(self, client: httpx.AsyncClient, job: Job) -> Attempt:
         started = time.perf_counter()
