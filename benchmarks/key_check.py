@@ -51,8 +51,8 @@ def _caller(app: Any, key_id: str, secret: str) -> Callable[[int], Awaitable[flo
 
 
 async def _measure(database_url: str, key: tuple[str, str]) -> dict[str, float]:
-    from interlink import ApiServer, Role
-    from interlink.store import Database, KeyAuthenticator, MemoryKeys
+    from interlink import ApiServer
+    from interlink.store import Database, KeyAuthenticator, MemoryKeys, Role
 
     from benchmarks.peers.interlink_default import list_users_async
 

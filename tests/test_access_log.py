@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from servers import UvicornThread, free_port, wait_until_serving
 
-from interlink import ApiServer, Role
+from interlink import ApiServer
 from interlink.server import AccessLog
 from interlink.server._access_log import BufferedLines, redact_query
-from interlink.store import MemoryKeys
+from interlink.store import MemoryKeys, Role  # a role row to build, not only to name
 
 KEY_ID = "k-0123456789abcdef"
 SECRET = "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tAbCd"
@@ -162,8 +162,8 @@ def test_a_full_buffer_is_written_at_once_and_without_a_loop_every_line_is() -> 
 
 SITE = textwrap.dedent(
     f'''
-    from interlink import ApiServer, Role
-    from interlink.store import MemoryKeys
+    from interlink import ApiServer
+    from interlink.store import MemoryKeys, Role
 
     api = ApiServer(authenticator=MemoryKeys({{"{KEY_ID}": ("{SECRET}", Role(name="r"))}}), docs=False)
 

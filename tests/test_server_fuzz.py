@@ -13,8 +13,8 @@ from test_wire_properties import NAMES, Colour, Inner
 
 from servers import UvicornThread
 
-from interlink import ApiServer, FileUpload, Role
-from interlink.store import MemoryKeys
+from interlink import ApiServer, FileUpload
+from interlink.store import MemoryKeys, Role  # a role row to build, not only to name
 
 KEY = "k-0123456789abcdef"
 SECRET = "a" * 40

@@ -396,6 +396,24 @@ def test_load_model_by_api_id_for_every_model(database: Database) -> None:
     assert key is not None and key.role.api_id == role_id
 
 
+def test_the_identity_types_load_the_store_rows(database: Database) -> None:
+    # interlink.User and interlink.Role are the plain identity types a signature names
+    # (`def describe(rl: Role, user: User)`); an argument so typed is loaded from these tables.
+    import interlink
+    from interlink import identity
+
+    assert interlink.User is identity.User and interlink.Role is identity.Role
+    assert issubclass(User, identity.User) and issubclass(Role, identity.Role)
+    role_id, _, _ = make_user_role_key(database)
+    with database.session() as session:
+        user_id = find_user(session, "joebloggs").api_id
+        user = load_model(session, identity.User, user_id)
+        role = load_model(session, identity.Role, role_id)
+        assert load_model(session, identity.User, "u-0000000000000000") is None
+    assert isinstance(user, User) and user.username == "joebloggs"
+    assert isinstance(role, Role) and role.name == "everyday" and role.user.api_id == user_id
+
+
 def test_times_are_utc_aware_after_a_round_trip(database: Database) -> None:
     _, key_id, _ = make_user_role_key(database)
     local = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=5)))

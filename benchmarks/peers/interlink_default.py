@@ -8,8 +8,8 @@ against an in-memory dict (``MemoryKeys``) instead of the store.
 
 from __future__ import annotations
 
-from interlink import ApiServer, Role
-from interlink.store import MemoryKeys
+from interlink import ApiServer
+from interlink.store import MemoryKeys, Role
 
 from benchmarks.peers import common
 from benchmarks.peers.common import User, UserFilter

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from interlink import Call, FileUpload, Role, User
+from interlink import Call, FileUpload, Role
+from interlink.store import User  # queried as the users table
 from examples.mysite.api import api
 
 

@@ -1,13 +1,17 @@
 """interlink: one toolkit for the code that connects systems.
 
 The names a site needs are importable from here; they live in private modules
-(``interlink.server``, ``interlink.store``, ``interlink.wire``) and are loaded on first use so
+(``interlink.server``, ``interlink.identity``, ``interlink.wire``) and are loaded on first use so
 that ``import interlink`` stays cheap for client-only users.
+
+``Role`` and ``User`` are the plain identity types that method signatures name
+(``interlink.identity``); the store's SQLAlchemy classes subclass them. To query the tables,
+import those: ``from interlink.store import User``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 __version__ = "0.1.0"
 
@@ -16,19 +20,19 @@ __all__ = ["ApiServer", "Call", "Role", "User", "FileUpload", "Model", "__versio
 _HOMES = {
     "ApiServer": "interlink.server",
     "Call": "interlink.server",
-    "Role": "interlink.store",
-    "User": "interlink.store",
+    "Role": "interlink.identity",
+    "User": "interlink.identity",
     "FileUpload": "interlink.wire",
     "Model": "interlink.wire",
 }
 
-if TYPE_CHECKING:  # pragma: no cover
+if _typing.TYPE_CHECKING:  # pragma: no cover
+    from interlink.identity import Role, User
     from interlink.server import ApiServer, Call
-    from interlink.store import Role, User
     from interlink.wire import FileUpload, Model
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'interlink' has no attribute {name!r}")

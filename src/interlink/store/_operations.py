@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from interlink import identity
 from interlink.store._models import DEFAULT_ROLE_NAME, Key, Role, User
 from interlink.store._services import Service
 from interlink.store._sessions import end_sessions
@@ -117,13 +118,20 @@ def find_key(session: Session, key_id: str) -> Key:
     return key
 
 
+# A signature names the identity types (``interlink.User``); their rows are the store's classes.
+_MAPPED: dict[type, type] = {identity.User: User, identity.Role: Role}
+
+
 def load_model(session: Session, cls: type[T], api_id: str) -> T | None:
     """Any mapped class by its ``api_id`` (for a Key, its key id); None if absent.
+    ``interlink.User`` and ``interlink.Role`` load the store's users and roles.
 
     The eager loads configured on the mapping come along, so the object is usable detached.
     """
-    column: Any = getattr(cls, "api_id")
-    return session.scalar(select(cls).where(column == api_id))
+    mapped = _MAPPED.get(cls, cls)
+    column: Any = getattr(mapped, "api_id")
+    found: T | None = session.scalar(select(mapped).where(column == api_id))
+    return found
 
 
 def list_users(session: Session) -> list[User]:
