@@ -87,6 +87,8 @@ class ApiServer:
             raise TypeError(f"ApiServer() got an unexpected keyword argument {name!r}")
         self.methods: dict[str, Method] = {}
         self.modules: dict[str, Module] = {}
+        # A URL or an interlink.store.Database, handed to the store unread at startup (the
+        # server imports no store to name the type, hence Any).
         self.database = database
         self.authenticator = authenticator
         self.prefix = prefix.rstrip("/")
