@@ -592,7 +592,7 @@ def profile(name: str = DEFAULT, seconds: int = 20) -> None:
     print(f"collapsed stacks in {raw} (flamegraph.pl or speedscope.app read them)")
 
 
-IDLE = re.compile(r"^(Condition\.wait|Event\.wait|_worker|SimpleQueue\.get) ")
+IDLE = re.compile(r"^(Condition\.wait|Event\.wait|_worker|SimpleQueue\.get|ThreadPool\._work) ")
 
 
 def summarise(collapsed: str, top: int = 45) -> str:

@@ -6,13 +6,17 @@ small call that was a third of the server's time (docs/performance.md). This poo
 the hand-off a call needs, about 2.5 µs: the job goes on a ``SimpleQueue`` (C), a worker thread
 runs it in a copy of the caller's context (so ``contextvars`` are seen as in ``async``
 methods), and the result comes back to the event loop in a batch: the first result that finds
-no batch waiting for its loop schedules one ``call_soon_threadsafe``, and every result that
-arrives before the loop runs it joins it (one wake-up of the loop for many results, which
-measured 1-2 µs less per call with 32 calls in flight).
+no delivery scheduled on its loop schedules one (``call_soon_threadsafe``), and every result
+that arrives before the loop runs it joins it — one wake-up of the loop for many results.
+
+No Python-level lock is taken on a call's way: the hand-offs are ``SimpleQueue`` operations and
+a non-blocking lock acquire, all in C. A lock held by a thread that then lost the GIL made the
+other thread wait for two switches of the GIL (a convoy), which showed under load.
 
 Threads are started as they are needed, up to ``max_threads`` (40, anyio's default limit), and
 then reused; when all are busy a job waits in the queue. Idle threads are counted as
-``concurrent.futures.ThreadPoolExecutor`` does: a job takes an idle thread or starts a new one.
+``concurrent.futures.ThreadPoolExecutor`` does — a job takes an idle thread or starts a new
+one — with a token per idle thread in a queue instead of a counter under a lock.
 """
 
 from __future__ import annotations
@@ -28,46 +32,34 @@ __all__ = ["ThreadPool"]
 T = TypeVar("T")
 
 
-class ThreadPool:
-    def __init__(self, max_threads: int = 40, name: str = "interlink-worker") -> None:
-        if max_threads < 1:
-            raise ValueError("max_threads must be at least 1")
-        self.max_threads = max_threads
-        self.name = name
-        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0  # threads waiting for a job and not yet promised one
-        self._lock = threading.Lock()
-        # event loop -> results waiting for the one _deliver scheduled on it (under _lock)
-        self._results: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+class _Delivery:
+    """Results on their way back to one event loop."""
 
-    async def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``function(*args, **kwargs)`` in a worker thread; its result or its exception."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((loop, future, contextvars.copy_context(), function, args, kwargs))
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-                start = False
-            else:
-                start = len(self._threads) < self.max_threads
-        if start:
-            thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
-        return await future
+    __slots__ = ("loop", "results", "scheduled")
 
-    @property
-    def threads(self) -> int:
-        """How many worker threads have been started."""
-        return len(self._threads)
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.results: queue.SimpleQueue[tuple[asyncio.Future[Any], bool, Any]] = queue.SimpleQueue()
+        # Held from when a delivery is scheduled until it starts: taken without blocking, it
+        # is the one flag that says "a delivery is on its way" (an atomic test-and-set).
+        self.scheduled = threading.Lock()
 
-    def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On the event loop: resolve every result that arrived since this was scheduled."""
-        with self._lock:
-            results = self._results.pop(loop, ())
-        for future, ok, value in results:
+    def add(self, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+        """From a worker thread."""
+        self.results.put((future, ok, value))
+        if self.scheduled.acquire(False):
+            try:
+                self.loop.call_soon_threadsafe(self.deliver)
+            except RuntimeError:  # the event loop is closed: nobody waits any more
+                pass
+
+    def deliver(self) -> None:
+        """On the event loop: every result that has arrived. Released first, so a result that
+        arrives while these are resolved schedules a delivery of its own."""
+        self.scheduled.release()
+        results = self.results
+        for _ in range(results.qsize()):
+            future, ok, value = results.get_nowait()
             if future.done():  # the awaiting task was cancelled meanwhile
                 continue
             if ok:
@@ -75,10 +67,49 @@ class ThreadPool:
             else:
                 future.set_exception(value)
 
+
+class ThreadPool:
+    def __init__(self, max_threads: int = 40, name: str = "interlink-worker") -> None:
+        if max_threads < 1:
+            raise ValueError("max_threads must be at least 1")
+        self.max_threads = max_threads
+        self.name = name
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._idle: queue.SimpleQueue[None] = queue.SimpleQueue()  # a token per idle thread not yet promised a job
+        self._threads: list[threading.Thread] = []
+        self._starting = threading.Lock()  # only when a thread may be started
+        self._delivery: _Delivery | None = None  # of the loop that last ran a job
+
+    async def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``function(*args, **kwargs)`` in a worker thread; its result or its exception."""
+        loop = asyncio.get_running_loop()
+        delivery = self._delivery
+        if delivery is None or delivery.loop is not loop:
+            delivery = self._delivery = _Delivery(loop)
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((delivery, future, contextvars.copy_context(), function, args, kwargs))
+        idle = self._idle
+        if not idle.qsize() or not _took(idle):
+            self._start_thread()
+        return await future
+
+    def _start_thread(self) -> None:
+        with self._starting:
+            if len(self._threads) >= self.max_threads:
+                return  # all busy: the job waits for the first to be free
+            thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True)
+            self._threads.append(thread)
+        thread.start()
+
+    @property
+    def threads(self) -> int:
+        """How many worker threads have been started."""
+        return len(self._threads)
+
     def _work(self) -> None:
-        jobs, lock, waiting = self._jobs, self._lock, self._results
+        jobs, idle = self._jobs, self._idle
         while True:
-            loop, future, context, function, args, kwargs = jobs.get()
+            delivery, future, context, function, args, kwargs = jobs.get()
             ok, value = False, None
             if not future.cancelled():
                 try:
@@ -88,20 +119,15 @@ class ThreadPool:
                 except BaseException as exc:
                     value = exc
             # Idle again before the caller hears back, so its next job finds this thread.
-            with lock:
-                self._idle += 1
-                batch = waiting.get(loop)
-                if batch is None:
-                    batch = waiting[loop] = []
-                    schedule = True
-                else:
-                    schedule = False  # a _deliver is on its way and will take this one too
-                batch.append((future, ok, value))
-            if schedule:
-                try:
-                    loop.call_soon_threadsafe(self._deliver, loop)
-                except RuntimeError:  # the event loop is closed: nobody waits any more
-                    with lock:
-                        waiting.pop(loop, None)
+            idle.put(None)
+            delivery.add(future, ok, value)
             # Drop this job's references before waiting for the next one.
-            loop = future = context = function = args = kwargs = value = batch = None  # type: ignore[assignment]
+            delivery = future = context = function = args = kwargs = value = None
+
+
+def _took(idle: queue.SimpleQueue[None]) -> bool:
+    try:
+        idle.get_nowait()
+    except queue.Empty:  # another event loop's job took it first
+        return False
+    return True
