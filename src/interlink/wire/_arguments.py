@@ -98,7 +98,8 @@ class Arguments:
 
     def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
         try:
-            validated = self.model.model_validate(raw)
+            # model_validate without its Python layer: this runs for every call's arguments.
+            validated = self.model.__pydantic_validator__.validate_python(raw)
         except pydantic.ValidationError as exc:
             raise wire_error(exc.errors(include_url=False, include_input=False)) from None
         return dict(validated.__dict__)

@@ -77,6 +77,17 @@ def build_tree(pairs: typing.Iterable[tuple[str, FormValue]], depths: typing.Map
     below = limits.get
     max_length = MAX_NAME_LENGTH
     for name, value in pairs:
+        if "." not in name:  # most fields: a top-level name, one node below the root
+            if len(name) > max_length:
+                raise_too_long(name)
+            top = root.children
+            if top is None:
+                top = root.children = {}
+            child = top.get(name)
+            if child is None:
+                child = top[name] = Node()
+            child.values.append(value)
+            continue
         if name.endswith(".") and isinstance(value, str) and "=" in value:
             add_marker_fields(root, name, value, limits)
             continue
@@ -240,6 +251,8 @@ class TextShape(SingleShape):
         return str(value)
 
     def encode(self, value: Any) -> Any:
+        if type(value) is str:  # the usual case, first
+            return value
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return value
         if isinstance(value, (dt.date, dt.time)):
@@ -711,6 +724,8 @@ class StructShape(Shape):
     def __init__(self, tp: type) -> None:
         self.tp = tp
         self.fields: dict[str, Field] = {}
+        # (name, the field's encode) once the fields are known: encoding is on every result's path.
+        self._encoders: tuple[tuple[str, Callable[[Any], Any]], ...] | None = None
 
     def parts_below(self, seen: frozenset[int] = frozenset()) -> int:
         if id(self) in seen:  # a recursive type: as deep as the wire allows
@@ -758,7 +773,10 @@ class StructShape(Shape):
             out.append((join(name, MARKER), ""))
 
     def encode(self, value: Any) -> Any:
-        return {name: f.shape.encode(getattr(value, name)) for name, f in self.fields.items()}
+        encoders = self._encoders
+        if encoders is None:
+            encoders = self._encoders = tuple((name, f.shape.encode) for name, f in self.fields.items())
+        return {name: encode(getattr(value, name)) for name, encode in encoders}
 
 
 class AnyShape(Shape):
