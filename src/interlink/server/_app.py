@@ -57,6 +57,22 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 INTERNAL_ERROR = dumps(ServerError("internal error; it has been logged").to_dict())
 
 
+_frozen = False
+
+
+def _freeze_start_up() -> None:
+    """What start-up made (modules, the store's mappers, compiled methods: ~100,000 objects)
+    lives as long as the process: keep it out of the collector's full collections, which
+    otherwise walk all of it and stopped a busy server for ~60 ms about once a second
+    (docs/performance.md). Once per process, after collecting what is garbage already (frozen
+    garbage in a cycle would never be freed)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 class AsgiRequest(Request):
     """A Request read from an ASGI scope; its URL is put together only if asked for."""
 
@@ -152,10 +168,7 @@ class ApiApp:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(self.setup)
-        # What start-up made (modules, the store's mappers, compiled methods: ~100,000 objects)
-        # lives as long as the process: kept out of the collector's full collections, which
-        # otherwise walk all of it and stopped a busy server for ~60 ms (docs/performance.md).
-        gc.freeze()
+        _freeze_start_up()
         async with contextlib.AsyncExitStack() as stack:
             for extension in self.api.extensions:  # e.g. the callbacks' delivery worker
                 await stack.enter_async_context(extension.lifespan())
