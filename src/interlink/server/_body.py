@@ -58,11 +58,30 @@ def query_pairs(query_string: bytes) -> Pairs:
     return form_pairs(query_string, what="query string")
 
 
+# "%3A" -> ":" for every ASCII character, in any case of its hex digits ("3a", "3A").
+_ASCII_ESCAPES = {
+    spelling: chr(code)
+    for code in range(128)
+    for spelling in {f"{code:02x}", f"{code:02X}", f"{code:02x}"[0] + f"{code:02X}"[1], f"{code:02X}"[0] + f"{code:02x}"[1]}
+}
+
+
 def _unquote(text: str) -> str:
-    """``unquote(text, errors="strict")`` for text with a ``%`` in it, without its per-call
-    regular expression: the same result (a literal non-ASCII character encodes to a whole UTF-8
-    sequence, which neither completes nor breaks an escaped one), UnicodeDecodeError alike."""
-    return unquote_to_bytes(text).decode("utf-8")
+    """``unquote(text, errors="strict")`` for text with a ``%`` in it, the same result and
+    UnicodeDecodeError alike. Escapes of ASCII characters (a key's ``%3A``, the usual case) are
+    looked up; any other (UTF-8 bytes, a ``%`` without two hex digits) goes through
+    ``unquote_to_bytes`` — which is exact here because a literal non-ASCII character encodes to
+    a whole UTF-8 sequence, which neither completes nor breaks an escaped one."""
+    first, *rest = text.split("%")
+    out = [first]
+    escapes = _ASCII_ESCAPES
+    for part in rest:
+        char = escapes.get(part[:2])
+        if char is None:
+            return unquote_to_bytes(text).decode("utf-8")
+        out.append(char)
+        out.append(part[2:])
+    return "".join(out)
 
 
 def form_pairs(body: bytes, what: str = "form body") -> Pairs:
