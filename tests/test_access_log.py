@@ -103,6 +103,38 @@ def test_a_served_request_gives_one_line_with_what_uvicorn_would_say() -> None:
     assert '"GET /nothing%0A%22here HTTP/1.1" 404 Not Found ' in third
 
 
+def test_an_api_server_writes_its_own_lines_once_and_only_behind_the_log() -> None:
+    """Behind AccessLog an ApiServer records its method calls itself (no wrapper around send);
+    every request still gives exactly one line, and the same server called directly none."""
+    lines: list[str] = []
+    api = echo_api()
+    logged = AccessLog(api, write=lines.append)
+    assert logged.records_itself
+
+    async def go() -> list[int]:
+        statuses = []
+        for app in (logged, api):  # the second time around, not through the log
+            transport = httpx.ASGITransport(app=app, client=("10.0.0.7", 4242))
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                statuses += [
+                    (await client.post("/api/home/whoami", headers={"authorization": f"Bearer {KEY_ID}:{SECRET}"})).status_code,
+                    (await client.get("/api/home/whoami")).status_code,
+                    (await client.post("/api/home/nothing")).status_code,
+                    (await client.get("/api/openapi.json")).status_code,
+                ]
+        return statuses
+
+    assert asyncio.run(go()) == [200, 405, 404, 200] * 2
+    assert [line.split('"')[1] for line in lines] == [
+        "POST /api/home/whoami HTTP/1.1", "GET /api/home/whoami HTTP/1.1", "POST /api/home/nothing HTTP/1.1",
+        "GET /api/openapi.json HTTP/1.1",
+    ]
+    assert [line.split('" ')[1].split(" ms")[0].rsplit(" ", 1)[0] for line in lines] == [
+        "200 OK", "405 Method Not Allowed", "404 Not Found", "200 OK",
+    ]
+    assert all(line.startswith("INFO:     10.0.0.7:4242 - ") for line in lines)
+
+
 async def _raising_app(scope: Any, receive: Any, send: Any) -> None:
     raise RuntimeError("broken before answering")
 

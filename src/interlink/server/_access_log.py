@@ -29,7 +29,10 @@ from interlink import urls as _urls
 
 from .types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["AccessLog", "BufferedLines", "redact_query", "CREDENTIAL_NAMES"]
+__all__ = ["ACCESS_LOG", "AccessLog", "BufferedLines", "redact_query", "CREDENTIAL_NAMES"]
+
+#: The scope key under which AccessLog hands itself to an ApiServer it wraps.
+ACCESS_LOG = "interlink.access_log"
 
 #: Query-string field names (decoded, case-folded) whose values are never logged: the one list
 #: of ``interlink.urls``, which also redacts the URLs the CLI and the clients print.
@@ -114,13 +117,31 @@ class AccessLog:
     """
 
     def __init__(self, app: ASGIApp, write: Callable[[str], None] | None = None) -> None:
+        from ._api import ApiServer
+
         self.app = app
         self.write = write if write is not None else BufferedLines()
+        # An ApiServer records its own method calls when it finds this log in the scope (it
+        # knows their status without a wrapper around ``send``); the rest goes through logged().
+        self.records_itself = isinstance(app, ApiServer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.records_itself:
+            scope[ACCESS_LOG] = self
+            await self.app(scope, receive, send)
+            return
+        await self.logged(self.app, scope, receive, send)
+
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        """Write the line of a request that took ``seconds`` and was answered with ``status``
+        (0: not at all)."""
+        self.write(self.line(scope, status, seconds))
+
+    async def logged(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """``app`` serving the request, its status read from what it sends, and the line written."""
         start = time.perf_counter()
         status = 0
 
@@ -131,7 +152,7 @@ class AccessLog:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_status)
+            await app(scope, receive, send_status)
         except BaseException:
             if not status:
                 status = 500  # uvicorn answers 500 for an app that raised before answering
