@@ -7,6 +7,15 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+# -- hypothesis ------------------------------------------------------------------------------
+#
+# Hypothesis' default deadline of 200 ms per example fails a test whenever the (shared, 2-core)
+# machine is busy for a moment, not when the code is slow. 2 s still catches an example that is
+# pathologically slow (a parser without a bound), which is what the deadline is for here.
+settings.register_profile("interlink", deadline=2000)
+settings.load_profile("interlink")
 
 # -- store: databases ---------------------------------------------------------------------
 #
