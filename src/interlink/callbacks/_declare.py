@@ -98,7 +98,7 @@ class Callback(_Typed):
 
 
 class Webhook(_Typed):
-    """An event the API sends to every endpoint subscribed to it (``api.webhook(...)``)."""
+    """An event the API sends to every endpoint subscribed to it (``callbacks.webhook(...)``)."""
 
     def __init__(self, event: str, *, body: Any = Any, summary: str = "", description: str = "", method: str = "POST") -> None:
         if not event or len(event) > 200 or any(c.isspace() for c in event):
