@@ -27,14 +27,15 @@ $(RUN_STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
-# Debian packages used by tests and benchmarks, installed only when missing.
+# Debian packages used by tests and benchmarks, installed only when missing (waiting for another
+# apt-get, e.g. a second checkout's `make test`, instead of failing on its lock).
 system-deps:
 	@missing=""; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq $$missing >/dev/null; \
 	fi
 
 # npm packages for the real peers the tests start (OpenID provider).
