@@ -73,6 +73,14 @@ def test_first_example_serves_as_a_script() -> None:
         assert response.json() == {}
         # Without RestHandlerSetup no Server header is configured: none is sent (not Tornado's).
         assert "Server" not in response.headers
+        # Nor on the answers the server gives itself: an unknown path, a method not implemented.
+        unknown = httpx.get(f"http://127.0.0.1:{port}/vegetables", trust_env=False)
+        assert unknown.status_code == 404
+        assert unknown.headers["Content-Type"].startswith("application/json")
+        assert "Server" not in unknown.headers
+        not_implemented = httpx.get(f"http://127.0.0.1:{port}/fruits", trust_env=False)
+        assert not_implemented.status_code == 405
+        assert "Server" not in not_implemented.headers
     finally:
         process.terminate()
         process.wait(10)

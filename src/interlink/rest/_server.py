@@ -8,6 +8,10 @@ Fixed on purpose: ``max_body_size`` is enforced (rest-tools accepted it and igno
 Tornado's 100 MiB applied); it defaults to 10 MiB, as interlink's API server. A larger body, announced by ``Content-Length`` or streamed in chunks, is answered
 ``413 {"code": 413, "error": "Payload Too Large"}`` and the connection is closed, before the
 handler runs. ``port=0`` picks a free port; ``server.port`` tells which.
+
+``server_header`` (interlink's) is the ``Server`` header of the answers the server gives before
+any handler runs: unknown paths (404, in JSON) and too-large bodies (413). Its default is none,
+as a route without ``RestHandlerSetup`` sends none; never Tornado's ``TornadoServer/…``.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class RestServer:
         cookie_secret: str | None = None,
         max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         *,
-        server_header: str = "REST",
+        server_header: str = "",
         **kwargs: Any,
     ) -> None:
         self.routes: list[tuple[Any, ...]] = []

@@ -4,8 +4,8 @@ becomes ``from interlink.rest.server import RestServer, RestHandler``.
 The server runs on Tornado, as rest-tools' does (handlers call Tornado's ``RequestHandler``
 API): ``pip install 'interlink[rest-server]'``. Besides ``rest_tools.server``'s own names this
 module has those of its submodules that users import: ``rest_tools.server.session``'s
-``Session`` family, ``rest_tools.server.stats``' ``RouteStats``; and interlink's additions,
-``CorsPolicy`` and ``SessionMixin``. ``validate_request`` loads openapi-core (about a second)
+``Session`` family and ``SessionMixin``, ``rest_tools.server.stats``' ``RouteStats``; and
+interlink's addition, ``CorsPolicy``. ``validate_request`` loads openapi-core (about a second)
 when first used, not when this module is imported.
 """
 
