@@ -66,3 +66,30 @@ def test_tutorial_app_delivers_its_callback(delivering: Any, live_server: Any) -
 
     with delivering.callbacks.database.session() as session:
         assert len(list_deliveries(session)) == 1  # only the first invoice's
+
+
+def test_a_request_without_the_optional_callback_url_gets_fastapis_answer(delivering: Any, live_server: Any) -> None:
+    # FastAPI's tutorial makes callback_url optional: without it the app answers as FastAPI's own
+    # does (200), and no callback is queued, since there is nowhere to send it.
+    from interlink.callbacks import list_deliveries
+
+    api_url = live_server(delivering.app)
+    answer = httpx.post(f"{api_url}/invoices/", json={"id": "1", "customer": "c", "total": 1})
+    assert answer.status_code == 200 and answer.json() == {"msg": "Invoice received"}
+    with delivering.callbacks.database.session() as session:
+        assert list_deliveries(session) == []
+
+
+def test_require_url_makes_a_missing_callback_url_a_400_naming_it(delivering: Any, live_server: Any) -> None:
+    from interlink.callbacks import FastAPICallbacks, list_deliveries
+
+    strict = FastAPICallbacks(signer="invoices", require_url=True)
+    assert strict.require_url is True
+    delivering.callbacks.require_url = True  # the tutorial app's own instance, made strict
+    api_url = live_server(delivering.app)
+    answer = httpx.post(f"{api_url}/invoices/", json={"id": "1", "customer": "c", "total": 1})
+    assert answer.status_code == 400
+    [detail] = answer.json()["detail"]
+    assert detail["loc"] == ["query", "callback_url"] and "has no value" in detail["msg"]
+    with delivering.callbacks.database.session() as session:
+        assert list_deliveries(session) == []

@@ -60,6 +60,11 @@ class EvaluationError(LookupError):
         super().__init__(message)
 
 
+class MissingValue(EvaluationError):
+    """The call has nothing where the expression points (an optional argument left out), as
+    opposed to a value that cannot be used in a URL."""
+
+
 @dataclass(frozen=True)
 class CallData:
     """What an expression can read of one call; all JSON-ready (``body`` is the decoded
@@ -161,7 +166,7 @@ class Expression:
                 if value is None:
                     break
         if value is None:
-            raise EvaluationError(f"{self} has no value in this call", self.field)
+            raise MissingValue(f"{self} has no value in this call", self.field)
         return value
 
 

@@ -15,7 +15,10 @@ delivered, signed and retried, with the documentation left exactly as it was::
 ``send`` evaluates the route's URL expression against the request (FastAPI's own spelling,
 ``{$callback_url}``, is read as the valid ``{$request.query.callback_url}``), checks the
 destination (a refused one is a 400 naming the field), and writes the message to the outbox;
-nothing is sent inline.
+nothing is sent inline. Where the expression has no value in a call (the tutorial's
+``callback_url`` is optional) the callback is not sent and ``send`` returns ``None``: the
+request goes on as FastAPI's own app answers it. ``FastAPICallbacks(..., require_url=True)``
+makes that a 400 naming the field instead.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._addresses import DestinationRefused, check_url
-from ._expressions import CallData, EvaluationError, Template, parse_template
+from ._expressions import CallData, EvaluationError, MissingValue, Template, parse_template
 from ._outbox import Outbox
 
 if TYPE_CHECKING:
@@ -46,7 +49,11 @@ def _jsonable(value: object) -> Any:
 
 class FastAPICallbacks:
     """An outbox for a FastAPI (or Starlette) app; ``signer`` names the secret messages are signed
-    with (``interlink callbacks secret`` shows a role's; ``.secret(signer)`` this one's)."""
+    with (``interlink callbacks secret`` shows a role's; ``.secret(signer)`` this one's).
+
+    ``require_url``: a callback whose URL expression has no value in a call is a 400 naming the
+    field, instead of not being sent (the default, as FastAPI's tutorial expects of its optional
+    ``callback_url``)."""
 
     def __init__(
         self,
@@ -54,11 +61,13 @@ class FastAPICallbacks:
         *,
         signer: str = "fastapi",
         allowed_networks: str | Iterable[str] | None = None,
+        require_url: bool = False,
     ) -> None:
         self.outbox = Outbox(database, allowed_networks=allowed_networks)
         self.database = self.outbox.database
         self.policy = self.outbox.policy
         self.signer = signer
+        self.require_url = require_url
         self._templates: dict[str, Template] = {}
 
     def template(self, path: str) -> Template:
@@ -70,9 +79,11 @@ class FastAPICallbacks:
         return template
 
     def send(self, route: object, request: Request, body: object, *, request_body: object = None,
-             url: str | None = None, session: Session | None = None) -> str:
+             url: str | None = None, session: Session | None = None) -> str | None:
         """Queue ``body`` for the callback documented by ``route`` (a route of the callback router,
-        or its endpoint function), at the URL its path expression gives for ``request``."""
+        or its endpoint function), at the URL its path expression gives for ``request``: the
+        message's id, or ``None`` when the expression has no value in this request (nothing
+        queued; a 400 with ``require_url``)."""
         path = _route_path(route)
         if url is None:
             data = CallData(
@@ -86,6 +97,10 @@ class FastAPICallbacks:
             try:
                 url = template.evaluate(data)
                 check_url(url, self.policy)
+            except MissingValue as error:
+                if self.require_url:
+                    raise _bad_request(field, str(error)) from None
+                return None
             except (EvaluationError, DestinationRefused) as error:
                 raise _bad_request(field, str(error)) from None
         return self.outbox.send(url, _jsonable(body), signer=self.signer, event=_route_name(route), session=session)
