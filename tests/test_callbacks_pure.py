@@ -179,6 +179,29 @@ def test_the_reference_library_verifies_what_we_sign_including_during_rotation()
         Webhook(new_secret()).verify(body, headers)
 
 
+@pytest.mark.parametrize("unpad", [lambda s: s.rstrip("="), lambda s: s.rstrip("=")[len("whsec_"):]],
+                         ids=["whsec_", "bare"])
+def test_a_secret_without_base64_padding_works_as_in_the_reference_library(unpad) -> None:
+    # Secrets copied from other systems often lose their '=' padding; the reference libraries
+    # add it back, so do we (both ways: they verify what we sign, we verify what they sign).
+    from standardwebhooks.webhooks import Webhook
+
+    for key_bytes in (32, 31, 24):  # one, two and no '=' of padding
+        padded = "whsec_" + base64.b64encode(bytes(range(key_bytes))).decode()
+        secret = unpad(padded)
+        body = b'{"a":1}'
+        headers = signature_headers("msg_5", body, [secret])
+        assert headers == signature_headers("msg_5", body, [padded], timestamp=int(headers["webhook-timestamp"]))
+        assert Webhook(secret).verify(body, headers) == {"a": 1}
+        now = dt.datetime.now(dt.UTC)
+        theirs = {"webhook-id": "msg_6", "webhook-timestamp": str(int(now.timestamp())),
+                  "webhook-signature": Webhook(secret).sign("msg_6", now, body.decode())}
+        assert verify(theirs, body, secret) == "msg_6"
+    for not_base64 in ("whsec_" + "A" * 41, "whsec_abc$def" + "A" * 40):
+        with pytest.raises(ValueError, match="whsec_ followed by base64"):
+            signature_headers("msg_7", b"{}", [not_base64])
+
+
 def test_timestamp_tolerance_is_five_minutes_both_ways() -> None:
     secret = new_secret()
     headers = signature_headers("msg_3", b"{}", [secret], timestamp=1_000_000)

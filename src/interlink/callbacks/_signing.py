@@ -48,10 +48,12 @@ def new_message_id() -> str:
 
 
 def secret_key(secret: str) -> bytes:
-    """The HMAC key of a ``whsec_…`` secret (a bare base64 secret is accepted too)."""
+    """The HMAC key of a ``whsec_…`` secret (a bare base64 secret is accepted too). Its base64
+    may lack its ``=`` padding, as the Standard Webhooks reference libraries accept; other
+    characters outside base64 are refused (the reference libraries skip them)."""
     body = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
     try:
-        key = base64.b64decode(body, validate=True)
+        key = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
     except (ValueError, TypeError):
         raise ValueError("a webhook secret is whsec_ followed by base64") from None
     if not 24 <= len(key) <= 64:
