@@ -9,6 +9,11 @@ a new refresh token. The device and token requests go through a client with the 
 client's TLS and retry settings. The QR code needs ``segno`` (optional); without it the
 address and code are printed alone.
 
+A saved refresh token that is a JWT past its ``exp`` is not sent to the provider: the device
+login starts at once, as in rest-tools (which fails validating the expired token before any
+token request). The expiry is read without checking the signature: it only spares a request
+the provider would refuse; an opaque token, or one not yet expired, is tried.
+
 ``DeviceLoginError`` is a ``TokenRequestError`` (an ``interlink.http.ClientError``) and a
 ``RuntimeError``, the class rest-tools' device login raised.
 """
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+import jwt
 
 from interlink.http._errors import TokenRequestError
 from interlink.http._oauth2 import basic_credentials
@@ -242,6 +248,17 @@ def _save_token_to_file(filepath: Path, token: str) -> None:
     save_refresh_token(filepath, token)
 
 
+def refresh_token_expired(token: str, now: float) -> bool:
+    """Whether ``token`` is a JWT whose ``exp`` is at or before ``now`` (an opaque token, or
+    one without a readable ``exp``, is not known to have expired)."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.exceptions.PyJWTError:
+        return False
+    exp = claims.get("exp")
+    return isinstance(exp, int | float) and not isinstance(exp, bool) and exp <= now
+
+
 def SavedDeviceGrantAuth(  # noqa: N802
     address: str,
     token_url: str,
@@ -253,7 +270,8 @@ def SavedDeviceGrantAuth(  # noqa: N802
 ) -> OpenIDRestClient:
     """Like :func:`DeviceGrantAuth`, keeping the refresh token in ``filename`` (mode 0600).
 
-    A saved refresh token is tried first; if the provider refuses it, the device login runs.
+    A saved refresh token is tried first, unless it is a JWT already past its ``exp``; if it
+    has expired, or the provider refuses it, the device login runs.
     """
     kwargs.setdefault("logger", logging.getLogger("SavedDeviceGrantAuth"))
     path = Path(filename)
@@ -263,6 +281,9 @@ def SavedDeviceGrantAuth(  # noqa: N802
             save_refresh_token(path, refresh)
 
     saved = (_load_token_from_file(path) or "").strip()
+    if saved and refresh_token_expired(saved, time.time()):
+        kwargs["logger"].info("saved refresh token has expired; starting a device login")
+        saved = ""
     if saved:
         try:
             return OpenIDRestClient(
