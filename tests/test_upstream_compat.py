@@ -150,3 +150,13 @@ def test_refresh_token_expiry_is_read_only_from_a_jwt() -> None:
     assert not refresh_token_expired(jwt.encode({"exp": now + 60}, "k" * 32), now)
     assert not refresh_token_expired(jwt.encode({"sub": "x"}, "k" * 32), now)  # no exp: unknown
     assert not refresh_token_expired("an-opaque-token", now)
+
+
+def test_rest_clients_identity_provider_requests_follow_30_redirects(hops: str) -> None:
+    # Discovery and device requests of the rest-tools clients went through requests (30).
+    from interlink.rest.client import RestClient
+
+    with RestClient(hops, retries=0).idp_client() as idp:
+        assert len(idp.get(f"{hops}/hop/30").history) == 30
+        with pytest.raises(httpx.TooManyRedirects):
+            idp.get(f"{hops}/hop/31")

@@ -267,7 +267,9 @@ class RestClient:
         options = client_options(self._client_kwargs())
         policy = options.policy if retry else RetryPolicy(retries=0)
         transport = RetryTransport(policy=policy, token_verify=options.token_verify, **options.transport)
-        return httpx.Client(transport=transport, timeout=options.client["timeout"], follow_redirects=True)
+        # as many redirects as rest-tools' requests followed (30), not httpx's 20
+        return httpx.Client(transport=transport, timeout=options.client["timeout"], follow_redirects=True,
+                            max_redirects=options.client["max_redirects"])
 
     def open(self, sync: bool = False) -> Any:
         """Open (or return) the HTTP session: ``sync=True`` for ``request_seq``'s client,
