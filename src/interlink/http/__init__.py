@@ -26,7 +26,7 @@ from interlink.http._retry import RetryPolicy
 from interlink.http._pagination import PaginationError, pagination_helper
 from interlink.http._service_client import ServiceConfigAdapter, build_client, connection_check
 from interlink.http._tls import MutualTLS, ssl_context
-from interlink.http._transport import AsyncRetryTransport, RetryTransport
+from interlink.http._transport import TOKEN_REQUEST, AsyncRetryTransport, RetryTransport
 from interlink.http._urls import is_base_url
 from interlink.urls import redact_url
 
@@ -52,6 +52,7 @@ __all__ = [
     "TokenState",
     "RetryTransport",
     "AsyncRetryTransport",
+    "TOKEN_REQUEST",
     "BoundedTransport",
     "AsyncBoundedTransport",
     "DEADLINE",

@@ -11,7 +11,7 @@ from ._access_log import AccessLog
 from ._api import ApiServer, Module
 from ._call import Call, CallSlot, current_call
 from ._event_loop import new_event_loop
-from ._extension import CallHook, Extension
+from ._extension import CallHook, CallRunner, Extension
 from ._method import Method
 from ._openapi import OpenApiDocument
 from ._pipeline import Dispatch, Pipeline, Request
@@ -19,6 +19,6 @@ from ._ratelimit import FailureLimiter
 from ._redaction import RedactCredentials
 from ._site import Site
 
-__all__ = ["AccessLog", "ApiServer", "Authenticator", "Call", "CallHook", "CallSlot", "Dispatch", "Extension",
+__all__ = ["AccessLog", "ApiServer", "Authenticator", "Call", "CallHook", "CallRunner", "CallSlot", "Dispatch", "Extension",
            "FailureLimiter", "Method", "Module", "OpenApiDocument", "Pipeline", "RedactCredentials", "Request", "Site", "current_call",
            "new_event_loop"]

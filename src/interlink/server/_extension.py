@@ -12,7 +12,11 @@ which ``Site(api)`` and ``Callbacks(api)`` do in their constructors) and is aske
   always gets a ``Call``, so the hook can keep per-call state in a ``CallSlot`` and add
   ``before_commit`` work to the call's transaction;
 - ``routes()``: Starlette routes the ASGI app serves beside the API (login pages);
-- ``openapi(document)``: add to the OpenAPI document (operation callbacks, top-level webhooks).
+- ``openapi(document)``: add to the OpenAPI document (operation callbacks, top-level webhooks);
+- ``wrap_call(call)``: asked once at setup with the pipeline's ``call`` (dispatch, request) ->
+  encoded result — return a function the shells run instead (it awaits ``call`` and sees the
+  result or the error: traces and metrics), or ``None``. With no wrapper, the shells run the
+  pipeline's own ``call`` and a call's way is unchanged.
 
 ``Extension`` is a Protocol with do-nothing defaults: subclass it and override what you use.
 ``interlink.callbacks.Callbacks`` is the example to copy (docs/architecture.md).
@@ -21,7 +25,7 @@ which ``Site(api)`` and ``Callbacks(api)`` do in their constructors) and is aske
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -32,13 +36,17 @@ if TYPE_CHECKING:
     from ._call import Call
     from ._method import Method
     from ._openapi import OpenApiDocument
-    from ._pipeline import Pipeline, Request
+    from ._pipeline import Dispatch, Pipeline, Request
 
-__all__ = ["CallHook", "Extension"]
+__all__ = ["CallHook", "CallRunner", "Extension"]
 
 #: Run at the start of a call, on the decoded arguments, before the method: may raise an
 #: ``ApiError`` (the call is answered with it and the method never runs).
 CallHook = Callable[["Call", "Request", dict[str, Any]], None]
+
+#: A whole call as the shells run it: (dispatch, request) -> the encoded result, or an
+#: ``ApiError`` raised (credentials, access rule, decoding and the method all inside).
+CallRunner = Callable[["Dispatch", "Request"], Awaitable[Any]]
 
 
 @contextlib.asynccontextmanager
@@ -66,3 +74,8 @@ class Extension(Protocol):
 
     def openapi(self, document: OpenApiDocument) -> None:
         """Add to the OpenAPI document, before it is finished (integers bounded, components set)."""
+
+    def wrap_call(self, call: CallRunner) -> CallRunner | None:
+        """Once at setup: a function run in place of ``call`` for every call (it awaits
+        ``call``), or ``None`` to leave the calls' way as it is."""
+        return None

@@ -44,7 +44,7 @@ from ._call import Call
 from ._client_address import ClientAddress
 from ._credentials import AUTHORISATION, pop_authorisation, pop_json_authorisation, read_credentials
 from ._csrf import csrf_matches, pop_csrf
-from ._extension import CallHook
+from ._extension import CallHook, CallRunner
 from ._ratelimit import FailureLimiter
 from ._redaction import warn_query_credentials
 from ._results import result_encoder
@@ -185,7 +185,20 @@ class Pipeline:
             for extension in self.api.extensions:
                 extension.bind(self, backend)
             self._compile()
+            self._wrap_call()
             self.ready = True
+
+    def _wrap_call(self) -> None:
+        """Let extensions wrap the whole call (traces, metrics). Only a wrapped pipeline gets an
+        instance attribute ``call``: without one, shells run the method itself, as before."""
+        call: CallRunner = type(self).call.__get__(self)
+        wrapped = False
+        for extension in self.api.extensions:
+            wrapper = extension.wrap_call(call)
+            if wrapper is not None:
+                call, wrapped = wrapper, True
+        if wrapped:
+            self.call = call  # type: ignore[method-assign,assignment]  # this instance's own call, set once
 
     def recompile(self) -> None:
         """Decide every method's dispatch again (an extension changed what it watches)."""

@@ -1,0 +1,193 @@
+"""interlink.telemetry: spans of calls, of clients with traceparent between two real interlink
+servers under uvicorn, of callbacks delivered on a later attempt, and Prometheus metrics scraped
+from a real server. Spans go to the OpenTelemetry SDK's in-memory exporter."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from interlink.client import API
+from interlink.errors import BadArguments
+from interlink.identity import Role as RoleType
+from interlink.observe import observer, set_observer
+from interlink.server import ApiServer
+from interlink.store import MemoryKeys, Role
+from interlink.telemetry import Telemetry, uninstrument_clients
+
+KEY_A = ("k-00000000000000aa", "aaaaaaaaaaaaaaaaaaaaAAAAAAAAAAAAAAAAAAAA")
+KEY_B = ("k-00000000000000bb", "bbbbbbbbbbbbbbbbbbbbBBBBBBBBBBBBBBBBBBBB")
+SECRET_WORD = "hunter2-plaintext-argument"
+
+
+@pytest.fixture
+def spans() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    """A provider whose spans are kept in memory; the httpx instrumentation and the observer are
+    undone afterwards, so other tests' clients send no traceparent."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        yield provider, exporter
+    finally:
+        uninstrument_clients()
+        set_observer(None)
+        provider.shutdown()
+
+
+def finished(exporter: InMemorySpanExporter, count: int, seconds: float = 15) -> list[ReadableSpan]:
+    """The spans exported so far, once there are at least ``count`` (servers end theirs in their
+    own threads, a moment after the client has its answer)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = list(exporter.get_finished_spans())
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def server_b(provider: TracerProvider) -> ApiServer:
+    api = ApiServer(authenticator=MemoryKeys({KEY_B[0]: (KEY_B[1], Role(name="relay"))}), docs=False)
+    Telemetry(api, tracer_provider=provider)
+    home = api.module("home")
+
+    @home.method
+    def whoami(rl: RoleType, secret_word: str) -> dict[str, Any]:
+        return {"role": rl.name, "length": len(secret_word)}
+
+    @home.method
+    def refuse(rl: RoleType, number: int) -> int:
+        raise BadArguments("never", field="number")
+
+    return api
+
+
+def server_a(provider: TracerProvider, b_url: str) -> ApiServer:
+    api = ApiServer(authenticator=MemoryKeys({KEY_A[0]: (KEY_A[1], Role(name="front"))}), docs=False)
+    Telemetry(api, tracer_provider=provider)
+    home = api.module("home")
+
+    @home.method
+    def relay(rl: RoleType, word: str) -> dict[str, Any]:
+        # A plain def: it runs in the worker pool, where the call's span must still be current.
+        with API(b_url + "/api")(key_id=KEY_B[0], key_secret=KEY_B[1]) as b:
+            answer = b.home.whoami(secret_word=word)
+        return {"via": rl.name, "length": answer.length}
+
+    return api
+
+
+def by_name(found: list[ReadableSpan], name: str) -> ReadableSpan:
+    matches = [span for span in found if span.name == name]
+    assert matches, f"no span {name!r} among {[span.name for span in found]}"
+    return matches[0]
+
+
+def all_attribute_text(found: list[ReadableSpan]) -> str:
+    texts = []
+    for span in found:
+        texts.append(span.name)
+        texts += [f"{k}={v}" for k, v in (span.attributes or {}).items()]
+        for event in span.events:
+            texts += [event.name, *(f"{k}={v}" for k, v in (event.attributes or {}).items())]
+    return "\n".join(texts)
+
+
+def test_one_trace_across_two_interlink_servers(spans: Any, live_server: Any) -> None:
+    provider, exporter = spans
+    b_url = live_server(server_b(provider).app)
+    a_url = live_server(server_a(provider, b_url).app)
+    with API(a_url + "/api")(key_id=KEY_A[0], key_secret=KEY_A[1]) as a:
+        answer = a.home.relay(word=SECRET_WORD)
+    assert answer.length == len(SECRET_WORD)
+
+    found = finished(exporter, 5)
+    relay, whoami = by_name(found, "home.relay"), by_name(found, "home.whoami")
+    clients = [span for span in found if span.kind == SpanKind.CLIENT]
+    assert relay.kind == whoami.kind == SpanKind.SERVER
+    # The test's own client call, A's call to B: one trace, each hop the child of the one before.
+    trace_ids = {span.context.trace_id for span in found}
+    assert len(trace_ids) == 1, [span.name for span in found]
+    to_a = [span for span in clients if span.parent is None]
+    assert len(to_a) == 1 and relay.parent is not None and relay.parent.span_id == to_a[0].context.span_id
+    to_b = [span for span in clients if span.parent is not None and span.parent.span_id == relay.context.span_id]
+    assert len(to_b) == 1, "A's call to B is a client span under A's call"
+    assert whoami.parent is not None and whoami.parent.span_id == to_b[0].context.span_id
+    # interlink's attributes: method, the role's public id, the status.
+    assert relay.attributes is not None and whoami.attributes is not None
+    assert relay.attributes["interlink.method"] == "home.relay"
+    assert whoami.attributes["interlink.method"] == "home.whoami"
+    assert str(relay.attributes["interlink.role"]).startswith("r-")
+    assert whoami.attributes["http.response.status_code"] == 200
+    # Neither the argument's value nor a key's secret (nor its id) is anywhere in a span.
+    text = all_attribute_text(found)
+    for secret in (SECRET_WORD, KEY_A[1], KEY_B[1], KEY_A[0], KEY_B[0]):
+        assert secret not in text
+
+
+def test_refused_calls_are_spans_with_status_and_error_kind(spans: Any, live_server: Any) -> None:
+    provider, exporter = spans
+    b_url = live_server(server_b(provider).app)
+    wrong = httpx.post(f"{b_url}/api/home/whoami", data={"secret_word": SECRET_WORD},
+                       auth=(KEY_B[0], "x" * 40), timeout=30)
+    assert wrong.status_code == 401
+    bad = httpx.post(f"{b_url}/api/home/whoami", data={}, auth=KEY_B, timeout=30)
+    assert bad.status_code == 400
+    refused = httpx.post(f"{b_url}/api/home/refuse", data={"number": "7"}, auth=KEY_B, timeout=30)
+    assert refused.status_code == 400
+
+    found = [span for span in finished(exporter, 3) if span.kind == SpanKind.SERVER]
+    outcomes = sorted((span.name, (span.attributes or {})["http.response.status_code"],
+                       (span.attributes or {})["error.type"]) for span in found)
+    assert outcomes == [("home.refuse", 400, "bad_arguments"), ("home.whoami", 400, "bad_arguments"),
+                        ("home.whoami", 401, "not_authorised")]
+    # A 4xx is the caller's mistake: the server span is not an error.
+    assert all(not span.status.is_ok or span.status.status_code.name == "UNSET" for span in found)
+    text = all_attribute_text(found)
+    assert SECRET_WORD not in text and "x" * 40 not in text and "never" not in text
+
+
+def test_a_caller_trace_is_continued(spans: Any, live_server: Any) -> None:
+    provider, exporter = spans
+    b_url = live_server(server_b(provider).app)
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    # Sent with the standard library: httpx is instrumented here and would send its own span's.
+    import base64
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(b_url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+    basic = base64.b64encode(f"{KEY_B[0]}:{KEY_B[1]}".encode()).decode()
+    connection.request("POST", "/api/home/whoami", body="secret_word=w", headers={
+        "content-type": "application/x-www-form-urlencoded", "authorization": f"Basic {basic}",
+        "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    assert connection.getresponse().status == 200
+    connection.close()
+    (span,) = [s for s in finished(exporter, 1) if s.kind == SpanKind.SERVER]
+    assert format(span.context.trace_id, "032x") == trace_id
+    assert span.parent is not None and format(span.parent.span_id, "016x") == "00f067aa0ba902b7"
+
+
+def test_without_telemetry_the_pipeline_runs_its_own_call(spans: Any) -> None:
+    api = ApiServer(authenticator=MemoryKeys({}), docs=False)
+    app = api.app
+    app.setup()
+    # No extension wraps the call: no instance attribute shadows the pipeline's method.
+    assert "call" not in vars(app.pipeline)
+    provider, _ = spans
+    traced = ApiServer(authenticator=MemoryKeys({}), docs=False)
+    Telemetry(traced, tracer_provider=provider)
+    traced.app.setup()
+    assert "call" in vars(traced.app.pipeline)
+    assert type(observer()).__name__ == "TelemetryObserver"
