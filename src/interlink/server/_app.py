@@ -22,10 +22,11 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from interlink.errors import ApiError, BadArguments, MethodNotAllowed, NoSuchMethod, ServerError
+from interlink.errors import ApiError, BadArguments, MethodNotAllowed, NoSuchMethod
 from interlink.identity import Authenticator, Backend
 
 from ._access_log import ACCESS_LOG, AccessLog
+from ._answer import INTERNAL_ERROR, JSON_HEADERS, error_answer
 from ._authentication import Authentication
 from ._body import (
     ClientDisconnected,
@@ -55,8 +56,6 @@ __all__ = ["ApiApp", "AsgiRequest"]
 
 logger = logging.getLogger("interlink.server")
 
-JSON_HEADERS = [(b"content-type", b"application/json")]
-INTERNAL_ERROR = dumps(ServerError("internal error; it has been logged").to_dict())
 
 
 _frozen = False
@@ -228,13 +227,10 @@ class ApiApp:
             body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive)))
             status = 200
         except ApiError as exc:
-            status, body = exc.status, dumps(exc.to_dict())
-            if status == 401:
-                # Bearer, not Basic: a Basic challenge makes browsers prompt for a password over
-                # the page that called (Swagger UI's Try it out never shows the 401).
-                headers = [*JSON_HEADERS, (b"www-authenticate", b'Bearer realm="api"')]
-            elif status in (429, 503) and hasattr(exc, "retry_after"):
-                headers = [*JSON_HEADERS, (b"retry-after", str(exc.retry_after).encode())]
+            if isinstance(exc, MethodNotAllowed):
+                status, body = exc.status, dumps(exc.to_dict())  # headers (Allow) set above
+            else:
+                status, headers, body = error_answer(exc)
         except ClientDisconnected:
             return 0
         except ResultMismatch as exc:

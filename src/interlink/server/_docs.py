@@ -20,9 +20,9 @@ def swagger_static_dir() -> Path:
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<link rel="stylesheet" href="{static}/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
-<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="{static}/swagger-ui-bundle.js"></script>
 <script>
 window.ui = SwaggerUIBundle({{url: {spec_url}, dom_id: "#swagger-ui", deepLinking: true,
   supportedSubmitMethods: ["post"]}});
@@ -30,8 +30,15 @@ window.ui = SwaggerUIBundle({{url: {spec_url}, dom_id: "#swagger-ui", deepLinkin
 """
 
 
+def docs_page(spec_url: str, title: str, static_url: str = "/docs/static") -> str:
+    """The Swagger UI page for the document at ``spec_url``, its assets under ``static_url``
+    (the files of ``swagger_static_dir()``)."""
+    return PAGE.format(title=html.escape(title), spec_url=repr(spec_url).replace("'", '"'),
+                       static=html.escape(static_url.rstrip("/")))
+
+
 def docs_routes(spec_url: str, title: str) -> list[BaseRoute]:
-    page = PAGE.format(title=html.escape(title), spec_url=repr(spec_url).replace("'", '"'))
+    page = docs_page(spec_url, title)
 
     async def docs(request: Request) -> HTMLResponse:
         return HTMLResponse(page)

@@ -133,6 +133,14 @@ class Request:
         """The site login session's token (its cookie), if the request carries one."""
         return session_cookie(self.headers)
 
+    #: What a page must send, for the 403 of a form posted without a valid CSRF token.
+    csrf_advice = "the csrf_token field (csrf_field() in the page's template)"
+
+    def csrf_matches(self, session_token: str, sent: str | None) -> bool:
+        """Whether the CSRF token sent with a session cookie checks out. interlink's own rule
+        here; a shell whose framework has its own (Django's CSRF middleware) overrides it."""
+        return csrf_matches(session_token, sent)
+
 
 class Dispatch:
     """A registered method and, once the pipeline is set up, its compiled ``run``."""
@@ -151,9 +159,20 @@ class Pipeline:
     """The server's core: the methods' compiled dispatch, the backend and the authentication,
     and the ``call`` every shell runs. Extensions are bound to it at setup."""
 
-    def __init__(self, api: ApiServer) -> None:
+    def __init__(
+        self,
+        api: ApiServer,
+        *,
+        backend: Callable[[Pipeline], Backend] | None = None,
+        threads: ThreadPool | None = None,
+    ) -> None:
         self.api = api
-        self.threads = ThreadPool()  # runs plain `def` methods (and model loading) off the event loop
+        # runs plain `def` methods (and model loading) off the event loop; a shell may bring a
+        # pool of its own (Django's closes the database connections its jobs opened)
+        self.threads = threads or ThreadPool()
+        # builds the backend at setup for a shell that brings its own (Django's models);
+        # None: the ApiServer's authenticator or interlink.store
+        self._open_backend = backend
         self.limiter: FailureLimiter = api.login_limiter or FailureLimiter(storage=api.login_limits)
         self.client_address = ClientAddress(api.trusted_proxies)
         self.backend: Backend | None = None
@@ -178,7 +197,7 @@ class Pipeline:
         with self._setup_lock:
             if self.ready:
                 return
-            backend = open_backend(self.api)
+            backend = open_backend(self.api) if self._open_backend is None else self._open_backend(self)
             self.backend = backend
             self.limiter.bind(backend.counters)  # failed-login counts: the backend's, Redis or memory
             self.authentication = Authentication(backend.authenticator, self.limiter)
@@ -234,7 +253,7 @@ class Pipeline:
                 # Site pages: only here, with no other credentials, are cookies looked at at all.
                 token = request.session_token()
                 if token is not None:
-                    role = await self.session_role(token, pairs, json_arguments, request.headers)
+                    role = await self.session_role(token, pairs, json_arguments, request)
         else:
             credentials = read_credentials(authorisation, header)
             assert credentials is not None and self.authentication is not None
@@ -242,14 +261,15 @@ class Pipeline:
         return await run(request, role, pairs, json_arguments)
 
     async def session_role(
-        self, token: str, pairs: Pairs, json_arguments: JsonObject | None, headers: list[tuple[bytes, bytes]]
+        self, token: str, pairs: Pairs, json_arguments: JsonObject | None, request: Request
     ) -> Role:
-        """The user's default role for a session cookie, once the form's CSRF token checks out."""
-        sent = pop_csrf(pairs, json_arguments, headers)
-        if not csrf_matches(token, sent):
+        """The user's default role for a session cookie, once the form's CSRF token checks out
+        (by the shell's rule: ``Request.csrf_matches``)."""
+        sent = pop_csrf(pairs, json_arguments, request.headers)
+        if not request.csrf_matches(token, sent):
             raise Forbidden(
                 "CSRF token missing or wrong: a form posted with the session cookie must "
-                "include the csrf_token field (csrf_field() in the page's template)"
+                f"include {request.csrf_advice}"
             )
         assert self.backend is not None and self.backend.sessions is not None
         role = await self.backend.sessions.role_for(token)

@@ -1,0 +1,239 @@
+"""The Django shell of interlink's call pipeline: a Django request in, the pipeline's answer out.
+
+The same ``Pipeline`` as ``interlink serve`` runs every call (server/_pipeline.py): credentials,
+CSRF, the access rule, decoding, the transaction and the one error shape are its rules, not
+this module's. Here a Django ``HttpRequest`` is read into the pipeline's ``Request`` — query
+and urlencoded bodies by the ASGI server's own parser, multipart by Django's (its upload
+handlers and limits), JSON by the wire's — and the answer becomes an ``HttpResponse``.
+
+Under ASGI the call is awaited on Django's event loop; under WSGI it runs on an event loop of
+the worker thread's own. Either way ``def`` methods and every database read run in the
+pipeline's worker threads (``DjangoThreadPool``), never on an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+
+from interlink.errors import ApiError, BadArguments, MethodNotAllowed, NoSuchMethod, PayloadTooLarge
+from interlink.server import (
+    INTERNAL_ERROR,
+    Dispatch,
+    Pipeline,
+    Request,
+    ResultMismatch,
+    dumps,
+    error_answer,
+    form_pairs,
+    json_body,
+    query_pairs,
+    unsupported,
+)
+from interlink.wire import FileUpload, FormValue
+
+from ._backend import DjangoThreadPool, django_backend
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+    from interlink import ApiServer
+
+__all__ = ["DjangoRequest", "DjangoShell"]
+
+logger = logging.getLogger("interlink.django")
+
+Pairs = list[tuple[str, FormValue]]
+_ALLOW_POST = [(b"content-type", b"application/json"), (b"allow", b"POST")]
+
+
+class DjangoRequest(Request):
+    """A Request read from Django's; the session is Django's, and so is the CSRF rule."""
+
+    __slots__ = ("django",)
+
+    csrf_advice = "{% csrf_token %} in the form (or the X-CSRFToken header)"
+
+    def __init__(self, django: HttpRequest, headers: list[tuple[bytes, bytes]], *, query: Pairs,
+                 form: Pairs | None, json: dict[str, Any] | None, authorization: str | None,
+                 client: str | None) -> None:
+        super().__init__(headers, query=query, form=form, json=json, authorization=authorization,
+                         client=client, path=django.path)
+        self.django = django
+
+    @property
+    def url(self) -> str:
+        return self.django.build_absolute_uri()
+
+    def session_token(self) -> str | None:
+        return self.django.COOKIES.get(settings.SESSION_COOKIE_NAME) or None
+
+    def csrf_matches(self, session_token: str, sent: str | None) -> bool:
+        """Django's own check (``CsrfViewMiddleware``): the token of ``{% csrf_token %}`` or the
+        ``X-CSRFToken`` header against the CSRF cookie, and the Origin/Referer rules."""
+        from django.middleware.csrf import CsrfViewMiddleware
+
+        def protected(request: HttpRequest) -> HttpResponse:  # what the check is made for
+            raise AssertionError("never called")
+
+        check = CsrfViewMiddleware(protected)
+        check.process_request(self.django)
+        return check.process_view(self.django, protected, (), {}) is None
+
+
+def _header_pairs(request: HttpRequest) -> list[tuple[bytes, bytes]]:
+    scope = getattr(request, "scope", None)
+    if scope is not None:  # ASGI: the raw headers, as the ASGI server reads them
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        return headers
+    pairs = []
+    for name, value in request.META.items():  # WSGI: names and values as PEP 3333 passes them
+        if name.startswith("HTTP_"):
+            header = name[5:]
+        elif name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            header = name
+        else:
+            continue
+        if isinstance(value, str) and value:
+            pairs.append((header.replace("_", "-").lower().encode("latin-1"), value.encode("latin-1", "replace")))
+    return pairs
+
+
+def _query_string(request: HttpRequest) -> bytes:
+    scope = getattr(request, "scope", None)
+    if scope is not None:
+        raw: bytes = scope.get("query_string", b"")
+        return raw
+    text: str = request.META.get("QUERY_STRING", "")
+    try:
+        return text.encode("latin-1")  # PEP 3333: the raw bytes, decoded as latin-1
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
+
+
+class DjangoShell:
+    """One ApiServer's calls served through Django views (``api_urls(api)`` makes them)."""
+
+    def __init__(self, api: ApiServer) -> None:
+        self.api = api
+        self.pipeline = Pipeline(api, backend=django_backend, threads=DjangoThreadPool())
+        self._loops = threading.local()
+
+    # -- the two ways in ----------------------------------------------------------------------
+
+    def answer(self, request: HttpRequest, route: str) -> HttpResponse:
+        """WSGI: the call on this worker thread's own event loop."""
+        try:
+            dispatch = self._dispatch(request, route)
+            if not self.pipeline.ready:
+                self.pipeline.setup()
+            loop = getattr(self._loops, "loop", None)
+            if loop is None:
+                loop = self._loops.loop = asyncio.new_event_loop()
+            result = loop.run_until_complete(self._call(dispatch, request))
+        except BaseException as error:  # noqa: BLE001 - every failure has its answer
+            return self._failed(error, route)
+        return HttpResponse(dumps(result), content_type="application/json")
+
+    async def answer_async(self, request: HttpRequest, route: str) -> HttpResponse:
+        """ASGI: the call awaited on Django's event loop."""
+        try:
+            dispatch = self._dispatch(request, route)
+            if not self.pipeline.ready:
+                await self.pipeline.threads.run(self.pipeline.setup)
+            result = await self._call(dispatch, request)
+        except Exception as error:  # noqa: BLE001 - every failure has its answer
+            return self._failed(error, route)
+        return HttpResponse(dumps(result), content_type="application/json")
+
+    # -- the call -------------------------------------------------------------------------
+
+    def _dispatch(self, request: HttpRequest, route: str) -> Dispatch:
+        dispatch = self.pipeline.dispatch.get(route)
+        if dispatch is None:
+            raise NoSuchMethod(f"no method {route.replace('/', '.')[:200]!r}")
+        if request.method != "POST":
+            raise MethodNotAllowed(f"{dispatch.method.name} is called with POST")
+        return dispatch
+
+    def _call(self, dispatch: Dispatch, request: HttpRequest) -> Coroutine[Any, Any, Any]:
+        call: Any = self.pipeline.call(dispatch, self.read_request(request))
+        return call  # type: ignore[no-any-return]
+
+    def _failed(self, error: BaseException, route: str) -> HttpResponse:
+        if isinstance(error, ApiError):
+            status, headers, body = error_answer(error)
+            if isinstance(error, MethodNotAllowed):
+                headers = _ALLOW_POST
+        elif isinstance(error, ResultMismatch):
+            logger.error("%s", error)
+            status, headers, body = 500, [], INTERNAL_ERROR
+        elif isinstance(error, Exception):
+            logger.exception("error in %s", route.replace("/", "."), exc_info=error)
+            status, headers, body = 500, [], INTERNAL_ERROR
+        else:
+            raise error  # KeyboardInterrupt, SystemExit
+        response = HttpResponse(body, status=status, content_type="application/json")
+        for name, value in headers:
+            if name != b"content-type":
+                response[name.decode("latin-1")] = value.decode("latin-1")
+        return response
+
+    def read_request(self, request: HttpRequest) -> DjangoRequest:
+        """The request's headers, query pairs and body (pairs or a JSON object), read once."""
+        limit = self.api.max_body_size
+        meta = request.META
+        try:
+            length = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise BadArguments("Content-Length is not a number") from None
+        if length > limit:
+            raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+        kind = (request.content_type or "").lower()
+        query_string = _query_string(request)
+        query = query_pairs(query_string) if query_string else []
+        form: Pairs | None = None
+        json_arguments: dict[str, Any] | None = None
+        try:
+            if kind == "application/x-www-form-urlencoded" or (kind == "" and not length):
+                body = request.body
+                if len(body) > limit:
+                    raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+                form = form_pairs(body) if body else None
+            elif kind == "multipart/form-data":
+                form = self._multipart_pairs(request)
+            elif kind == "application/json":
+                json_arguments = json_body(request.body)
+            else:
+                raise unsupported(kind)
+        except RequestDataTooBig:
+            raise PayloadTooLarge("the body is larger than the site's DATA_UPLOAD_MAX_MEMORY_SIZE") from None
+        except TooManyFieldsSent:
+            raise BadArguments("the form has more fields than the site's DATA_UPLOAD_MAX_NUMBER_FIELDS") from None
+        except MultiPartParserError as error:
+            raise BadArguments(f"malformed multipart body: {error}") from None
+        except SuspiciousOperation as error:  # TooManyFilesSent and the like
+            raise BadArguments(f"refused: {error}") from None
+        headers = _header_pairs(request)
+        client = meta.get("REMOTE_ADDR") or None
+        if self.pipeline.client_address.trusted and client is not None:
+            client = self.pipeline.client_address({"client": (client, 0), "headers": headers})
+        return DjangoRequest(request, headers, query=query, form=form, json=json_arguments,
+                             authorization=meta.get("HTTP_AUTHORIZATION"), client=client)
+
+    @staticmethod
+    def _multipart_pairs(request: HttpRequest) -> Pairs:
+        """Django's multipart parser (its upload handlers and limits): fields, then files."""
+        pairs: Pairs = [(name, value) for name, values in request.POST.lists() for value in values]
+        for name, files in request.FILES.lists():
+            for uploaded in files:
+                pairs.append((name, FileUpload(uploaded, filename=uploaded.name or "upload",
+                                               content_type=uploaded.content_type)))
+        return pairs

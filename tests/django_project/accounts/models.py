@@ -1,0 +1,20 @@
+"""The project's users and notes: any model mixing in ApiModel travels as its api_id."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+from interlink.django import ApiModel
+
+
+class User(ApiModel, AbstractUser):
+    api_id_prefix = "u"
+
+
+class Note(ApiModel):
+    api_id_prefix = "n"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notes")
+    text = models.CharField(max_length=200)
