@@ -106,7 +106,7 @@ def test_the_documented_names_stay_exported(package: str) -> None:
 # -- import direction ---------------------------------------------------------------------------
 
 CORE = {"wire", "errors", "credentials", "identity", "urls", "settings", "observe"}
-CAPABILITIES = {"callbacks", "flows", "rest", "soap", "stuf", "cli", "django", "django", "telemetry"}
+CAPABILITIES = {"callbacks", "flows", "rest", "soap", "stuf", "cli", "django", "telemetry"}
 
 # Imports of another package's private module that exist today, each in code another change is
 # moving; the test fails on any new one, and on an entry that is gone (remove it then).
@@ -243,19 +243,6 @@ def test_the_server_imports_no_capability_package() -> None:
     assert not new, f"the server imports a capability package (extensions attach to it instead): {new}"
     gone = sorted(SERVER_IMPORTS_TODAY - found)
     assert not gone, f"these imports are gone: remove them from SERVER_IMPORTS_TODAY: {gone}"
-
-
-def test_only_interlink_django_imports_django() -> None:
-    # Django is the django extra's: the rest of interlink must import without it.
-    wrong = set()
-    for path in sorted((SRC / "interlink").rglob("*.py")):
-        importer = module_name(path)
-        if package_of(importer) == "django":
-            continue
-        for target in imported_modules(path):
-            if target == "django" or target.startswith("django."):
-                wrong.add(importer)
-    assert not wrong, f"only interlink.django may import Django: {sorted(wrong)}"
 
 
 def test_only_interlink_django_imports_django() -> None:
