@@ -160,3 +160,86 @@ def test_rest_clients_identity_provider_requests_follow_30_redirects(hops: str) 
         assert len(idp.get(f"{hops}/hop/30").history) == 30
         with pytest.raises(httpx.TooManyRedirects):
             idp.get(f"{hops}/hop/31")
+
+
+# -- Open Forms / zgw-consumers: service records -------------------------------------------------
+
+STUF_PARTIES = {
+    "sector_alias": "bg",
+    "zender": {"organisatie": "Gemeente X", "applicatie": "interlink"},
+    "ontvanger": {"organisatie": "Gemeente X", "applicatie": "BRP"},
+}
+
+
+def _stuf_templates() -> str:
+    import os
+
+    return os.path.join(os.path.dirname(__file__), "stuf_templates")
+
+
+def test_stuf_posts_to_the_service_url_exactly_as_configured(stuf_peer: Any) -> None:
+    from soap_fixtures import Record
+
+    from interlink.store import Service
+    from interlink.stuf import StUFClient
+
+    url = f"{stuf_peer.url}/stuf/Soap"  # no "/" at the end, and no endpoints of its own
+    options = {"soap": {"version": "1.1"}, "stuf": STUF_PARTIES}
+    stored = Service(slug="brp", label="BRP", base_url=url, options=options)
+    assert stored.base_url == url  # kept as configured
+    for record in (Record(base_url=url, options=options), stored):
+        with StUFClient(record, templates=_stuf_templates()) as client:
+            reply = client.templated_request("npsLv01", "bg/nps_vraag.xml", {"bsn": "111222333"})
+        assert stuf_peer.app.requests[-1]["path"] == "/stuf/Soap"
+        assert reply.body.tag.endswith("npsLa01")
+
+
+def test_a_service_record_is_still_a_directory_for_rest_clients(live_server: Any) -> None:
+    from interlink.http import build_client
+    from interlink.store import Service
+
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    root = live_server(app)
+    with build_client(Service(slug="zaken", base_url=f"{root}/api/v1", auth_type="no_auth")) as client:
+        client.get("zaken")
+    assert seen == ["/api/v1/zaken"]
+
+
+def test_a_service_record_prints_as_its_label() -> None:
+    from interlink.store import Service
+
+    service = Service(slug="brp", label="Basisregistratie Personen", base_url="https://h.example/brp")
+    assert str(service) == "Basisregistratie Personen"
+    assert f"{service}" == "Basisregistratie Personen"
+    assert "slug='brp'" in repr(service) and "https://h.example/brp" in repr(service)
+    assert str(Service(slug="zaken", base_url="https://h.example/")) == "zaken"  # no label yet
+
+
+def test_connection_check_is_a_property_of_the_record(live_server: Any) -> None:
+    from interlink.store import Service
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        status = 200 if scope["path"] == "/api/health" else 404
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    root = live_server(app)
+    service = Service(slug="s", base_url=f"{root}/api/", api_connection_check_path="health")
+    assert service.api_connection_check_path == "health"
+    assert service.connection_check == 200
+    service.api_connection_check_path = ""
+    assert service.connection_check == 404  # the base URL itself
+    from servers import free_port
+
+    unreachable = Service(slug="gone", base_url=f"http://127.0.0.1:{free_port()}/", timeout=2)
+    assert unreachable.connection_check is None

@@ -1,11 +1,16 @@
 """Service records: where another service lives and how to authenticate to it.
 
 zgw-consumers' ``Service`` in SQLAlchemy. Differences: certificates and keys are stored as
-PEM text (not file paths), every secret (password, API key, client secret, private key) is
-encrypted at rest (``_encryption.py``), and ``base_url`` always ends in ``/``. A URL with a
-user name or password in it (``https://user:pw@host/``) is refused: it would be stored, listed
-and logged in plain text; the record's ``username`` and ``secret`` hold them (encrypted).
-``interlink.http.build_client(service)`` turns a record into a client.
+PEM text (not file paths), and every secret (password, API key, client secret, private key) is
+encrypted at rest (``_encryption.py``). ``base_url`` is kept as configured (an absolute http(s)
+URL without query or fragment): REST clients treat it as a directory whether or not it ends in
+``/`` (zgw-consumers appends the ``/`` when saving; the effect is the same), and a StUF or SOAP
+service is posted to exactly as configured, as Open Forms does. A URL with a user name or
+password in it (``https://user:pw@host/``) is refused: it would be stored, listed and logged in
+plain text; the record's ``username`` and ``secret`` hold them (encrypted).
+``interlink.http.build_client(service)`` turns a record into a client; ``str(service)`` is its
+label, as Open Forms' and zgw-consumers' models print; ``service.connection_check`` is
+zgw-consumers' property.
 """
 
 from __future__ import annotations
@@ -59,21 +64,25 @@ class Service(Base):
         secret: str | None = None,
         client_private_key: str | None = None,
         token_use_client_tls: bool | None = None,
+        api_connection_check_path: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        # After ``options``, whatever the keyword order: this flag lives inside ``options``.
+        # After ``options``, whatever the keyword order: these live inside ``options``.
         if token_use_client_tls is not None:
             self.token_use_client_tls = token_use_client_tls
+        if api_connection_check_path is not None:
+            self.api_connection_check_path = api_connection_check_path
         if secret:
             self.set_secret(secret)
         if client_private_key:
             self.set_client_private_key(client_private_key)
 
     @validates("base_url")
-    def _normalise_base_url(self, key: str, value: str) -> str:
+    def _check_base_url(self, key: str, value: str) -> str:
         _refuse_userinfo("base URL", value)
-        return normalise_base_url(value)
+        normalise_base_url(value)  # the one rule of what a base URL is: URLRuleError if not
+        return value.strip()  # kept as configured: a StUF service is posted to exactly this
 
     @validates("token_url")
     def _check_token_url(self, key: str, value: str) -> str:
@@ -93,9 +102,33 @@ class Service(Base):
 
     @token_use_client_tls.setter
     def token_use_client_tls(self, value: bool) -> None:
+        self._set_http_option("token_use_client_tls", bool(value))
+
+    @property
+    def api_connection_check_path(self) -> str:
+        """What :attr:`connection_check` GETs, relative to ``base_url`` (zgw-consumers' field);
+        empty: the base URL itself. Kept in ``options["http"]``."""
+        return str(((self.options or {}).get("http") or {}).get("api_connection_check_path", ""))
+
+    @api_connection_check_path.setter
+    def api_connection_check_path(self, value: str) -> None:
+        self._set_http_option("api_connection_check_path", str(value or ""))
+
+    def _set_http_option(self, name: str, value: object) -> None:
         options = dict(self.options or {})  # a new dict, so that the JSON column sees the change
-        options["http"] = {**(options.get("http") or {}), "token_use_client_tls": bool(value)}
+        options["http"] = {**(options.get("http") or {}), name: value}
         self.options = options
+
+    @property
+    def connection_check(self) -> int | None:
+        """zgw-consumers' property: the HTTP status of a GET to ``api_connection_check_path``
+        (else the base URL) with this record's client, or ``None`` when the service cannot be
+        reached. Reading it makes a request."""
+        # The store does not build clients; interlink.http reads records (imported when
+        # asked, as zgw-consumers' model imports its client).
+        from interlink.http import connection_check
+
+        return connection_check(self)
 
     # Secrets: set in plain text, stored encrypted, read back through get_*.
     def set_secret(self, plain: str | None) -> None:
@@ -110,9 +143,12 @@ class Service(Base):
     def get_client_private_key(self) -> str | None:
         return decrypt_secret(self.client_private_key_encrypted) if self.client_private_key_encrypted else None
 
+    def __str__(self) -> str:
+        return self.label or self.slug or ""  # as Open Forms' and zgw-consumers' models print
+
     def __repr__(self) -> str:
         base_url = redact_url(self.base_url)  # a row stored before userinfo was refused
-        return f"Service(slug={self.slug!r}, base_url={base_url!r}, auth_type={self.auth_type!r})"
+        return f"Service(slug={self.slug!r}, label={self.label!r}, base_url={base_url!r}, auth_type={self.auth_type!r})"
 
 
 _INSTEAD = {

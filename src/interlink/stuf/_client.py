@@ -5,7 +5,8 @@ Open Forms' StUF ``BaseClient`` with the same method names (``build_base_context
 ``templated_request``, ``soap_request``, ``to_absolute_url``), on httpx. The request side
 (render, sign, headers) and the reply side (safe parse, verify, Fault / Fo-message → error)
 are plain functions; :class:`StUFClient` and :class:`AsyncStUFClient` only add the I/O.
-Differences from Open Forms: replies are parsed and checked here (a Fault or Fo01/Fo02/Fo03
+An endpoint the record leaves out is its URL exactly as configured (no ``/`` appended), as in
+Open Forms. Differences from Open Forms: replies are parsed and checked here (a Fault or Fo01/Fo02/Fo03
 raises :class:`StUFFault`/:class:`SoapFault`, a DTD or entity is refused), all template
 output is made XML-safe (not only the ``initiator``/``extra`` keys), and the WS-Security
 header is built by the same code as for zeep clients (Timestamp in the ``wsu`` namespace,
@@ -68,8 +69,11 @@ class _StUFBase:
         self.sector_alias = sector_alias or stuf.sector_alias or self.sector_alias
         self.wsse = wsse_for(service, soap.wsse)
         self.templates = template_environment(templates)
-        self._http: Any = self._make_http(ServiceConfigAdapter(service))
-        base = self._http.base_url
+        adapter = ServiceConfigAdapter(service)
+        self._http: Any = self._make_http(adapter)
+        # An endpoint left out is the service URL exactly as configured, as Open Forms posts
+        # (the client's base_url is that URL as a directory, ending in "/", for relative paths).
+        base = self._http.to_absolute_url(adapter.get_client_base_url().strip())
         self._endpoints = {kind: self._http.to_absolute_url(path) if path else base
                            for kind, path in stuf.endpoints.items()}
 
