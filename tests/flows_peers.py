@@ -108,10 +108,13 @@ class MisbehavingTarget:
     ``create``: what a ``POST /customers`` gets: ``"ok"``, ``"no-id"`` (201 with a resource
     without ``id``; the record *is* stored), ``"wrong-type"``, ``"not-json"``.
     ``links``: ``None``, ``"circle"`` (page 1 → 2 → 1 …) or ``"endless"`` for every collection read.
+    ``filters``: ``"apply"``, ``"ignore"`` (every row, as a server answers a filter it does not
+    know) or ``"nothing"`` (no rows for any filter).
     """
 
     create: str = "ok"
     links: str | None = None
+    filters: str = "apply"
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     next_id: int = 0
@@ -151,9 +154,10 @@ def misbehaving_target_app(state: MisbehavingTarget) -> Any:
         params = request.query_params
         rows = list(state.rows.items())
         for key, value in params.items():
-            if key.startswith("filter[") and key.endswith("]"):
+            if key.startswith("filter[") and key.endswith("]") and state.filters != "ignore":
                 name, wanted = key[7:-1], set(value.split(","))
-                rows = [(i, a) for i, a in rows if (i if name == "id" else str(a.get(name))) in wanted]
+                rows = [(i, a) for i, a in rows
+                        if (i if name == "id" else str(a.get(name))) in wanted and state.filters == "apply"]
         page = int(params.get("page[number]", "1"))
         links: dict[str, Any] = {}
         if state.links == "circle":
@@ -176,6 +180,15 @@ def misbehaving_target_app(state: MisbehavingTarget) -> Any:
                              Route("/customers/{id}", item, methods=["PATCH"])])
 
 
+@pytest.fixture
+def rest_source() -> Iterator[tuple[SourceState, str]]:
+    """A paged REST source alone (no target, no OpenID provider): its state and URL."""
+    state = SourceState()
+    server = UvicornThread(source_app(state))
+    yield state, server.start()
+    server.stop()
+
+
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """``app`` under uvicorn on a random loopback port, for the length of the block."""
@@ -185,3 +198,111 @@ def serving(app: Any) -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+# -- Django REST framework JSON:API ----------------------------------------------------------
+# A JSON:API server nobody here wrote, at its stock settings (tests/drf_jsonapi_peer/): Django,
+# DRF and DRF JSON:API served by gunicorn in a child process on a socket bound here (a random
+# loopback port, passed as fd://N: no race for the port), a bearer token required.
+
+
+@dataclass
+class DrfPeer:
+    url: str
+    token: str
+    database: Path
+    formatting: str  # "stock" (type Customer, external_id) or "camelize" (customers, externalId)
+
+    @property
+    def type(self) -> str:
+        return "customers" if self.formatting == "camelize" else "Customer"
+
+    @property
+    def match(self) -> str:
+        return "externalId" if self.formatting == "camelize" else "external_id"
+
+    def client(self, token: str | None = None) -> Any:
+        from interlink.http import APIClient, BearerAuth
+
+        return APIClient(self.url, {"auth": BearerAuth(self.token if token is None else token)})
+
+    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Read or change the peer's rows directly (as another user of the target would)."""
+        import sqlite3
+
+        with sqlite3.connect(self.database, timeout=30) as connection:
+            return connection.execute(query, args).fetchall()
+
+    def customers(self) -> list[dict[str, Any]]:
+        rows = self.sql("SELECT id, name, external_id FROM drf_jsonapi_peer_customer ORDER BY id")
+        return [{"id": str(i), "name": n, "external_id": e} for i, n, e in rows]
+
+    def insert(self, name: str, external_id: str | None) -> str:
+        self.sql("INSERT INTO drf_jsonapi_peer_customer (name, email, external_id, updated_at) "
+                 "VALUES (?, '', ?, '2026-01-01 00:00:00')", name, external_id)
+        return str(self.sql("SELECT max(id) FROM drf_jsonapi_peer_customer")[0][0])
+
+    def clear(self) -> None:
+        self.sql("DELETE FROM drf_jsonapi_peer_customer")
+
+
+@contextmanager
+def drf_peer_server(directory: Path, formatting: str = "stock") -> Iterator[DrfPeer]:
+    import os
+    import secrets
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    tests = Path(__file__).resolve().parent
+    token = secrets.token_urlsafe(24)
+    database = directory / "drf_peer.sqlite3"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "drf_jsonapi_peer.settings", "DRF_PEER_DATABASE": str(database),
+           "DRF_PEER_TOKEN": token, "DRF_PEER_FORMAT": formatting,
+           "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, "-m", "django", "migrate", "--run-syncdb", "-v", "0"], env=env, check=True,
+                   timeout=180, cwd=directory)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "drf_jsonapi_peer.wsgi:application", "--bind", f"fd://{listener.fileno()}",
+         "--worker-class", "gthread", "--workers", "1", "--threads", "8", "--no-control-socket",
+         "--log-level", "warning"],
+        env=env, pass_fds=(listener.fileno(),), cwd=directory)
+    listener.close()
+    try:
+        deadline = time.monotonic() + 120  # a loaded machine: the worker may take long to boot
+        while True:
+            try:
+                if httpx.get(f"{url}/customers", timeout=10).status_code == 401:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the DRF JSON:API peer did not start (exit status {process.poll()})")
+            time.sleep(0.2)
+        yield DrfPeer(url, token, database, formatting)
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+
+
+@pytest.fixture(scope="module", params=["stock", "camelize"])
+def drf_server(request: Any, tmp_path_factory: Any) -> Iterator[DrfPeer]:
+    with drf_peer_server(tmp_path_factory.mktemp(f"drf-{request.param}"), request.param) as peer:
+        yield peer
+
+
+@pytest.fixture
+def drf_peer(drf_server: DrfPeer) -> DrfPeer:
+    """The module's DRF JSON:API peer (each formatting in turn), emptied for this test."""
+    drf_server.clear()
+    return drf_server

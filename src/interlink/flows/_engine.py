@@ -20,6 +20,7 @@ killed run re-reads that page; everything already committed is skipped by hash.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -40,12 +41,17 @@ from interlink.flows._plan import (
     record_hash,
 )
 from interlink.flows._sources import Page
-from interlink.flows._targets import BatchRefused, WriteResult
+from interlink.flows._targets import BatchRefused, TargetError, TargetRefused, WriteResult
 
 if TYPE_CHECKING:
     from interlink.flows._sync import Sync
 
-__all__ = ["Counts", "load_batch", "run_sync", "prefetch", "keep_alive", "store_of"]
+__all__ = ["Counts", "load_batch", "run_sync", "prefetch", "keep_alive", "store_of", "SAME_ERROR_STOP"]
+
+#: A batch whose writes were all refused with one and the same error, this many or more, stops the
+#: run: the cause is the configuration (a required attribute the transform does not give, a
+#: permission), and quarantining every record of every page would only hide it.
+SAME_ERROR_STOP = 5
 
 
 @dataclass
@@ -83,6 +89,7 @@ class _Item:
     source_updated: dt.datetime | None
     target_id: str | None = None
     create: bool = False
+    refused: bool = False  # its write met a configuration error (TargetRefused): nothing was created
     result: WriteResult | None = None
 
 
@@ -250,7 +257,17 @@ class _Batch:
                 save_sync_links(session, self.sync.name, [
                     {"source_id": i.source_id, "target_id": None, "source_hash": None, "target_hash": None}
                     for i in creates])
-        _write(self.sync, items)
+        try:
+            _write(self.sync, items)
+        except TargetRefused:
+            # The target refused the configuration and created nothing for these: not in flight.
+            refused = [i.source_id for i in creates if i.refused]
+            if refused:
+                from interlink.store import forget_sync_links
+
+                with self.database.session() as session:
+                    forget_sync_links(session, self.sync.name, refused)
+            raise
 
     def handle_gone(self) -> None:
         """A PATCH that found the record gone: create it again or report it, as configured."""
@@ -266,6 +283,27 @@ class _Batch:
             self.issues.append((item.source_id, "deleted", _issue_versions(item, None)))
             item.result = None
             self.counts.deleted += 1
+
+    def stop_on_one_error_for_all(self) -> None:
+        """Every write of the batch refused with the same error: stop the run (TargetError)
+        instead of quarantining them all; refused creates are no longer in flight."""
+        results = [item.result for item in self.to_write if item.result is not None]
+        refused = [r for r in results if not r.ok and not r.uncertain]
+        if len(refused) < SAME_ERROR_STOP or len(refused) != len(results):
+            return
+        kinds = {(r.status, json.dumps(r.errors, sort_keys=True, default=str)) for r in refused}
+        if len(kinds) != 1:
+            return
+        from interlink.store import forget_sync_links
+
+        creates = [i.source_id for i in self.to_write if i.create]
+        if creates:
+            with self.database.session() as session:
+                forget_sync_links(session, self.sync.name, creates)
+        first = refused[0]
+        raise TargetError(f"{self.sync.name}: the target refused all {len(refused)} records of a batch with the same "
+                          f"error (HTTP {first.status}: {first.errors}); that is the configuration or the transform, "
+                          "not the records: the run stops with nothing quarantined")
 
     def commit(self) -> None:
         """Transaction 3: the page's outcome — id-map rows of what was written, refused creates
@@ -337,6 +375,7 @@ def load_batch(sync: Sync, records: list[dict[str, Any]], database: Any | None =
     batch.plan()
     batch.write(batch.to_write)
     batch.handle_gone()
+    batch.stop_on_one_error_for_all()
     batch.commit()
     return batch.counts
 
@@ -346,12 +385,22 @@ def _write(sync: Sync, items: list[_Item]) -> None:
     target = sync.target
     if not items:
         return
-    if target.supports_atomic():
+    try:
+        atomic = target.supports_atomic()
+    except TargetRefused:
+        for item in items:
+            item.refused = True
+        raise
+    if atomic:
         rest: list[_Item] = []
         for start in range(0, len(items), target.batch_size):
             chunk = items[start:start + target.batch_size]
             try:
                 results = target.write_atomic([(None if i.create else i.target_id, i.attributes) for i in chunk])
+            except TargetRefused:
+                for item in chunk:
+                    item.refused = True
+                raise
             except BatchRefused:
                 rest.extend(chunk)  # one bad record spoils the batch: find it record by record
                 continue
@@ -362,10 +411,14 @@ def _write(sync: Sync, items: list[_Item]) -> None:
             return
 
     def one(item: _Item) -> None:
-        if item.create:
-            item.result = target.create(item.attributes)
-        else:
-            item.result = target.update(item.target_id or "", item.attributes)
+        try:
+            if item.create:
+                item.result = target.create(item.attributes)
+            else:
+                item.result = target.update(item.target_id or "", item.attributes)
+        except TargetRefused:
+            item.refused = True
+            raise
 
     if sync.concurrency <= 1 or len(items) == 1:
         for item in items:
@@ -447,17 +500,28 @@ def run_sync(sync: Sync, database: Any | None = None, on_page: ProgressHook | No
         state = get_sync_state(session, sync.name)
         cursor = (state.cursor or {}).get("value") if state and state.cursor else None
         save_sync_counts(session, sync.name, {}, started_at=started, finished_at=None)
+    new_run = getattr(sync.target, "new_run", None)
+    if callable(new_run):
+        new_run()  # a target that learns about its peer (JsonApiTarget's filter probes) starts afresh
     total = Counts()
-    with keep_alive(sync.source.client, sync.target.client):
-        for page in prefetch(sync.source.pages(cursor)):
-            if page.records:
-                total.add(load(sync, page.records, database))
-                last = sync.source.record_cursor(page.records[-1])
-                if last is not None:
-                    with database.session() as session:
-                        save_sync_cursor(session, sync.name, last)
-            if on_page:
-                on_page(total, page.total)
+    try:
+        with keep_alive(sync.source.client, sync.target.client):
+            for page in prefetch(sync.source.pages(cursor)):
+                if page.records:
+                    total.add(load(sync, page.records, database))
+                    last = sync.source.record_cursor(page.records[-1])
+                    if last is not None:
+                        with database.session() as session:
+                            save_sync_cursor(session, sync.name, last)
+                if on_page:
+                    on_page(total, page.total)
+    except Exception as error:
+        # The run failed: recorded as finished with the reason, so `interlink sync status`
+        # shows it failed rather than still running.
+        with database.session() as session:
+            save_sync_counts(session, sync.name, {**total.as_dict(), "failed": f"{type(error).__name__}: {error}"[:500]},
+                             started_at=started, finished_at=dt.datetime.now(dt.UTC))
+        raise
     with database.session() as session:
         save_sync_counts(session, sync.name, total.as_dict(), started_at=started,
                          finished_at=dt.datetime.now(dt.UTC))
