@@ -191,3 +191,91 @@ def test_without_telemetry_the_pipeline_runs_its_own_call(spans: Any) -> None:
     traced.app.setup()
     assert "call" in vars(traced.app.pipeline)
     assert type(observer()).__name__ == "TelemetryObserver"
+
+
+# -- callbacks: queued in the call's trace, each attempt a span linked to it -------------------
+
+
+@pytest.fixture
+def secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv("INTERLINK_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.delenv("INTERLINK_CALLBACK_ALLOWED_NETWORKS", raising=False)
+
+
+def callback_caller(database: Any) -> tuple[str, tuple[str, str]]:
+    """A role with a key and a signing secret for its callbacks: (role api_id, (key id, secret))."""
+    from interlink.callbacks import signing_secret
+    from interlink.store import create_key, create_role, create_user
+
+    with database.session() as session:
+        user = create_user(session, "billing")
+        role = create_role(session, user, "partner")
+        key, secret = create_key(session, role)
+        signing_secret(session, role.api_id)
+        return role.api_id, (key.key_id, secret.decode())
+
+
+def deliver_until_idle(database: Any) -> None:
+    import asyncio
+
+    from interlink.callbacks import AddressPolicy, DeliveryWorker
+
+    asyncio.run(DeliveryWorker(database, policy=AddressPolicy("127.0.0.0/8")).run(until_idle=True))
+
+
+def test_a_callback_delivered_on_its_second_attempt_continues_the_calls_trace(
+        spans: Any, database: Any, live_server: Any, secret_key: None) -> None:
+    from sqlalchemy import select, update
+
+    from callbacks_peers import Receiver, invoice_api
+    from interlink.callbacks import OutboxMessage
+    from interlink.store import utcnow
+
+    provider, exporter = spans
+    receiver = Receiver()
+    receiver_url = live_server(receiver.app)
+    receiver.answers["/events/invoices/inv-1"] = [500]  # the first attempt fails, the second is taken
+    api = invoice_api(database, delivery_worker=False)
+    Telemetry(api, tracer_provider=provider)
+    api_url = live_server(api.app)
+    _, key = callback_caller(database)
+    answer = httpx.post(f"{api_url}/api/invoices/create", auth=key, timeout=30, json={
+        "invoice": {"id": "inv-1", "customer": "Mr. Richie Rich", "total": 9999},
+        "callback_url": f"{receiver_url}/events"})
+    assert answer.status_code == 200, answer.text
+
+    call = by_name(finished(exporter, 2), "invoices.create")
+    with database.session() as session:
+        [queued] = session.scalars(select(OutboxMessage)).unique()
+        stored = json.loads(queued.trace_context or "{}")
+    assert stored["traceparent"].split("-")[1] == format(call.context.trace_id, "032x")
+    assert [event.name for event in call.events] == ["interlink.queued"]
+
+    deliver_until_idle(database)
+    with database.session() as session:
+        session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
+    deliver_until_idle(database)
+    with database.session() as session:
+        [message] = session.scalars(select(OutboxMessage)).unique()
+    assert message.state == "delivered" and message.attempts == 2
+
+    found = finished(exporter, 7)
+    attempts = sorted((span for span in found if span.name.startswith("deliver ")),
+                      key=lambda span: (span.attributes or {})["interlink.delivery.attempt"])
+    assert [((s.attributes or {})["interlink.delivery.attempt"], (s.attributes or {})["interlink.delivery.outcome"],
+             (s.attributes or {})["http.response.status_code"]) for s in attempts] == [
+        (1, "refused", 500), (2, "delivered", 200)]
+    for attempt in attempts:
+        # In the call's trace, under it, and linked to it ("queued by").
+        assert attempt.context.trace_id == call.context.trace_id
+        assert attempt.parent is not None and attempt.parent.span_id == call.context.span_id
+        assert [link.context.span_id for link in attempt.links] == [call.context.span_id]
+        assert (attempt.attributes or {})["interlink.delivery.message_id"] == message.message_id
+    assert attempts[0].status.status_code.name == "ERROR" and attempts[1].status.status_code.name == "UNSET"
+    # Each attempt's request carried its span to the receiver.
+    sent = [r["headers"]["traceparent"].split("-") for r in receiver.received]
+    assert [part[1] for part in sent] == [format(call.context.trace_id, "032x")] * 2
+    # The payload's values are nowhere in a span.
+    assert "Richie" not in all_attribute_text(found)

@@ -23,7 +23,9 @@ class Delivery:
     """One delivery attempt, as it goes: the worker says how it ended."""
 
     def finished(self, outcome: str, status: int | None = None) -> None:
-        """``outcome``: ``delivered``, ``retry`` or ``failed``; ``status`` the HTTP status, if any."""
+        """``outcome``: ``delivered`` (a 2xx answer), ``refused`` (another answer) or
+        ``unreachable`` (none: a refused address, no connection, the deadline); ``status`` the
+        HTTP status, if an answer came."""
 
 
 class SyncRun:

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from interlink.observe import observer
 from interlink.store._models import utcnow
 
 from ._addresses import AddressPolicy, check_url
@@ -49,9 +50,11 @@ def enqueue_callback(
     session: Session, url: str, payload: str, *, signer: str, event: str = "callback", method: str = "POST",
     message_id: str | None = None,
 ) -> OutboxMessage:
+    message_id = message_id or new_message_id()
+    event = event[:200]
     message = OutboxMessage(
-        message_id=message_id or new_message_id(), kind="callback", event=event[:200], method=method,
-        url=url, payload=payload, signer=signer,
+        message_id=message_id, kind="callback", event=event, method=method, url=url, payload=payload,
+        signer=signer, trace_context=observer().queued(kind="callback", event=event, message_id=message_id),
     )
     session.add(message)
     return message
@@ -61,11 +64,14 @@ def enqueue_webhook(session: Session, event: str, payload: str, *, method: str =
     """One message per enabled endpoint subscribed to ``event``, all with one message id."""
     message_id = message_id or new_message_id()
     out = []
+    trace_context: str | None = None
     for endpoint in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))):
         if endpoint.wants(event):
+            if not out:  # queued once, whatever the number of endpoints it fans out to
+                trace_context = observer().queued(kind="webhook", event=event, message_id=message_id)
             message = OutboxMessage(
                 message_id=message_id, kind="webhook", event=event, method=method, url=endpoint.url,
-                payload=payload, endpoint_id=endpoint.id,
+                payload=payload, endpoint_id=endpoint.id, trace_context=trace_context,
             )
             session.add(message)
             out.append(message)

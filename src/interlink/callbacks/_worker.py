@@ -34,6 +34,7 @@ import httpx
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, not_, or_, select, update
 
 from interlink.http import DEADLINE, AsyncBoundedTransport, aread_at_most
+from interlink.observe import observer
 from interlink.store._models import utcnow
 
 from ._addresses import AddressPolicy, DestinationRefused, check_url
@@ -73,6 +74,10 @@ class Job:
     attempts: int
     destination: str = ""
     claimed_at: float = 0.0  # time.monotonic()
+    # What the observer is told of each attempt (interlink.observe).
+    kind: str = "callback"
+    event: str = ""
+    trace_context: str | None = None
 
 
 @dataclass
@@ -224,7 +229,8 @@ class DeliveryWorker:
                 return [], held_back
             found = session.execute(
                 select(table.c.id, table.c.message_id, table.c.url, table.c.method, table.c.payload, table.c.signer,
-                       table.c.endpoint_id, table.c.attempts).where(table.c.id.in_(list(chosen)))
+                       table.c.endpoint_id, table.c.attempts, table.c.kind, table.c.event, table.c.trace_context)
+                .where(table.c.id.in_(list(chosen)))
             ).all()
             order = {id_: n for n, id_ in enumerate(chosen)}
             rows = sorted(found, key=lambda row: order[row.id])  # sent in the order of the turns
@@ -244,7 +250,8 @@ class DeliveryWorker:
                         secrets[signer] = live_signing_secrets(session, signer, now)
                     live = secrets[signer]
                 jobs.append(Job(row.id, row.message_id, row.url, row.method, row.payload.encode("utf-8"), live,
-                                row.attempts, chosen[row.id], clock))
+                                row.attempts, chosen[row.id], clock, kind=row.kind, event=row.event,
+                                trace_context=row.trace_context))
             return jobs, held_back
 
     def record(self, attempts: list[Attempt]) -> None:
@@ -338,6 +345,17 @@ class DeliveryWorker:
         return [str(info[4][0]) for info in infos]  # (host, port[, flow, scope]): host is text
 
     async def send(self, client: httpx.AsyncClient, job: Job) -> Attempt:
+        """One attempt at ``job``, reported to the observer (a span in the trace of the call that
+        queued it, when tracing is on)."""
+        with observer().delivery(job.trace_context, kind=job.kind, event=job.event, message_id=job.message_id,
+                                 attempt=job.attempts + 1) as report:
+            attempt = await self._send(client, job)
+            status = attempt.outcome.status
+            report.finished("delivered" if attempt.outcome.ok else "unreachable" if status is None else "refused",
+                            status)
+        return attempt
+
+    async def _send(self, client: httpx.AsyncClient, job: Job) -> Attempt:
         started = time.perf_counter()
         attempted_at = utcnow()
         text = ""

@@ -213,7 +213,9 @@ class Pipeline:
         call: CallRunner = type(self).call.__get__(self)
         wrapped = False
         for extension in self.api.extensions:
-            wrapper = extension.wrap_call(call)
+            # Extension is a Protocol: an extension written before wrap_call existed has none.
+            wrap = getattr(extension, "wrap_call", None)
+            wrapper = None if wrap is None else wrap(call)
             if wrapper is not None:
                 call, wrapped = wrapper, True
         if wrapped:

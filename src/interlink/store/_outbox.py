@@ -129,6 +129,9 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     last_error: Mapped[str] = mapped_column(String(500), default="")
+    # W3C trace context (traceparent, tracestate as JSON) of the work that queued it, when
+    # tracing is on (interlink.telemetry): its delivery attempts continue that trace.
+    trace_context: Mapped[str | None] = mapped_column(String(512), default=None)
 
     endpoint: Mapped[WebhookEndpoint | None] = relationship(lazy="joined")
 
