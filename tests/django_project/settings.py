@@ -35,7 +35,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
-ROOT_URLCONF = "django_project.urls"
+# The tests' servers serve spec_urls: the ASGI server's specification tests' own methods.
+ROOT_URLCONF = os.environ.get("INTERLINK_DJANGO_URLCONF", "django_project.urls")
 WSGI_APPLICATION = "django_project.wsgi.application"
 
 TEMPLATES = [

@@ -6,10 +6,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+import interlink
 from interlink.django import ApiModel
 
 
-class User(ApiModel, AbstractUser):
+# interlink.User too, so that methods written for any interlink server (`user: interlink.User`)
+# take this project's users; methods that name this class need only ApiModel.
+class User(ApiModel, interlink.User, AbstractUser):
     api_id_prefix = "u"
 
 

@@ -5,6 +5,7 @@ import django.contrib.auth.validators
 import django.db.models.deletion
 import django.utils.timezone
 import interlink.django.models
+import interlink
 import interlink.wire
 from django.conf import settings
 from django.db import migrations, models
@@ -40,7 +41,7 @@ class Migration(migrations.Migration):
             options={
                 'abstract': False,
             },
-            bases=(models.Model, interlink.wire.Model),
+            bases=(models.Model, interlink.User),
             managers=[
                 ('objects', django.contrib.auth.models.UserManager()),
             ],
