@@ -108,6 +108,7 @@ def test_worker_killed_mid_delivery_loses_nothing(database: Any, live_server: An
     url = live_server(receiver.app)
     outbox = Outbox(database)
     sent = [outbox.send(f"{url}/k/{n}", {"n": n}, signer="kill-test") for n in range(24)]
+    ok(database, "callbacks", "secret", "--signer", "kill-test")  # the worker makes none itself
     env = {**os.environ, "INTERLINK_DATABASE_URL": database.url, "INTERLINK_SECRET_KEY": secret_key,
            "INTERLINK_CALLBACK_ALLOWED_NETWORKS": "127.0.0.0/8"}
     command = [str(INTERLINK), "worker", "--concurrency", "8", "--lease", "2", "--poll", "0.1"]
@@ -154,6 +155,7 @@ def test_interlink_serve_runs_a_delivery_worker(database: Any, live_server: Any,
     with database.session() as session:
         key, secret = create_key(session, create_role(session, create_user(session, "served"), "partner"))
         key_id = key.key_id
+    ok(database, "callbacks", "secret", "--role", "served/partner")  # the worker makes none itself
     (tmp_path / "served_invoices.py").write_text(
         "import os\nfrom callbacks_peers import invoice_api\napi = invoice_api(os.environ['INTERLINK_DATABASE_URL'])\n")
     port = free_port()

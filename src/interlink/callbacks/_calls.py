@@ -194,11 +194,27 @@ class Callbacks:
     def bind(self, pipeline: Pipeline, backend: Backend) -> None:
         self._backend = backend
 
+    def declared(self) -> bool:
+        """Whether anything is declared to be delivered: a webhook, or a method's callback."""
+        return bool(self.webhooks) or any(method.callbacks for method in self.api.methods.values())
+
+    def check_ready(self) -> None:
+        """Before serving: with something declared and the in-process worker on, a usable
+        ``INTERLINK_SECRET_KEY`` (signing secrets are stored encrypted with it), or
+        ``SecretKeyMissing`` in one line saying how to make one. ``interlink serve`` asks
+        before it starts uvicorn; the lifespan asks again for any other ASGI server."""
+        if self.delivery_worker and self.declared():
+            from interlink.store._encryption import check_secret_key
+
+            check_secret_key()
+
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        """The in-process delivery worker, for the app's lifetime (``delivery_worker=True``)."""
+        """The in-process delivery worker, for the app's lifetime (``delivery_worker=True``),
+        when something is declared to be delivered."""
+        self.check_ready()
         backend = self._backend
-        if not self.delivery_worker or backend is None or backend.database is None:
+        if not self.delivery_worker or not self.declared() or backend is None or backend.database is None:
             yield
             return
         from interlink.store import Database

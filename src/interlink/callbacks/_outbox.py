@@ -39,6 +39,7 @@ __all__ = [
     "list_endpoints",
     "retry_delivery",
     "rotate_endpoint_secret",
+    "is_role_signer",
     "signing_secret",
     "live_signing_secrets",
 ]
@@ -108,10 +109,25 @@ def signing_secret(session: Session, signer: str, *, rotate: bool = False, overl
     return row.live_secrets()[0], False
 
 
+def is_role_signer(signer: str) -> bool:
+    """Whether ``signer`` is a role (its ``r-…`` api_id): the signer of callbacks from calls
+    made with that role's keys."""
+    return signer.startswith("r-")
+
+
 def live_signing_secrets(session: Session, signer: str, now: dt.datetime | None = None) -> list[str]:
-    """The secrets to sign a signer's messages with (created on first use)."""
+    """The secrets to sign a signer's messages with.
+
+    A role's first secret is never made here: ``interlink callbacks secret --role`` makes it and
+    shows it, once, to the person who hands it to the role's owner; one made behind their back
+    would be shown to no one. Until then this is empty and the role's callbacks wait (their
+    reason says what to run). A signer named in code (``Outbox.send(signer=…)``,
+    ``FastAPICallbacks(signer=…)``) is made on first use: the code reads it whenever it likes
+    (``Outbox.secret``)."""
     row = _secret_row(session, signer)
     if row is None:
+        if is_role_signer(signer):
+            return []
         signing_secret(session, signer)
         row = _secret_row(session, signer)
         assert row is not None

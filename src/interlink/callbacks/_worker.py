@@ -74,10 +74,19 @@ class Job:
     attempts: int
     destination: str = ""
     claimed_at: float = 0.0  # time.monotonic()
+    signer: str = ""  # a callback's signer; "" for a webhook message (its endpoint's secret)
     # What the observer is told of each attempt (interlink.observe).
     kind: str = "callback"
     event: str = ""
     trace_context: str | None = None
+
+
+class NoSigningSecret(Exception):
+    """A callback's signer has no signing secret yet: the message is not sent."""
+
+    def __init__(self, signer: str) -> None:
+        super().__init__(f"not sent: role {signer} has no signing secret yet; make it (shown once) with "
+                         f"`interlink callbacks secret --role {signer}`, then `interlink deliveries retry`")
 
 
 @dataclass
@@ -242,6 +251,7 @@ class DeliveryWorker:
             secrets: dict[str, list[str]] = {}
             jobs = []
             for row in rows:
+                signer = ""
                 if row.endpoint_id is not None:
                     live = endpoints.get(row.endpoint_id, [])
                 else:
@@ -250,7 +260,7 @@ class DeliveryWorker:
                         secrets[signer] = live_signing_secrets(session, signer, now)
                     live = secrets[signer]
                 jobs.append(Job(row.id, row.message_id, row.url, row.method, row.payload.encode("utf-8"), live,
-                                row.attempts, chosen[row.id], clock, kind=row.kind, event=row.event,
+                                row.attempts, chosen[row.id], clock, signer, kind=row.kind, event=row.event,
                                 trace_context=row.trace_context))
             return jobs, held_back
 
@@ -362,6 +372,11 @@ class DeliveryWorker:
         status: int | None = None
         timed_out = False
         try:
+            if not job.secrets:
+                # A role without a secret yet (live_signing_secrets makes none for a role):
+                # nothing is sent unsigned; the message waits on the usual schedule, its reason
+                # recorded, until a person makes (and so sees) the role's secret.
+                raise NoSigningSecret(job.signer)
             scheme, host, port = check_url(job.url, self.policy)
             # The exchange's deadline is the transport's; resolving the name comes before the
             # exchange, so it is bounded here, by the same deadline.
@@ -388,6 +403,8 @@ class DeliveryWorker:
             # costs nothing, a dripping one ends at the deadline.
             text = (await aread_at_most(response, EXCERPT_BYTES)).decode("utf-8", "replace")
             outcome = Outcome(status, response.headers.get("retry-after"))
+        except NoSigningSecret as error:
+            outcome = Outcome(None, error=str(error))
         except (DestinationRefused, socket.gaierror) as error:
             outcome = Outcome(None, error=f"refused: {error}" if isinstance(error, DestinationRefused) else f"cannot resolve: {error}")
         except (httpx.TimeoutException, TimeoutError):
@@ -483,7 +500,11 @@ class DeliveryWorker:
                 await asyncio.sleep(1)
 
     async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
-        """Deliver until ``stop`` is set (or, with ``until_idle``, until nothing is due)."""
+        """Deliver until ``stop`` is set (or, with ``until_idle``, until nothing is due).
+        Without a usable ``INTERLINK_SECRET_KEY`` it does not start (``SecretKeyMissing``)."""
+        from interlink.store._encryption import check_secret_key
+
+        check_secret_key()
         stop = stop or asyncio.Event()
         with self._exclusive() as mine:
             while not mine:
@@ -496,6 +517,11 @@ class DeliveryWorker:
 
     @contextlib.asynccontextmanager
     async def in_background(self) -> AsyncIterator[DeliveryWorker]:
+        """Deliver while the block runs; refuses to start (``SecretKeyMissing``, before the
+        block) without a usable ``INTERLINK_SECRET_KEY``."""
+        from interlink.store._encryption import check_secret_key
+
+        check_secret_key()
         stop = asyncio.Event()
         task = asyncio.create_task(self.run(stop))
         try:

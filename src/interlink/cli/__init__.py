@@ -24,6 +24,10 @@ Exit status, the same for every command:
   a ``MODULE:ATTR`` target).
 
 Every command that touches the database migrates it first (a no-op when it is up to date).
+Only the commands that make data (``users create``, ``services add``, ``webhooks add``, ``sync
+run``) may make a new database; the others refuse one that does not exist, naming the URL
+(``_common.check_database_url``). An error a command does not report itself (a missing extra,
+a bug) still ends in one line (``LazyGroup.invoke``); ``interlink -v`` shows its traceback.
 ``serve``, ``services`` and ``call`` are registered lazily (``LAZY_COMMANDS``) so that managing
 keys does not import the web server or httpx; another module may also call
 ``main.add_command(cmd)``.
@@ -40,7 +44,7 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the installed extras
     raise ImportError(f"the interlink command needs the cli extra ({error}): pip install 'interlink[cli]'") from error
 
-from ._common import EXIT_FAILED, EXIT_USAGE, CliError, CliState, print_table
+from ._common import EXIT_FAILED, EXIT_USAGE, CliError, CliState, one_line, print_table
 from ._keys import keys
 from ._roles import roles
 from ._users import users
@@ -97,6 +101,18 @@ class LazyGroup(click.Group):
         self.add_command(command, cmd_name)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Every command's last line of defence: an error it did not turn into a ``CliError``
+        itself (a missing extra, a bug) ends in one line too; ``-v`` shows the traceback."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            if isinstance(ctx.obj, CliState) and ctx.obj.verbose:
+                raise
+            raise one_line(error) from None
+
 
 @click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS)
 @click.option(
@@ -106,15 +122,21 @@ class LazyGroup(click.Group):
     metavar="URL",
     help="SQLAlchemy URL [env INTERLINK_DATABASE_URL; default sqlite:///interlink.db]",
 )
+@click.option("-v", "--verbose", is_flag=True, help="show the traceback of an error, not just its one line")
 @click.version_option(package_name="interlink")
 @click.pass_context
-def main(ctx: click.Context, database_url: str | None) -> None:
-    """interlink: typed API methods over POST, and the users, roles and keys that call them.
+def main(ctx: click.Context, database_url: str | None, verbose: bool) -> None:
+    """interlink: serve typed API methods over POST and call them; manage the users, roles and
+    keys that call them, the service records of clients of other services, callbacks and
+    webhooks (their signing secrets, endpoints, deliveries and workers), and sync flows.
+
+    A command whose extra is not installed says which one to install; every error is one
+    line (-v shows the traceback).
 
     Exit status: 0 done, 1 the command could not be done (not found, already exists, refused,
     unreachable), 2 the command line is wrong.
     """
-    ctx.obj = CliState(database_url)
+    ctx.obj = CliState(database_url, verbose=verbose)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -14,6 +14,8 @@ import click
 
 from interlink.settings import DATABASE_URL_ENV
 
+from ._common import CliError, check_database_url
+
 __all__ = ["load_target", "serve"]
 
 
@@ -67,6 +69,7 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
     if not isinstance(app, ApiServer) and max_body_size is not None:
         raise click.UsageError("--max-body-size applies to an interlink ApiServer only")
     _configure(app, max_body_size, database_url)
+    _check_ready(app)
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
     # client address; ApiServer(trusted_proxies=...) decides that instead (docs/security.md).
     # access_log=False: uvicorn's access log costs a log record per request; interlink's
@@ -82,6 +85,28 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
 
         uvicorn.run(AccessLog(app) if access_log else app, host=host, port=port, log_level="info",
                     proxy_headers=False, access_log=False, loop=LOOPS[loop])
+
+
+def _check_ready(app: Any) -> None:
+    """What would stop an ApiServer at startup, said in one line before uvicorn starts: its
+    database URL (a server may make a new database), and callbacks without a usable
+    ``INTERLINK_SECRET_KEY``."""
+    from interlink.server import ApiServer
+
+    if not isinstance(app, ApiServer):
+        return
+    if isinstance(app.database, str) or (app.database is None and app.authenticator is None):
+        check_database_url(app.database, create=True)
+    if "interlink.callbacks" in sys.modules:  # loaded when the site attached Callbacks(api)
+        from interlink.callbacks import Callbacks
+        from interlink.store._encryption import SecretKeyMissing
+
+        try:
+            Callbacks.of(app).check_ready()
+        except LookupError:
+            pass
+        except SecretKeyMissing as error:
+            raise CliError(f"this server delivers callbacks: {error}") from None
 
 
 TARGET_ENV = "INTERLINK_SERVE_TARGET"

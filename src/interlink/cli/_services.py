@@ -128,7 +128,7 @@ def add(slug: str, base_url: str, label: str, auth_type: str, username: str, cli
     )
     secret = _read_secret(secret_env, prompt_secret, "secret")
     try:
-        with state().database().session() as session:
+        with state().database(create=True).session() as session:
             if find_service(session, slug) is not None:
                 raise CliError(f"service {slug!r} already exists")
             service = Service(

@@ -58,7 +58,7 @@ def run(name: str, modules: tuple[str, ...], progress: bool) -> None:
     """Run the sync NAME once as a Prefect flow."""
     for key, value in _PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    declared = _declared(name, modules)
+    declared = _declared(name, modules, create=True)  # a first run may make the database
     try:
         counts = declared.run(progress=progress)
     except Exception as error:  # noqa: BLE001 - one line for the user; the flow run has the traceback
@@ -95,7 +95,7 @@ def status(name: str | None) -> None:
                           "unchanged", "linked", "open issues"], rows)
 
 
-def _declared(name: str, modules: tuple[str, ...]) -> Any:
+def _declared(name: str, modules: tuple[str, ...], *, create: bool = False) -> Any:
     from interlink.flows import find_sync
 
     _import(modules)
@@ -103,7 +103,7 @@ def _declared(name: str, modules: tuple[str, ...]) -> Any:
         declared = find_sync(name)
     except LookupError as error:
         raise CliError(str(error)) from None
-    declared.use_database(state().database())
+    declared.use_database(state().database(create=create))
     return declared
 
 

@@ -33,7 +33,7 @@ def users_create(name: str, password_stdin: bool) -> None:
     from interlink.store import AlreadyExists, create_user, set_password
 
     password = read_password() if password_stdin else None
-    with state().database().session() as session:
+    with state().database(create=True).session() as session:
         try:
             user = create_user(session, name)
             if password is not None:

@@ -33,7 +33,7 @@ def webhooks_add(url: str, role_ref: str | None, events: tuple[str, ...], descri
     from interlink.store._encryption import SecretKeyMissing
 
     try:
-        with state().database().session() as session:
+        with state().database(create=not role_ref).session() as session:
             role_id = find(find_role, session, role_ref).api_id if role_ref else None
             endpoint, secret = add_endpoint(session, url, events=events, role_api_id=role_id,
                                             description=description, policy=_policy())  # type: ignore[arg-type]
@@ -49,14 +49,22 @@ def webhooks_add(url: str, role_ref: str | None, events: tuple[str, ...], descri
 @webhooks.command("list")
 def webhooks_list() -> None:
     """List endpoints (never a secret)."""
+    from sqlalchemy import select
+
     from interlink.callbacks import list_endpoints
+    from interlink.store import Role
     from interlink.urls import redact_url
 
     with state().database().session() as session:
+        endpoints = list_endpoints(session)
+        wanted = {e.role_api_id for e in endpoints if e.role_api_id}
+        # user/role: the name --role takes, unambiguous across users
+        names = {role.api_id: f"{role.user.username}/{role.name}"
+                 for role in session.scalars(select(Role).where(Role.api_id.in_(wanted))).unique()} if wanted else {}
         rows = [
-            (e.api_id, e.role_api_id or "", redact_url(e.url), ",".join(e.events) or "*", "yes" if e.enabled else "no",
+            (e.api_id, names.get(e.role_api_id, e.role_api_id) if e.role_api_id else "", redact_url(e.url), ",".join(e.events) or "*", "yes" if e.enabled else "no",
              e.disabled_reason, when(e.failing_since), when(e.created_at))
-            for e in list_endpoints(session)
+            for e in endpoints
         ]
     print_table("webhook endpoints", ["api_id", "role", "url", "events", "enabled", "disabled because",
                                       "failing since", "created (UTC)"], rows)

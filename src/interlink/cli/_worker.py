@@ -24,8 +24,12 @@ def worker(concurrency: int, lease: float, poll_interval: float, until_idle: boo
     import signal
 
     from interlink.callbacks import DeliveryWorker
-    from interlink.store._encryption import SecretKeyMissing
+    from interlink.store._encryption import SecretKeyMissing, check_secret_key
 
+    try:
+        check_secret_key()  # before anything is printed: the one line is the whole answer
+    except SecretKeyMissing as error:
+        raise CliError(str(error)) from None
     database = state().database()
     delivery = DeliveryWorker(database, concurrency=concurrency, lease=lease, poll_interval=poll_interval)
 

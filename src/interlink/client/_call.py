@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from interlink.errors import ApiError, ServerError
+from interlink.errors import ApiError, ServerError, error_for_status
 from interlink.wire import FileUpload, FormValue, collate
 
 from ._objects import as_argument
@@ -121,6 +121,12 @@ def read_response(status: int, content: bytes) -> Any:
         if not_json is not None:
             raise ServerError(f"HTTP {status}: the response is not JSON: {not_json[:200]!r}", status=status)
         return data
+    if status == 404 and not (isinstance(data, dict) and isinstance(data.get("error"), dict)):
+        # An interlink server answers an unknown method with its error body; a 404 without one
+        # came from outside the API: most often a root given without its prefix.
+        raise error_for_status(status)(
+            f"HTTP 404 with no interlink error in the answer: the API root probably lacks the API "
+            f"prefix (https://host/api, not https://host); the answer began {str(data)[:100]!r}", status=status)
     raise ApiError.from_dict(status, data)
 
 

@@ -146,15 +146,23 @@ def _section_line(text: str, name: str) -> int | None:
 
 
 def load_profiles(files: Iterable[str | os.PathLike[str]]) -> Profiles:
-    """Profiles from several files: ``~`` expands, missing files are skipped, and a later file's
-    profile replaces an earlier one of the same name (later files add to earlier ones)."""
+    """Profiles from several files: ``~`` expands, and a later file's profile replaces an
+    earlier one of the same name (later files add to earlier ones).
+
+    A file written under ``~`` (``~/.mysite/credentials``, the per-user place a program looks
+    in by default) is optional: skipped when it does not exist. Any other file was named on
+    purpose, so a missing one is a ``CredentialsFileError`` naming it, not a silent
+    anonymous call."""
     profiles = Profiles()
     for file in files:
-        path = Path(os.path.expanduser(os.fspath(file)))
+        written = os.fspath(file)
+        path = Path(os.path.expanduser(written))
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            continue
+            if written.startswith("~"):
+                continue
+            raise CredentialsFileError(str(path), None, "no such credentials file") from None
         except UnicodeDecodeError:
             raise CredentialsFileError(str(path), None, "not UTF-8 text") from None
         except OSError as exc:

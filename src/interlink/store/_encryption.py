@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-__all__ = ["SECRET_KEY_ENV", "SecretKeyMissing", "SecretDecryptionFailed", "encrypt_secret", "decrypt_secret"]
+__all__ = ["SECRET_KEY_ENV", "SecretKeyMissing", "SecretDecryptionFailed", "check_secret_key", "encrypt_secret",
+           "decrypt_secret"]
 
 from interlink.settings import SECRET_KEY_ENV, Settings
 
@@ -30,17 +31,30 @@ class SecretDecryptionFailed(RuntimeError):
     """A stored secret does not decrypt with the configured key(s)."""
 
 
+#: How to make a key, for every message that asks for one.
+MAKE_A_KEY = ('make one with: python -c "from cryptography.fernet import Fernet; '
+              'print(Fernet.generate_key().decode())"')
+
+
 def _fernet() -> MultiFernet:
     raw = Settings.from_environ().secret_key
     if not raw:
         raise SecretKeyMissing(
-            f"{SECRET_KEY_ENV} is not set; service secrets are encrypted at rest with it. Create one with: "
-            'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            f"{SECRET_KEY_ENV} is not set; signing and service secrets are encrypted at rest with it: {MAKE_A_KEY}"
         )
     try:
         return MultiFernet([Fernet(part.strip().encode()) for part in raw.split(",") if part.strip()])
     except (ValueError, TypeError) as exc:
-        raise SecretKeyMissing(f"{SECRET_KEY_ENV} is not a valid Fernet key (32 url-safe base64 bytes)") from exc
+        raise SecretKeyMissing(
+            f"{SECRET_KEY_ENV} is not a valid Fernet key (32 url-safe base64 bytes): {MAKE_A_KEY}"
+        ) from exc
+
+
+def check_secret_key() -> None:
+    """Raise :class:`SecretKeyMissing` (one line saying how to make a key) unless
+    ``INTERLINK_SECRET_KEY`` is set to usable keys: for a server or worker to refuse to start
+    instead of failing on its first secret."""
+    _fernet()
 
 
 def encrypt_secret(plain: str) -> str:
