@@ -47,21 +47,24 @@ for _name in dir(specification):
         globals()[_name] = getattr(specification, _name)
 
 COMMANDS = {
-    # gthread: a few request threads, as a Django site is commonly run
+    # gthread: a few request threads, as a Django site is commonly run; request lines up to
+    # gunicorn's largest limit (its default, 4094, answers a long query string itself, with a 414)
     "gunicorn": [sys.executable, "-m", "gunicorn", "django_project.wsgi:application", "--workers", "1",
-                 "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--bind"],
+                 "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--limit-request-line", "8190",
+                 "--bind"],
     "uvicorn": [sys.executable, "-m", "uvicorn", "django_project.asgi:application", "--log-level", "warning",
                 "--host", "127.0.0.1", "--port"],
 }
 
 
-@pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
-def server(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The project (spec_urls) served by gunicorn or uvicorn: its base URL."""
+@contextlib.contextmanager
+def server_process(kind: str, environment: dict[str, str]) -> Iterator[str]:
+    """tests/django_project served by ``kind`` (gunicorn or uvicorn) in a process of its own,
+    on the test process's database, with ``environment`` added: its base URL."""
     port = free_port()
-    command = COMMANDS[request.param] + ([f"127.0.0.1:{port}"] if request.param == "gunicorn" else [str(port)])
+    command = COMMANDS[kind] + ([f"127.0.0.1:{port}"] if kind == "gunicorn" else [str(port)])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-           "DJANGO_SETTINGS_MODULE": "django_project.settings", "INTERLINK_DJANGO_URLCONF": "django_project.spec_urls"}
+           "DJANGO_SETTINGS_MODULE": "django_project.settings", **environment}
     process = subprocess.Popen(command, cwd=TESTS, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,6 +77,13 @@ def server(request: pytest.FixtureRequest) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+@pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
+def server(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The project (spec_urls) served by gunicorn or uvicorn: its base URL."""
+    with server_process(request.param, {"INTERLINK_DJANGO_URLCONF": "django_project.spec_urls"}) as url:
+        yield url
 
 
 def _user(username: str) -> Any:
