@@ -56,9 +56,9 @@ def finished(exporter: InMemorySpanExporter, count: int, seconds: float = 15) ->
         time.sleep(0.02)
 
 
-def server_b(provider: TracerProvider) -> ApiServer:
+def server_b(provider: TracerProvider, *, metrics: bool = False) -> ApiServer:
     api = ApiServer(authenticator=MemoryKeys({KEY_B[0]: (KEY_B[1], Role(name="relay"))}), docs=False)
-    Telemetry(api, tracer_provider=provider)
+    Telemetry(api, tracer_provider=provider, metrics=metrics)
     home = api.module("home")
 
     @home.method
@@ -111,7 +111,7 @@ def test_one_trace_across_two_interlink_servers(spans: Any, live_server: Any) ->
         answer = a.home.relay(word=SECRET_WORD)
     assert answer.length == len(SECRET_WORD)
 
-    found = finished(exporter, 5)
+    found = finished(exporter, 4)
     relay, whoami = by_name(found, "home.relay"), by_name(found, "home.whoami")
     clients = [span for span in found if span.kind == SpanKind.CLIENT]
     assert relay.kind == whoami.kind == SpanKind.SERVER
@@ -137,7 +137,7 @@ def test_one_trace_across_two_interlink_servers(spans: Any, live_server: Any) ->
 
 def test_refused_calls_are_spans_with_status_and_error_kind(spans: Any, live_server: Any) -> None:
     provider, exporter = spans
-    b_url = live_server(server_b(provider).app)
+    b_url = live_server(server_b(provider, metrics=True).app)
     wrong = httpx.post(f"{b_url}/api/home/whoami", data={"secret_word": SECRET_WORD},
                        auth=(KEY_B[0], "x" * 40), timeout=30)
     assert wrong.status_code == 401
@@ -155,6 +155,10 @@ def test_refused_calls_are_spans_with_status_and_error_kind(spans: Any, live_ser
     assert all(not span.status.is_ok or span.status.status_code.name == "UNSET" for span in found)
     text = all_attribute_text(found)
     assert SECRET_WORD not in text and "x" * 40 not in text and "never" not in text
+    # Traced and counted at once.
+    counted = scrape(b_url)
+    assert counted[("interlink_calls_total", (("method", "home.whoami"), ("status", "400")))] == 1
+    assert counted[("interlink_authentication_failures_total", (("method", "home.whoami"),))] == 1
 
 
 def test_a_caller_trace_is_continued(spans: Any, live_server: Any) -> None:
@@ -261,7 +265,7 @@ def test_a_callback_delivered_on_its_second_attempt_continues_the_calls_trace(
         [message] = session.scalars(select(OutboxMessage)).unique()
     assert message.state == "delivered" and message.attempts == 2
 
-    found = finished(exporter, 7)
+    found = finished(exporter, 6)
     attempts = sorted((span for span in found if span.name.startswith("deliver ")),
                       key=lambda span: (span.attributes or {})["interlink.delivery.attempt"])
     assert [((s.attributes or {})["interlink.delivery.attempt"], (s.attributes or {})["interlink.delivery.outcome"],
@@ -279,3 +283,72 @@ def test_a_callback_delivered_on_its_second_attempt_continues_the_calls_trace(
     assert [part[1] for part in sent] == [format(call.context.trace_id, "032x")] * 2
     # The payload's values are nowhere in a span.
     assert "Richie" not in all_attribute_text(found)
+
+
+# -- metrics: /metrics of a real server, scraped and parsed --------------------------------------
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of ``url``'s /metrics, parsed with prometheus_client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = httpx.get(f"{url}/metrics", timeout=30)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_scraped_from_a_real_server_move_with_calls(
+        spans: Any, database: Any, live_server: Any, secret_key: None) -> None:
+    from callbacks_peers import Receiver, invoice_api
+    receiver = Receiver()
+    receiver_url = live_server(receiver.app)
+    api = invoice_api(database, delivery_worker=False)
+    Telemetry(api, tracing=False, metrics=True)
+    api_url = live_server(api.app)
+    _, key = callback_caller(database)
+
+    before = scrape(api_url)
+    assert before[("interlink_outbox_messages", (("state", "pending"),))] == 0
+    assert before[("interlink_outbox_oldest_pending_age_seconds", ())] == 0
+
+    invoice = {"id": "inv-9", "customer": "Mr. Richie Rich", "total": 9999}
+    for _ in range(2):
+        ok = httpx.post(f"{api_url}/api/invoices/create", auth=key, timeout=30,
+                        json={"invoice": invoice, "callback_url": f"{receiver_url}/events"})
+        assert ok.status_code == 200, ok.text
+    # Key ids scanned from one address: the failed-login limits allow 20 a minute, then 429s.
+    statuses = [httpx.post(f"{api_url}/api/invoices/create", auth=(f"k-{i:016x}", "y" * 40), timeout=30,
+                           json={}).status_code for i in range(22)]
+    assert statuses == [401] * 20 + [429] * 2, statuses
+
+    after = scrape(api_url)
+    create = "invoices.create"
+    assert after[("interlink_calls_total", (("method", create), ("status", "200")))] == 2
+    assert after[("interlink_calls_total", (("method", create), ("status", "401")))] == statuses.count(401)
+    assert after[("interlink_authentication_failures_total", (("method", create),))] == statuses.count(401)
+    assert after[("interlink_rate_limited_total", (("method", create),))] == statuses.count(429)
+    assert after[("interlink_call_duration_seconds_count", (("method", create),))] == 24
+    assert after[("interlink_outbox_messages", (("state", "pending"),))] == 2
+    assert after[("interlink_outbox_oldest_pending_age_seconds", ())] >= 0
+
+    deliver_until_idle(database)
+    delivered = scrape(api_url)
+    assert delivered[("interlink_delivery_attempts_total", (("kind", "callback"), ("outcome", "delivered")))] == 2
+    assert delivered[("interlink_outbox_messages", (("state", "pending"),))] == 0
+    assert delivered[("interlink_outbox_messages", (("state", "delivered"),))] == 2
+
+    # No label carries an argument's value, a key or a secret.
+    text = httpx.get(f"{api_url}/metrics", timeout=30).text
+    for value in ("Richie", "inv-9", key[0], key[1], "y" * 40, receiver_url):
+        assert value not in text
+
+
+def test_metrics_are_served_only_when_asked_for(spans: Any, live_server: Any) -> None:
+    provider, _ = spans
+    api = server_b(provider)  # tracing only
+    url = live_server(api.app)
+    assert httpx.get(f"{url}/metrics", timeout=30).status_code == 404
