@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from interlink.identity import Backend, DatabaseSessions
-    from interlink.server import ApiServer, CallHook, Method, OpenApiDocument, Pipeline, Request
+    from interlink.server import ApiServer, CallHook, CallRunner, Method, OpenApiDocument, Pipeline, Request
 
 __all__ = ["Callbacks", "queue_callback"]
 
@@ -266,6 +266,9 @@ class Callbacks:
 
     def routes(self) -> Sequence[BaseRoute]:
         return ()
+
+    def wrap_call(self, call: CallRunner) -> CallRunner | None:
+        return None  # a call's way is left as it is
 
     def openapi(self, document: OpenApiDocument) -> None:
         from ._openapi import add_to_document

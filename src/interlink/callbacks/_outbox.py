@@ -64,7 +64,7 @@ def enqueue_callback(
 def enqueue_webhook(session: Session, event: str, payload: str, *, method: str = "POST", message_id: str | None = None) -> list[OutboxMessage]:
     """One message per enabled endpoint subscribed to ``event``, all with one message id."""
     message_id = message_id or new_message_id()
-    out = []
+    out: list[OutboxMessage] = []
     trace_context: str | None = None
     for endpoint in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True))):
         if endpoint.wants(event):
