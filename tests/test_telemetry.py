@@ -352,3 +352,55 @@ def test_metrics_are_served_only_when_asked_for(spans: Any, live_server: Any) ->
     api = server_b(provider)  # tracing only
     url = live_server(api.app)
     assert httpx.get(f"{url}/metrics", timeout=30).status_code == 404
+
+
+# -- a sync run: one trace, its pages and batches as events --------------------------------------
+
+from flows_peers import Peers, peers, sync_database  # noqa: E402,F401
+
+
+def test_a_sync_run_is_a_trace_with_its_pages_batches_and_quarantines(
+        spans: Any, peers: Peers, sync_database: Any) -> None:
+    import datetime as dt
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from interlink.flows import JsonApiTarget, RestSource, Sync, run_sync
+    from interlink.http import APIClient, build_client
+    from interlink.telemetry import Metrics, enable
+
+    provider, exporter = spans
+    metrics = Metrics()
+    enable(tracer_provider=provider, metrics=metrics)
+    t0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    for i in range(1, 11):
+        peers.source.put(i, f"Customer {i}" if i != 4 else "", t0 + dt.timedelta(seconds=i))  # 4: refused
+    sync = Sync(
+        "customers",
+        source=RestSource(APIClient(peers.source_url), "api/customers", id="id", cursor="updated_at", page_size=6),
+        transform=lambda c: {"name": c["name"]},
+        target=JsonApiTarget(build_client(peers.service()), type="customers", match="externalId"),
+        database=sync_database, register=False,
+    )
+    counts = run_sync(sync)
+    assert (counts.created, counts.quarantined) == (9, 1)
+
+    found = list(exporter.get_finished_spans())
+    run = by_name(found, "sync customers")
+    attributes = run.attributes or {}
+    assert (attributes["interlink.sync"], attributes["interlink.sync.read"], attributes["interlink.sync.created"],
+            attributes["interlink.sync.quarantined"]) == ("customers", 10, 9, 1)
+    events = [(event.name, dict(event.attributes or {})) for event in run.events]
+    assert [name for name, _ in events] == ["page_read", "batch_written", "quarantined", "page_read", "batch_written"]
+    assert events[0][1] == {"records": 6} and events[2][1] == {"records": 1}
+    # The token request the target's client made is a client span of the run's trace, marked.
+    tokens = [span for span in found if (span.attributes or {}).get("interlink.token_request")]
+    assert tokens and all(span.context.trace_id == run.context.trace_id for span in tokens)
+    # Counted per sync and outcome.
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(metrics.exposition().decode()) for s in family.samples}
+    assert samples[("interlink_sync_records_total", (("outcome", "created"), ("sync", "customers")))] == 9
+    assert samples[("interlink_sync_records_total", (("outcome", "quarantined"), ("sync", "customers")))] == 1
+    assert samples[("interlink_token_requests_total", (("status", "200"),))] == len(tokens)
+    # No record's values in a span.
+    assert "Customer 7" not in all_attribute_text(found)

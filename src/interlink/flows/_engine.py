@@ -41,6 +41,7 @@ from interlink.flows._plan import (
     record_hash,
 )
 from interlink.flows._sources import Page
+from interlink.observe import SyncRun, observer
 from interlink.flows._targets import BatchRefused, TargetError, TargetRefused, WriteResult
 
 if TYPE_CHECKING:
@@ -490,7 +491,26 @@ ProgressHook = Callable[[Counts, int | None], None]
 
 def run_sync(sync: Sync, database: Any | None = None, on_page: ProgressHook | None = None,
              load: Callable[[Sync, list[dict[str, Any]], Any], Counts] | None = None) -> Counts:
-    """One run: pages from the stored cursor on, each loaded and committed, then the cursor."""
+    """One run: pages from the stored cursor on, each loaded and committed, then the cursor.
+    Reported to the observer as it goes (with tracing on: a span, its pages and batches events)."""
+    with observer().sync_run(sync.name) as report:
+        return _run_sync(sync, database, on_page, load, report)
+
+
+def _report_batch(report: SyncRun, records: int, counts: Counts) -> None:
+    """A page's events: what was read and written, and the records set aside (counts only:
+    record ids may be personal data)."""
+    report.event("page_read", {"records": records})
+    report.event("batch_written", {"created": counts.created, "updated": counts.updated,
+                                   "unchanged": counts.unchanged, "adopted": counts.adopted})
+    if counts.conflicts:
+        report.event("conflicts", {"records": counts.conflicts})
+    if counts.quarantined:
+        report.event("quarantined", {"records": counts.quarantined})
+
+
+def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
+              load: Callable[[Sync, list[dict[str, Any]], Any], Counts] | None, report: SyncRun) -> Counts:
     from interlink.store import get_sync_state, save_sync_counts, save_sync_cursor
 
     database = store_of(sync, database)
@@ -508,7 +528,9 @@ def run_sync(sync: Sync, database: Any | None = None, on_page: ProgressHook | No
         with keep_alive(sync.source.client, sync.target.client):
             for page in prefetch(sync.source.pages(cursor)):
                 if page.records:
-                    total.add(load(sync, page.records, database))
+                    counts = load(sync, page.records, database)
+                    _report_batch(report, len(page.records), counts)
+                    total.add(counts)
                     last = sync.source.record_cursor(page.records[-1])
                     if last is not None:
                         with database.session() as session:
@@ -521,8 +543,10 @@ def run_sync(sync: Sync, database: Any | None = None, on_page: ProgressHook | No
         with database.session() as session:
             save_sync_counts(session, sync.name, {**total.as_dict(), "failed": f"{type(error).__name__}: {error}"[:500]},
                              started_at=started, finished_at=dt.datetime.now(dt.UTC))
+        report.finished(total.as_dict(), error)
         raise
     with database.session() as session:
         save_sync_counts(session, sync.name, total.as_dict(), started_at=started,
                          finished_at=dt.datetime.now(dt.UTC))
+    report.finished(total.as_dict())
     return total

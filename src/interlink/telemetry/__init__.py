@@ -14,6 +14,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     raise ImportError(f"interlink.telemetry needs the otel extra ({error}): pip install 'interlink[otel]'") from error
 
 from ._clients import instrument_clients, uninstrument_clients
+from ._enable import enable
 from ._environment import configure_from_environment, configured_by_environment
 from ._extension import Telemetry
 from ._logs import TraceIdsFilter
@@ -21,4 +22,4 @@ from ._metrics import Metrics
 from ._observer import TelemetryObserver
 
 __all__ = ["Metrics", "Telemetry", "TelemetryObserver", "TraceIdsFilter", "configure_from_environment",
-           "configured_by_environment", "instrument_clients", "uninstrument_clients"]
+           "configured_by_environment", "enable", "instrument_clients", "uninstrument_clients"]

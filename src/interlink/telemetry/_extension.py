@@ -15,16 +15,13 @@ from starlette.routing import BaseRoute, Route
 import anyio.to_thread
 
 from interlink.identity import Backend
-from interlink.observe import set_observer
 from interlink.server import ApiServer, Call, CallHook, CallRunner, Extension, Method, Pipeline, Request
 
 from ._calls import wrap_call
-from ._clients import instrument_clients
-from ._environment import configure_from_environment, configured_by_environment
+from ._enable import enable
 from ._logs import TraceIdsFilter
 from ._metrics import Metrics
-from ._names import ROLE, TRACER
-from ._observer import TelemetryObserver
+from ._names import ROLE
 
 __all__ = ["Telemetry"]
 
@@ -51,14 +48,8 @@ class Telemetry(Extension):
         self.api = api
         self.metrics = Metrics(registry) if metrics else None
         self.metrics_path = metrics_path
-        self.tracer = None
-        if tracing:
-            if tracer_provider is None and _is_no_op(trace.get_tracer_provider()) and configured_by_environment():
-                tracer_provider = configure_from_environment()
-            self.tracer = trace.get_tracer(TRACER, tracer_provider=tracer_provider)
-            instrument_clients(tracer_provider, self.metrics)
-        self.observer = TelemetryObserver(self.tracer, self.metrics)
-        set_observer(self.observer)
+        self.observer = enable(tracing=tracing, tracer_provider=tracer_provider, metrics=self.metrics)
+        self.tracer = self.observer.tracer
         if log_ids:
             for handler in logging.getLogger().handlers:
                 if not any(isinstance(f, TraceIdsFilter) for f in handler.filters):
@@ -99,10 +90,6 @@ class Telemetry(Extension):
 
     def __repr__(self) -> str:
         return f"<Telemetry tracing={self.tracer is not None} metrics={self.metrics is not None}>"
-
-
-def _is_no_op(provider: TracerProvider) -> bool:
-    return type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider")
 
 
 def _has_store() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections.abc import Iterator, Mapping
 
 from opentelemetry import propagate, trace
@@ -116,6 +117,25 @@ class TelemetryObserver(Observer):
         if self.tracer is None:
             yield _SpanSyncRun(trace.INVALID_SPAN, self.metrics, sync)
             return
-        with self.tracer.start_as_current_span(f"sync {sync}", attributes={SYNC: sync}, record_exception=False,
-                                               set_status_on_exception=False) as span:
+        with self.tracer.start_as_current_span(f"sync {sync}", attributes={SYNC: sync, **_prefect_run()},
+                                               record_exception=False, set_status_on_exception=False) as span:
             yield _SpanSyncRun(span, self.metrics, sync)
+
+
+def _prefect_run() -> dict[str, str]:
+    """The Prefect flow run this sync runs in, if any: its id and its page in Prefect's UI
+    (Prefect keeps its own record of the run; the span links to it)."""
+    if "prefect" not in sys.modules:  # never import Prefect for this
+        return {}
+    try:
+        from prefect.runtime import flow_run
+
+        run_id, url = flow_run.get_id(), flow_run.get_flow_run_ui_url()
+    except Exception:  # noqa: BLE001 - a link is a courtesy; never fail the run for it
+        return {}
+    found = {}
+    if run_id:
+        found["prefect.flow_run.id"] = str(run_id)
+    if url:
+        found["prefect.flow_run.url"] = str(url)
+    return found
