@@ -24,7 +24,7 @@ from interlink import identity
 from interlink.credentials import hash_key_secret, new_api_id, new_key_id, new_key_secret
 from interlink.wire import Model
 
-__all__ = ["DEFAULT_ROLE_NAME", "ApiIdField", "ApiModel", "Key", "Role"]
+__all__ = ["DEFAULT_ROLE_NAME", "ApiIdField", "ApiModel", "Key", "Role", "WireModel"]
 
 DEFAULT_ROLE_NAME = "default"
 
@@ -48,7 +48,12 @@ class ApiIdField(models.CharField):  # type: ignore[type-arg]
         return value
 
 
-class ApiModel(models.Model, Model):
+class WireModel(Model):
+    """``interlink.wire.Model`` by a name of this module: the migrations of a project's models
+    that mix in ApiModel record it among their bases, so it stays where it is."""
+
+
+class ApiModel(models.Model, WireModel):
     """Mix into a model to send it over the wire as its ``api_id``, as interlink's server does
     with its own models: a method argument annotated with the model is loaded by ``api_id``,
     and a result holding one is sent as its ``api_id``.
