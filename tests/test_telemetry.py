@@ -404,3 +404,96 @@ def test_a_sync_run_is_a_trace_with_its_pages_batches_and_quarantines(
     assert samples[("interlink_token_requests_total", (("status", "200"),))] == len(tokens)
     # No record's values in a span.
     assert "Customer 7" not in all_attribute_text(found)
+
+
+# -- logs carry the ids; OTLP/HTTP export decodes ------------------------------------------------
+
+
+def test_log_records_carry_the_calls_trace_and_span_ids(spans: Any, live_server: Any) -> None:
+    import logging
+
+    from interlink.telemetry import TraceIdsFilter
+
+    provider, exporter = spans
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Keep()
+    handler.setFormatter(logging.Formatter("%(message)s trace=%(trace_id)s span=%(span_id)s"))
+    handler.addFilter(TraceIdsFilter())
+    log = logging.getLogger("tests.telemetry.site")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        api = ApiServer(authenticator=MemoryKeys({KEY_B[0]: (KEY_B[1], Role(name="relay"))}), docs=False)
+        Telemetry(api, tracer_provider=provider)
+
+        @api.module("home").method
+        def note(rl: RoleType, secret_word: str) -> bool:
+            log.info("noted a word of %d letters", len(secret_word))
+            return True
+
+        url = live_server(api.app)
+        assert httpx.post(f"{url}/api/home/note", data={"secret_word": SECRET_WORD}, auth=KEY_B, timeout=30).json()
+        log.info("outside any call")
+    finally:
+        log.removeHandler(handler)
+    span = by_name(finished(exporter, 2), "home.note")
+    assert lines == [
+        f"noted a word of {len(SECRET_WORD)} letters trace={span.context.trace_id:032x} span={span.context.span_id:016x}",
+        "outside any call trace= span=",
+    ]
+
+
+def test_spans_exported_over_otlp_http_decode_with_the_otlp_protobufs(live_server: Any) -> None:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from starlette.applications import Starlette
+    from starlette.requests import Request as StarletteRequest
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    received: list[bytes] = []
+
+    async def traces(request: StarletteRequest) -> Response:  # a collector's OTLP/HTTP receiver
+        assert request.headers["content-type"] == "application/x-protobuf"
+        received.append(await request.body())
+        return Response(b"", media_type="application/x-protobuf")
+
+    collector = live_server(Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])]))
+    provider = TracerProvider(resource=Resource.create({"service.name": "invoices"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{collector}/v1/traces", timeout=30)))
+    try:
+        url = live_server(server_b(provider).app)
+        answer = httpx.post(f"{url}/api/home/whoami", data={"secret_word": SECRET_WORD}, auth=KEY_B, timeout=30)
+        assert answer.status_code == 200
+        deadline = time.monotonic() + 30
+        while True:  # the server ends its span a moment after answering
+            assert provider.force_flush(30_000)
+            spans_sent = []
+            for body in received:
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                for resource_spans in request.resource_spans:
+                    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}["service.name"]
+                    for scope_spans in resource_spans.scope_spans:
+                        spans_sent += [(service, scope_spans.scope.name, span) for span in scope_spans.spans]
+            server = [s for s in spans_sent if s[2].name == "home.whoami"]
+            if server or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        [(service, scope, span)] = server
+        assert (service, scope) == ("invoices", "interlink")
+        attributes = {a.key: a.value for a in span.attributes}
+        assert attributes["interlink.method"].string_value == "home.whoami"
+        assert attributes["http.response.status_code"].int_value == 200
+        assert SECRET_WORD.encode() not in b"".join(received) and KEY_B[1].encode() not in b"".join(received)
+    finally:
+        uninstrument_clients()
+        set_observer(None)
+        provider.shutdown()
