@@ -497,3 +497,58 @@ def test_spans_exported_over_otlp_http_decode_with_the_otlp_protobufs(live_serve
         uninstrument_clients()
         set_observer(None)
         provider.shutdown()
+
+
+def test_interlink_serve_traces_when_the_otel_environment_names_a_collector(tmp_path: Any, live_server: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from starlette.applications import Starlette
+    from starlette.requests import Request as StarletteRequest
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from servers import free_port, wait_until_serving
+
+    names: list[tuple[str, str]] = []
+
+    async def traces(request: StarletteRequest) -> Response:
+        export = ExportTraceServiceRequest()
+        export.ParseFromString(await request.body())
+        for resource_spans in export.resource_spans:
+            service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}["service.name"]
+            names.extend((service, span.name) for scopes in resource_spans.scope_spans for span in scopes.spans)
+        return Response(b"", media_type="application/x-protobuf")
+
+    collector = live_server(Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])]))
+    (tmp_path / "tracedsite.py").write_text(textwrap.dedent('''
+        from interlink import ApiServer
+
+        api = ApiServer(docs=False)
+
+        @api.method(module="home")
+        def echo(text: str) -> str:
+            return text
+    '''))
+    port = free_port()
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "traced-site",
+           "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "interlink"), "--database", f"sqlite:///{tmp_path / 'site.db'}",
+         "serve", "tracedsite:api", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/api/openapi.json", server)
+        assert httpx.post(f"http://127.0.0.1:{port}/api/home/echo", data={"text": "hi"}, timeout=30).json() == "hi"
+        deadline = time.monotonic() + 30
+        while ("traced-site", "home.echo") not in names and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert ("traced-site", "home.echo") in names, output[-2000:]

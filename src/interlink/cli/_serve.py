@@ -15,6 +15,7 @@ import click
 from interlink.settings import DATABASE_URL_ENV
 
 from ._common import CliError, check_database_url
+from ._telemetry import telemetry_from_environment
 
 __all__ = ["load_target", "serve"]
 
@@ -120,6 +121,7 @@ def _configure(app: Any, max_body_size: int | None, database_url: str | None) ->
 
     if not isinstance(app, ApiServer):
         return
+    telemetry_from_environment(app)  # OTEL_* set: spans per call (docs/observability.md)
     if max_body_size is not None:
         app.max_body_size = max_body_size
     if database_url and app.database is None and app.authenticator is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from ._common import CliError, state
+from ._telemetry import telemetry_from_environment
 
 __all__ = ["worker"]
 
@@ -31,6 +32,7 @@ def worker(concurrency: int, lease: float, poll_interval: float, until_idle: boo
     except SecretKeyMissing as error:
         raise CliError(str(error)) from None
     database = state().database()
+    telemetry_from_environment()  # OTEL_* set: each attempt a span in the trace of the call that queued it
     delivery = DeliveryWorker(database, concurrency=concurrency, lease=lease, poll_interval=poll_interval)
 
     async def main() -> None:
