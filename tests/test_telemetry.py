@@ -552,3 +552,34 @@ def test_interlink_serve_traces_when_the_otel_environment_names_a_collector(tmp_
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert ("traced-site", "home.echo") in names, output[-2000:]
+
+
+def test_nothing_of_opentelemetry_is_imported_unless_configured(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f'''
+        import os, sys
+        for name in [n for n in os.environ if n.startswith("OTEL_")]:
+            del os.environ[name]
+        from interlink.server import ApiServer
+        from interlink.callbacks import Callbacks
+        from interlink.client import API
+        from interlink.http import APIClient
+        from interlink.cli._serve import _configure
+        api = ApiServer(database="sqlite:///{tmp_path / 'site.db'}", docs=False)
+        Callbacks(api, allowed_networks="127.0.0.0/8")
+
+        @api.method(module="home")
+        def echo(text: str) -> str:
+            return text
+
+        _configure(api, None, None)  # what interlink serve does
+        api.app.setup()
+        loaded = sorted(m for m in sys.modules if m.startswith(("opentelemetry", "prometheus_client", "interlink.telemetry")))
+        print(loaded)
+    ''')
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
