@@ -230,3 +230,71 @@ def test_the_flow_served_by_prefect_runs_a_deployment(prefect_env: dict[str, str
     finally:
         server.terminate()
         server.wait(15)
+
+
+# -- a newcomer's first sync ------------------------------------------------------------------
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_failed_run_ends_in_one_line_naming_the_url_and_shows_as_failed(
+        prefect_env: dict[str, str], peers: Peers, tmp_path: Path) -> None:
+    from interlink.cli import main
+
+    seed_source(peers, 3)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    env = _cli_env(peers, prefect_env, url)
+    # The console script, from the checkout, with nothing on PYTHONPATH: `-m` finds the example
+    # in the current directory as `python -m` would (a console script's sys.path lacks it).
+    del env["PYTHONPATH"]
+    interlink = str(Path(sys.executable).parent / "interlink")
+    command = [interlink, "sync", "run", "customers", "-m", "examples.oro_sync.flows", "--no-progress"]
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    cases = [
+        ({"ORO_API_URL": f"{dead}/"}, f"cannot reach {dead}/customers"),
+        ({"ORO_CLIENT_SECRET": "not-the-secret"}, f"token request to {peers.issuer}/token failed"),
+        ({"SOURCE_URL": f"{peers.source_url}/missing/"}, f"HTTP 404 from GET {peers.source_url}/missing/api/customers"),
+    ]
+    runner = CliRunner()
+    for overrides, expected in cases:
+        result = subprocess.run(command, env={**env, **overrides}, cwd=ROOT, capture_output=True, text=True,
+                                timeout=240)
+        assert result.returncode == 1, result.stderr[-2000:]
+        (last,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert last.startswith("Error: sync customers failed: ") and expected in last, result.stderr[-2000:]
+        assert "-v" in last and "Traceback" not in result.stderr + result.stdout
+        assert "not-the-secret" not in result.stderr + result.stdout
+        status = runner.invoke(main, ["--database", url, "sync", "status", "customers"])
+        assert status.exit_code == 0 and "FAILED" in status.output and expected in status.output, status.output
+
+    verbose = subprocess.run([interlink, "-v", *command[1:]], env={**env, **cases[0][0]}, cwd=ROOT,
+                             capture_output=True, text=True, timeout=240)
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+    # The same module and store, the peers reachable: the run succeeds and status says so.
+    fine = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert fine.returncode == 0, fine.stderr[-2000:]
+    status = runner.invoke(main, ["--database", url, "sync", "status", "customers"])
+    assert "FAILED" not in status.output and len(peers.customers()) == 3
+
+
+def test_the_demo_starts_stand_ins_runs_twice_and_stops_them(prefect_env: dict[str, str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "examples.oro_sync", "--demo", "--records", "120",
+                             "--changed", "3"], env={**os.environ, **prefect_env, "COLUMNS": "120"}, cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    out = result.stdout
+    first, second = out.split("Second run", 1)
+    assert "sync customers: 120 records" in first and "│ created" in first
+    assert "sync customers: 4 records" in second  # the 3 changed and the boundary record, re-read
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in second.splitlines()
+            if line.count("│") == 3}
+    assert (rows["created"], rows["updated"], rows["unchanged"]) == ("0", "3", "1")
+    assert "The target holds 120 customers. Done" in out
+    bad = subprocess.run([sys.executable, "-m", "examples.oro_sync", "--demo", "--changed", "0"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--changed" in bad.stderr.strip().splitlines()[-1]

@@ -7,7 +7,9 @@
     interlink sync retry customers -m examples.oro_sync.flows  # send quarantined records again
 
 Syncs are declared in Python (``interlink.flows.Sync``); ``-m`` imports the modules that
-declare them (also from ``INTERLINK_SYNC_MODULES``, comma-separated). ``status`` and
+declare them (also from ``INTERLINK_SYNC_MODULES``, comma-separated), from the current
+directory first, as ``python -m`` does. A failed run ends in one line naming the URL that
+failed (``-v`` for the traceback) and shows as failed in ``status``. ``status`` and
 ``conflicts`` read the store only. Exit status as every command: 0 done, 1 could not be done
 (unknown sync, a target or source that failed), 2 a wrong command line; ``run`` also exits 1
 when records were quarantined or left as conflicts, so a scheduler notices, and ``retry`` when
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
+import sys
 from typing import Any
 
 import click
@@ -42,6 +46,10 @@ def sync() -> None:
 
 def _import(modules: tuple[str, ...]) -> None:
     names = list(modules) + [m for m in os.environ.get("INTERLINK_SYNC_MODULES", "").split(",") if m.strip()]
+    # As `python -m`: modules of the current directory first (a console script's sys.path
+    # starts with its own directory, not the user's).
+    if names and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     for name in names:
         try:
             importlib.import_module(name.strip())
@@ -59,13 +67,58 @@ def run(name: str, modules: tuple[str, ...], progress: bool) -> None:
     for key, value in _PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
     declared = _declared(name, modules, create=True)  # a first run may make the database
+    verbose = state().verbose
     try:
-        counts = declared.run(progress=progress)
+        with _prefect_tracebacks(shown=verbose):
+            counts = declared.run(progress=progress)
     except Exception as error:  # noqa: BLE001 - one line for the user; the flow run has the traceback
-        raise CliError(f"sync {name} failed: {type(error).__name__}: {first_line(error)}") from None
+        if verbose:
+            raise
+        from interlink.flows import failure_line
+
+        raise CliError(f"sync {name} failed: {failure_line(error)} (interlink -v ... shows the traceback)") from None
     if counts.quarantined or counts.conflicts or counts.deleted:
         raise CliError(f"sync {name}: {counts.quarantined} quarantined, {counts.conflicts} conflicts, "
                        f"{counts.deleted} deleted at the target; see `interlink sync conflicts {name}`")
+
+
+class _WithoutTraceback(logging.Formatter):
+    """Another formatter's lines without the exception's traceback (its message stays)."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return self.inner.format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+class _prefect_tracebacks:  # noqa: N801 - used as a context manager, like contextlib's
+    """Prefect prints a failed run's traceback (hundreds of lines) to the console: without -v the
+    console gets its lines without the traceback; Prefect's API logs keep it."""
+
+    def __init__(self, shown: bool) -> None:
+        self.shown = shown
+        self.changed: list[tuple[logging.Handler, logging.Formatter | None]] = []
+
+    def __enter__(self) -> None:
+        if self.shown:
+            return
+        from interlink.flows import run_flow  # noqa: F401 - loads Prefect, which sets up its handlers
+
+        for handler in logging.getLogger().handlers:
+            if type(handler).__name__ == "PrefectConsoleHandler":
+                self.changed.append((handler, handler.formatter))
+                handler.setFormatter(_WithoutTraceback(handler.formatter))
+
+    def __exit__(self, *exc: object) -> None:
+        for handler, formatter in self.changed:
+            handler.setFormatter(formatter)  # type: ignore[arg-type]
 
 
 @sync.command("status")
@@ -88,6 +141,8 @@ def status(name: str | None) -> None:
         counts = item.last_counts or {}
         cursor = (item.cursor or {}).get("value")
         finished = when(item.last_finished_at) or ("running or stopped" if item.last_started_at else "")
+        if counts.get("failed"):
+            finished = f"FAILED {finished}: {counts['failed']}"
         rows.append((item.name, "" if cursor is None else cursor, when(item.last_started_at), finished,
                      counts.get("read", ""), counts.get("created", ""), counts.get("updated", ""),
                      counts.get("unchanged", ""), links.get(item.name, 0), issues.get(item.name, 0)))

@@ -31,6 +31,7 @@ except ImportError as error:  # pragma: no cover - depends on the installed extr
     raise ImportError(f"interlink.flows needs the flows extra ({error}): pip install 'interlink[flows]'") from error
 
 from interlink.flows._engine import Counts, load_batch as load_records, prefetch, run_sync, store_of
+from interlink.flows._failure import failure_line
 from interlink.flows._issues import IssueNotFound, Resolution, resolve_issue, retry_quarantined
 from interlink.flows._plan import (
     CONFLICT_RULES,
@@ -69,6 +70,7 @@ __all__ = [
     "BatchRefused",
     "run_sync",
     "store_of",
+    "failure_line",
     "load_records",
     "prefetch",
     "find_sync",

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from interlink.flows._failure import failure_line
 from interlink.flows._plan import (
     MISSING,
     NOT_READ,
@@ -541,7 +542,7 @@ def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
         # The run failed: recorded as finished with the reason, so `interlink sync status`
         # shows it failed rather than still running.
         with database.session() as session:
-            save_sync_counts(session, sync.name, {**total.as_dict(), "failed": f"{type(error).__name__}: {error}"[:500]},
+            save_sync_counts(session, sync.name, {**total.as_dict(), "failed": failure_line(error)[:500]},
                              started_at=started, finished_at=dt.datetime.now(dt.UTC))
         report.finished(total.as_dict(), error)
         raise
