@@ -430,3 +430,30 @@ def test_the_admin_never_shows_a_secret_or_its_hash(client: Client) -> None:
         assert key.secret_hash.encode() not in page.content and key.secret_hash[7:].encode() not in page.content
     assert key.key_id.encode() in pages[0].content
     assert client.get("/admin/interlink/key/add/").status_code == 403
+
+
+# -- Django's settings that reach a call --------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_atomic_requests_leave_the_views_alone(key: tuple[str, str]) -> None:
+    # Django refuses ATOMIC_REQUESTS around an async view; the call keeps its own transaction.
+    from django.db import connections
+
+    settings_dict = connections.settings["default"]
+    settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        client = AsyncClient()
+        response = await client.post("/api/home/hello", data=f"name=x&authorisation={key[0]}:{key[1]}", content_type=FORM)
+    finally:
+        settings_dict["ATOMIC_REQUESTS"] = False
+    assert response.status_code == 200
+
+
+def test_djangos_memory_limit_on_form_bodies_is_413(client: Client, auth: str) -> None:
+    from django.test import override_settings
+
+    with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
+        response = post(client, "list_users", f"usernames={'x' * 2000}&{auth}")
+    assert response.status_code == 413
+    assert error(response)["code"] == "payload_too_large"
