@@ -80,6 +80,7 @@ DATABASES = {"default": _database()}
 AUTH_USER_MODEL = "accounts.User"
 # A fast hasher: the tests check who may log in, not how slowly a password hashes.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/page/"
 
 # interlink's own body limit (ApiServer.max_body_size) is the one the hostile-input tests meet:
