@@ -47,6 +47,16 @@ node-deps:
 run: $(RUN_STAMP)
 	HOST='$(HOST)' PORT='$(PORT)' $(PY) -m examples.mysite
 
+# The sync example against local stand-ins on free ports, run twice (python -m examples.oro_sync --demo).
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -e '.[flows,server]'
+	touch $(DEMO_STAMP)
+
+.PHONY: demo-sync
+demo-sync: $(DEMO_STAMP)
+	$(PY) -m examples.oro_sync --demo
+
 # The suite runs on SQLite and, when a PostgreSQL server answers, on PostgreSQL too.
 # INTERLINK_TEST_POSTGRES_URL points elsewhere; the default is the local server (trust auth,
 # database `test`), started with pg_ctlcluster when it is installed but not running.

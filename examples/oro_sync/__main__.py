@@ -28,7 +28,7 @@ def demo(records: int, changed: int) -> int:
     from examples.oro_sync.standins import Serving, Systems, source_app, target_app, token_app
 
     systems = Systems()
-    systems.seed(records)
+    systems.fill(records)
     servers = [Serving(source_app(systems)), Serving(token_app(systems)), Serving(target_app(systems))]
     source, tokens, target = (server.url for server in servers)
     state = tempfile.TemporaryDirectory(prefix="oro-sync-demo-")

@@ -44,7 +44,7 @@ class Systems:
     tokens: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def seed(self, count: int) -> None:
+    def fill(self, count: int) -> None:
         start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         for i in range(1, count + 1):
             self.put(i, f"Customer {i}", start + dt.timedelta(minutes=i))
