@@ -260,7 +260,7 @@ class DeliveryWorker:
                         secrets[signer] = live_signing_secrets(session, signer, now)
                     live = secrets[signer]
                 jobs.append(Job(row.id, row.message_id, row.url, row.method, row.payload.encode("utf-8"), live,
-                                row.attempts, chosen[row.id], clock, signer, kind=row.kind, event=row.event,
+                                row.attempts, chosen[row.id], clock, signer=signer, kind=row.kind, event=row.event,
                                 trace_context=row.trace_context))
             return jobs, held_back
 
