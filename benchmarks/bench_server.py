@@ -130,6 +130,8 @@ NO_ACCESS_LOG = "access log off"
 ASYNC = "async def"
 STARLETTE_BEST = "Starlette best case"
 CEILING = "ceiling (raw ASGI)"
+TRACING = "tracing on"
+METRICS = "metrics on"
 # The two default paths, and plain Starlette as a control: a timeout it shares is the machine's
 # or uvicorn's under overload, not interlink's.
 MANY_PEERS = (DEFAULT, FASTAPI_DEFAULT, STARLETTE_BEST)
@@ -145,6 +147,8 @@ def all_peers() -> list[Peer]:
         Peer(MEMORY_KEYS, _interlink_serve(f"{target}:api_memory_keys")),
         Peer(NO_ACCESS_LOG, _interlink_serve(f"{target}:api", "--no-access-log"), store=True),
         Peer(ASYNC, _interlink_serve(f"{target}:api_async"), store=True),
+        Peer(TRACING, _interlink_serve("benchmarks.peers.interlink_telemetry:api_traced"), store=True),
+        Peer(METRICS, _interlink_serve("benchmarks.peers.interlink_telemetry:api_metrics"), store=True),
         Peer(BEST, _uvicorn("benchmarks.peers.interlink_app:app", *TUNED)),
         Peer("FastAPI best case", _uvicorn("benchmarks.peers.fastapi_app:app", *TUNED)),
         Peer(STARLETTE_BEST, _uvicorn("benchmarks.peers.starlette_app:app", *TUNED)),
@@ -442,6 +446,8 @@ def report(results: Results) -> str:
         MEMORY_KEYS: "keys in an in-memory dict (`MemoryKeys`) instead of the store",
         NO_ACCESS_LOG: "`interlink serve --no-access-log`",
         ASYNC: "the method is `async def`",
+        TRACING: "tracing on (`Telemetry(api)`, a span per call, batched; the exporter drops them)",
+        METRICS: "metrics on (`Telemetry(api, tracing=False, metrics=True)`)",
     }
     for name, text in descriptions.items():
         if name in best:
@@ -503,6 +509,14 @@ def report(results: Results) -> str:
                      f"{_met(extra_us / served_us < 0.10)} ({extra_us / served_us:+.1%})")
     goal("a `def` method within 25 % of `async def`", DEFAULT, ASYNC, lambda x: x >= 0.75,
          lambda x: f"{100 * (1 - x):+.1f} %")
+    # Telemetry costs, so the variant is the slower one: its rate against the default path's.
+    goal("metrics on within 5 % of the default path", METRICS, DEFAULT, lambda x: x >= 0.95,
+         lambda x: f"{100 * (1 - x):+.1f} %")
+    if TRACING in best and DEFAULT in best:
+        # No goal: a span per call has a price, stated per call (tracing off is the default path).
+        goals.append(f"tracing on costs {best[TRACING].cpu_us - default.cpu_us:+.0f} µs of server CPU per call "
+                     f"(+{100 * (cpu_ratio(results, DEFAULT, TRACING) - 1):.0f} % CPU time per request; "
+                     f"requests/s {100 * (1 / ratio(results, DEFAULT, TRACING) - 1):+.0f} %)")
     goal("best case ≥ 2× FastAPI's best case", BEST, "FastAPI best case", lambda x: x >= 2, lambda x: f"{x:.2f}×")
     goal("best case at least level with plain Starlette (≥ 0.95×)", BEST, STARLETTE_BEST, lambda x: x >= 0.95,
          lambda x: f"{x:.2f}×")

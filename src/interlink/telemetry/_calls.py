@@ -13,8 +13,9 @@ import asyncio
 from time import perf_counter
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
 from interlink.errors import ApiError
 from interlink.server import CallRunner, Dispatch, Request
@@ -24,6 +25,9 @@ from ._metrics import Metrics
 from ._names import ERROR_TYPE, HTTP_STATUS, METHOD
 
 __all__ = ["outcome_of", "wrap_call"]
+
+#: Headers that carry a caller's context (W3C trace context and baggage).
+_CONTEXT_HEADERS = frozenset((b"traceparent", b"tracestate", b"baggage"))
 
 #: The status of a call whose client went away (nginx's convention); never sent.
 CANCELLED = 499
@@ -60,25 +64,39 @@ def wrap_call(call: CallRunner, tracer: Tracer | None, metrics: Metrics | None) 
 
         return measured
 
+    start_span = tracer.start_span
+    # The span is made current by hand: the SDK's start_as_current_span is a context manager
+    # built per call, a measurable part of a traced call (docs/observability.md).
+    attach, detach = otel_context.attach, otel_context.detach
+
     async def traced(dispatch: Dispatch, request: Request) -> Any:
         name = dispatch.method.name
+        headers = request.headers
+        parent = None
+        for header, _ in headers:  # most calls carry no trace context: no propagator asked then
+            if header in _CONTEXT_HEADERS:
+                parent = extract(headers, getter=RAW_HEADERS)
+                break
         start = perf_counter()
+        span = start_span(name, context=parent, kind=SpanKind.SERVER, attributes={METHOD: name})
+        token = attach(set_span_in_context(span, parent))
         status = 200
-        with tracer.start_as_current_span(
-            name, context=extract(request.headers, getter=RAW_HEADERS), kind=SpanKind.SERVER,
-            attributes={METHOD: name}, record_exception=False, set_status_on_exception=False,
-        ) as span:
-            try:
-                return await call(dispatch, request)
-            except BaseException as error:
-                status, kind = outcome_of(error)
-                span.set_attribute(ERROR_TYPE, kind)
+        kind = None
+        try:
+            return await call(dispatch, request)
+        except BaseException as error:
+            status, kind = outcome_of(error)
+            raise
+        finally:
+            detach(token)
+            if kind is None:
+                span.set_attribute(HTTP_STATUS, status)
+            else:
+                span.set_attributes({HTTP_STATUS: status, ERROR_TYPE: kind})
                 if status >= 500:  # a server span's 4xx is the caller's mistake, not an error here
                     span.set_status(Status(StatusCode.ERROR, kind))
-                raise
-            finally:
-                span.set_attribute(HTTP_STATUS, status)
-                if metrics is not None:
-                    metrics.record_call(name, status, perf_counter() - start)
+            span.end()
+            if metrics is not None:
+                metrics.record_call(name, status, perf_counter() - start)
 
     return traced

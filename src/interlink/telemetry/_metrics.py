@@ -12,7 +12,7 @@ reaches the pipeline), HTTP statuses, outcomes, sync names — never a caller, a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -54,6 +54,8 @@ class Metrics:
             "interlink_sync_records", "Records of sync runs, by sync and what became of them",
             ["sync", "outcome"], registry=r)
         self._outbox: OutboxCollector | None = None
+        self._children: dict[tuple[str, int], tuple[Callable[[], None], Callable[[float], None],
+                                                    Callable[[], None] | None]] = {}
 
     def watch_outbox(self, database: DatabaseSessions) -> None:
         """Report the outbox of ``database`` (depth, oldest pending age) on every scrape."""
@@ -64,12 +66,25 @@ class Metrics:
             self._outbox.database = database
 
     def record_call(self, method: str, status: int, seconds: float) -> None:
-        self.calls.labels(method, str(status)).inc()
-        self.call_seconds.labels(method).observe(seconds)
+        # The labelled children of a (method, status), looked up once: labels() takes a lock
+        # and builds its key on every use, a measurable part of a small call.
+        children = self._children.get((method, status))
+        if children is None:
+            children = self._children[(method, status)] = self._children_of(method, status)
+        count, observe, refused = children
+        count()
+        observe(seconds)
+        if refused is not None:
+            refused()
+
+    def _children_of(self, method: str, status: int) -> tuple[Callable[[], None], Callable[[float], None],
+                                                               Callable[[], None] | None]:
+        refused = None
         if status == 401:
-            self.authentication_failures.labels(method).inc()
+            refused = self.authentication_failures.labels(method).inc
         elif status == 429:
-            self.rate_limited.labels(method).inc()
+            refused = self.rate_limited.labels(method).inc
+        return self.calls.labels(method, str(status)).inc, self.call_seconds.labels(method).observe, refused
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format (what ``/metrics`` answers)."""
