@@ -583,3 +583,14 @@ def test_nothing_of_opentelemetry_is_imported_unless_configured(tmp_path: Any) -
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_client_spans_redact_credentials_in_urls(spans: Any, live_server: Any) -> None:
+    provider, exporter = spans
+    url = live_server(server_b(provider).app)
+    answer = httpx.get(f"{url}/api/openapi.json?access_token=s3cr3t-t0ken&page=2", timeout=30)
+    assert answer.status_code == 200
+    (client,) = [span for span in finished(exporter, 1) if span.kind == SpanKind.CLIENT]
+    recorded = {k: str(v) for k, v in (client.attributes or {}).items() if k in ("url.full", "http.url")}
+    assert recorded and all("access_token=***" in v and "page=2" in v for v in recorded.values()), recorded
+    assert "s3cr3t-t0ken" not in all_attribute_text([client])

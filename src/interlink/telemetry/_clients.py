@@ -16,11 +16,15 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor, Request
 from opentelemetry.trace import Span, TracerProvider
 
 from interlink.http import TOKEN_REQUEST as TOKEN_REQUEST_EXTENSION
+from interlink.urls import redact_url
 
 from ._metrics import Metrics
 from ._names import TOKEN_REQUEST
 
 __all__ = ["instrument_clients", "uninstrument_clients"]
+
+#: Where the instrumentation puts the URL: the stable HTTP conventions' name and the older one.
+_URL_ATTRIBUTES = ("url.full", "http.url")
 
 _metrics: list[Metrics] = []  # where token requests are counted (the last Telemetry's metrics)
 
@@ -33,6 +37,15 @@ def _is_token_request(info: RequestInfo | ResponseInfo) -> bool:
 def _request_hook(span: Span, request: RequestInfo) -> None:
     if _is_token_request(request):
         span.set_attribute(TOKEN_REQUEST, True)
+    # The instrumentation records the URL with its query; a receiver's or a peer's URL may carry
+    # a credential there (?access_token=…, ?api_key=…): interlink's one redaction rule applies.
+    url = str(request.url)
+    safe = redact_url(url)
+    if safe != url:
+        recorded = getattr(span, "attributes", None) or {}
+        for name in _URL_ATTRIBUTES:
+            if name in recorded:
+                span.set_attribute(name, safe)
 
 
 def _response_hook(span: Span, request: RequestInfo, response: ResponseInfo) -> None:
