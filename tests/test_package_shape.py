@@ -117,11 +117,7 @@ PRIVATE_IMPORTS_TODAY = {
     ("interlink.callbacks._outbox", "interlink.store._models"),
     ("interlink.callbacks._worker", "interlink.store._models"),
     # The CLI's commands, which follow those packages' new public names in the same reshape.
-    ("interlink.cli._callbacks", "interlink.store._encryption"),
-    ("interlink.cli._services", "interlink.store._encryption"),
     ("interlink.cli._services", "interlink.store._services"),
-    ("interlink.cli._webhooks", "interlink.store._encryption"),
-    ("interlink.cli._worker", "interlink.store._encryption"),
     # The rest split into interlink.rest.client and interlink.rest.server, which builds the
     # client on interlink.http's public names (token flows, the bounded transport's keys).
     ("interlink.rest._arguments", "interlink.wire._json"),

@@ -204,7 +204,7 @@ class Callbacks:
         ``SecretKeyMissing`` in one line saying how to make one. ``interlink serve`` asks
         before it starts uvicorn; the lifespan asks again for any other ASGI server."""
         if self.delivery_worker and self.declared():
-            from interlink.store._encryption import check_secret_key
+            from interlink.store import check_secret_key
 
             check_secret_key()
 

@@ -502,7 +502,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event | None = None, *, until_idle: bool = False) -> None:
         """Deliver until ``stop`` is set (or, with ``until_idle``, until nothing is due).
         Without a usable ``INTERLINK_SECRET_KEY`` it does not start (``SecretKeyMissing``)."""
-        from interlink.store._encryption import check_secret_key
+        from interlink.store import check_secret_key
 
         check_secret_key()
         stop = stop or asyncio.Event()
@@ -519,7 +519,7 @@ class DeliveryWorker:
     async def in_background(self) -> AsyncIterator[DeliveryWorker]:
         """Deliver while the block runs; refuses to start (``SecretKeyMissing``, before the
         block) without a usable ``INTERLINK_SECRET_KEY``."""
-        from interlink.store._encryption import check_secret_key
+        from interlink.store import check_secret_key
 
         check_secret_key()
         stop = asyncio.Event()

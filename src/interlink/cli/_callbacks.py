@@ -29,7 +29,7 @@ def callbacks_secret(role_ref: str | None, signer: str | None, rotate: bool, ove
     """
     from interlink.callbacks import signing_secret
     from interlink.store import find_role
-    from interlink.store._encryption import SecretKeyMissing
+    from interlink.store import SecretKeyMissing
 
     if (role_ref is None) == (signer is None):
         raise click.UsageError("name the role (--role NAME) or another signer (--signer NAME)")

@@ -100,7 +100,7 @@ def _check_ready(app: Any) -> None:
         check_database_url(app.database, create=True)
     if "interlink.callbacks" in sys.modules:  # loaded when the site attached Callbacks(api)
         from interlink.callbacks import Callbacks
-        from interlink.store._encryption import SecretKeyMissing
+        from interlink.store import SecretKeyMissing
 
         try:
             Callbacks.of(app).check_ready()

@@ -111,7 +111,7 @@ def add(slug: str, base_url: str, label: str, auth_type: str, username: str, cli
             f"--token-url {redact_url(token_url)!r} holds a user name or password: leave them out of the URL "
             "and pass --client-id ID --secret-env VARIABLE (or --prompt-secret); the secret is stored encrypted"
         )
-    from interlink.store._encryption import SecretKeyMissing
+    from interlink.store import SecretKeyMissing
     from interlink.store._services import Service, find_service
 
     extra: dict[str, str] = {}

@@ -30,7 +30,7 @@ def webhooks_add(url: str, role_ref: str | None, events: tuple[str, ...], descri
     """Add an endpoint; prints its id and its secret (shown once)."""
     from interlink.callbacks import DestinationRefused, add_endpoint
     from interlink.store import find_role
-    from interlink.store._encryption import SecretKeyMissing
+    from interlink.store import SecretKeyMissing
 
     try:
         with state().database(create=not role_ref).session() as session:
@@ -89,7 +89,7 @@ def webhooks_disable(api_id: str, reason: str) -> None:
 def webhooks_rotate(api_id: str, overlap: str) -> None:
     """A new secret for an endpoint (printed once); both sign during --overlap."""
     from interlink.callbacks import find_endpoint, rotate_endpoint_secret
-    from interlink.store._encryption import SecretKeyMissing
+    from interlink.store import SecretKeyMissing
 
     grace = duration(overlap, "--overlap")
     try:

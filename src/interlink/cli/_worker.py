@@ -25,7 +25,7 @@ def worker(concurrency: int, lease: float, poll_interval: float, until_idle: boo
     import signal
 
     from interlink.callbacks import DeliveryWorker
-    from interlink.store._encryption import SecretKeyMissing, check_secret_key
+    from interlink.store import SecretKeyMissing, check_secret_key
 
     try:
         check_secret_key()  # before anything is printed: the one line is the whole answer

@@ -16,6 +16,7 @@ from interlink.store._backend import open_backend
 from interlink.store._login_attempts import DatabaseCounters, LoginAttempt
 from interlink.store._outbox import DeliveryAttempt, OutboxMessage, SigningSecret, WebhookEndpoint
 from interlink.store._sessions import SessionStore, end_sessions
+from interlink.store._encryption import SecretDecryptionFailed, SecretKeyMissing, check_secret_key
 from interlink.store._database import (
     DATABASE_URL_ENV,
     DEFAULT_DATABASE_URL,
@@ -66,6 +67,9 @@ from interlink.store._operations import (
 )
 
 __all__ = [
+    "SecretDecryptionFailed",
+    "SecretKeyMissing",
+    "check_secret_key",
     "SyncIssue",
     "SyncLink",
     "SyncState",
