@@ -6,9 +6,10 @@ this module's. Here a Django ``HttpRequest`` is read into the pipeline's ``Reque
 and urlencoded bodies by the ASGI server's own parser, multipart by Django's (its upload
 handlers and limits), JSON by the wire's — and the answer becomes an ``HttpResponse``.
 
-Under ASGI the call is awaited on Django's event loop; under WSGI it runs on an event loop of
-the worker thread's own. Either way ``def`` methods and every database read run in the
-pipeline's worker threads (``DjangoThreadPool``), never on an event loop.
+Under ASGI the call is awaited on Django's event loop, and ``def`` methods and every database
+read run in the pipeline's worker threads (``DjangoThreadPool``), never on the loop. Under WSGI
+a call runs on its request thread with no event loop (``async def`` methods and password checks,
+which wait on one, get an event loop of the thread's own).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
@@ -27,14 +29,17 @@ from interlink.errors import ApiError, BadArguments, MethodNotAllowed, NoSuchMet
 from interlink.server import (
     INTERNAL_ERROR,
     Dispatch,
+    PasswordCredentials,
     Pipeline,
     Request,
     ResultMismatch,
+    ThreadPool,
     dumps,
     error_answer,
     form_pairs,
     json_body,
     query_pairs,
+    read_credentials,
     unsupported,
 )
 from interlink.wire import FileUpload, FormValue
@@ -42,8 +47,6 @@ from interlink.wire import FileUpload, FormValue
 from ._backend import DjangoThreadPool, django_backend
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
-
     from interlink import ApiServer
 
 __all__ = ["DjangoRequest", "DjangoShell"]
@@ -51,6 +54,7 @@ __all__ = ["DjangoRequest", "DjangoShell"]
 logger = logging.getLogger("interlink.django")
 
 Pairs = list[tuple[str, FormValue]]
+T = TypeVar("T")
 _ALLOW_POST = [(b"content-type", b"application/json"), (b"allow", b"POST")]
 
 
@@ -118,29 +122,73 @@ def _query_string(request: HttpRequest) -> bytes:
         return text.encode("utf-8")
 
 
+class _InRequestThread(ThreadPool):
+    """The "worker threads" of a call made on WSGI's own request thread: the job runs right
+    there, where Django's ORM may run (no event loop) and the request's connection is."""
+
+    async def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        return function(*args, **kwargs)
+
+
+def _run_without_loop(call: Coroutine[Any, Any, Any]) -> Any:
+    """Run a call that never waits for anything (its blocking work runs inline, above)."""
+    try:
+        while True:
+            call.send(None)  # a bare yield (asyncio.sleep(0)): go on
+    except StopIteration as done:
+        return done.value
+    finally:
+        call.close()
+
+
 class DjangoShell:
-    """One ApiServer's calls served through Django views (``api_urls(api)`` makes them)."""
+    """One ApiServer's calls served through Django views (``api_urls(api)`` makes them).
+
+    Two pipelines over the same methods, sharing their failed-login limits: ``pipeline`` runs
+    blocking work in its worker threads, for ASGI and for what must wait on an event loop under
+    WSGI (``async def`` methods, password checks with their limits); ``inline`` runs a WSGI call
+    on its request thread with no event loop at all — the common keyed call to a ``def`` method,
+    for which a loop and a hop to a worker thread were most of interlink's time under gunicorn.
+    """
 
     def __init__(self, api: ApiServer) -> None:
         self.api = api
         self.pipeline = Pipeline(api, backend=django_backend, threads=DjangoThreadPool())
+        self.inline = Pipeline(api, backend=django_backend, threads=_InRequestThread())
+        self.inline.limiter = self.pipeline.limiter
         self._loops = threading.local()
 
     # -- the two ways in ----------------------------------------------------------------------
 
     def answer(self, request: HttpRequest, route: str) -> HttpResponse:
-        """WSGI: the call on this worker thread's own event loop."""
+        """WSGI: the call on the request thread, or on this thread's own event loop."""
         try:
             dispatch = self._dispatch(request, route)
-            if not self.pipeline.ready:
-                self.pipeline.setup()
-            loop = getattr(self._loops, "loop", None)
-            if loop is None:
-                loop = self._loops.loop = asyncio.new_event_loop()
-            result = loop.run_until_complete(self._call(dispatch, request))
+            if dispatch.method.is_async or self._checks_a_password(request):
+                if not self.pipeline.ready:
+                    self.pipeline.setup()
+                loop = getattr(self._loops, "loop", None)
+                if loop is None:
+                    loop = self._loops.loop = asyncio.new_event_loop()
+                result = loop.run_until_complete(self._call(self.pipeline, dispatch, request))
+            else:
+                if not self.inline.ready:
+                    self.inline.setup()
+                result = _run_without_loop(self._call(self.inline, self.inline.dispatch.get(route, dispatch), request))
         except BaseException as error:  # noqa: BLE001 - every failure has its answer
             return self._failed(error, route)
         return HttpResponse(dumps(result), content_type="application/json")
+
+    @staticmethod
+    def _checks_a_password(request: HttpRequest) -> bool:
+        """Basic ``user:password``: its limits wait for a slot (anyio), on an event loop."""
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if not header:
+            return False
+        try:
+            return isinstance(read_credentials(None, header), PasswordCredentials)
+        except ApiError:
+            return False  # malformed: the pipeline answers it
 
     async def answer_async(self, request: HttpRequest, route: str) -> HttpResponse:
         """ASGI: the call awaited on Django's event loop."""
@@ -148,7 +196,7 @@ class DjangoShell:
             dispatch = self._dispatch(request, route)
             if not self.pipeline.ready:
                 await self.pipeline.threads.run(self.pipeline.setup)
-            result = await self._call(dispatch, request)
+            result = await self._call(self.pipeline, dispatch, request)
         except Exception as error:  # noqa: BLE001 - every failure has its answer
             return self._failed(error, route)
         return HttpResponse(dumps(result), content_type="application/json")
@@ -163,9 +211,9 @@ class DjangoShell:
             raise MethodNotAllowed(f"{dispatch.method.name} is called with POST")
         return dispatch
 
-    def _call(self, dispatch: Dispatch, request: HttpRequest) -> Coroutine[Any, Any, Any]:
-        call: Any = self.pipeline.call(dispatch, self.read_request(request))
-        return call  # type: ignore[no-any-return]
+    def _call(self, pipeline: Pipeline, dispatch: Dispatch, request: HttpRequest) -> Coroutine[Any, Any, Any]:
+        call: Coroutine[Any, Any, Any] = pipeline.call(dispatch, self.read_request(request))
+        return call
 
     def _failed(self, error: BaseException, route: str) -> HttpResponse:
         if isinstance(error, ApiError):

@@ -165,7 +165,7 @@ def api_urls(api: ApiServer) -> tuple[list[URLPattern], str, str]:
         docs = DocsView(api)
         patterns.append(path("docs", docs, name="docs"))
         patterns.append(path("docs/static/<str:name>", docs, name="docs-static"))
-    # Methods added later, and unknown names: answered by the pipeline (404 in the one shape).
+    # Any other name under the mount: 404 in the one error shape, from the shell.
     patterns.append(path("<path:route>", MethodView(shell)))
     included: tuple[list[URLPattern], str, str] = include((patterns, "api"), namespace="api")  # type: ignore[assignment]
     return included

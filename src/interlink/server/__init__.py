@@ -12,6 +12,7 @@ from ._answer import INTERNAL_ERROR, error_answer
 from ._api import ApiServer, Module
 from ._body import form_pairs, json_body, query_pairs, unsupported
 from ._call import Call, CallSlot, current_call
+from ._credentials import PasswordCredentials, read_credentials
 from ._docs import docs_page, swagger_static_dir
 from ._event_loop import new_event_loop
 from ._extension import CallHook, CallRunner, Extension
@@ -28,5 +29,6 @@ __all__ = ["AccessLog", "ApiServer", "Authenticator", "Call", "CallHook", "CallR
            "FailureLimiter", "Method", "Module", "OpenApiDocument", "Pipeline", "RedactCredentials", "Request", "Site", "current_call",
            "new_event_loop"]
 # What another shell of the same pipeline (interlink.django) reads requests and answers with.
-__all__ += ["INTERNAL_ERROR", "ResultMismatch", "ThreadPool", "docs_page", "dumps", "error_answer", "form_pairs",
-            "json_body", "openapi_document", "query_pairs", "swagger_static_dir", "unsupported"]
+__all__ += ["INTERNAL_ERROR", "PasswordCredentials", "ResultMismatch", "ThreadPool", "docs_page", "dumps",
+            "error_answer", "form_pairs", "json_body", "openapi_document", "query_pairs", "read_credentials",
+            "swagger_static_dir", "unsupported"]
