@@ -1,4 +1,4 @@
-"""``interlink callbacks secret --role NAME [--rotate]``: the secret a role's callbacks are signed with."""
+"""``interlink callbacks secret --role NAME | --signer NAME [--rotate]``: the secret a role's (or a signer's) callbacks are signed with."""
 
 from __future__ import annotations
 
