@@ -227,6 +227,12 @@ def test_the_flow_served_by_prefect_runs_a_deployment(prefect_env: dict[str, str
             time.sleep(0.5)
         assert state == "COMPLETED"
         assert sorted(c["externalId"] for c in peers.customers()) == sorted(str(i) for i in range(1, 31))
+        # The run's summary is on Prefect's API, as the Prefect UI shows it: the artifact of this run.
+        artifacts = httpx.post(f"{api}/artifacts/filter", json={
+            "artifacts": {"flow_run_id": {"any_": [run["id"]]}, "key": {"any_": ["sync-customers"]}}}).json()
+        (artifact,) = artifacts
+        rows = json.loads(artifact["data"]) if isinstance(artifact["data"], str) else artifact["data"]
+        assert {"outcome": "created", "records": 30} in rows and {"outcome": "read", "records": 30} in rows
     finally:
         server.terminate()
         server.wait(15)
