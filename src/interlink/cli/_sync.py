@@ -28,6 +28,7 @@ from typing import Any
 import click
 
 from ._common import CliError, first_line, print_table, state, when
+from ._telemetry import telemetry_from_environment
 
 __all__ = ["sync"]
 
@@ -67,6 +68,7 @@ def run(name: str, modules: tuple[str, ...], progress: bool) -> None:
     for key, value in _PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
     declared = _declared(name, modules, create=True)  # a first run may make the database
+    telemetry_from_environment()  # OTEL_* set: the run is a trace (docs/observability.md)
     verbose = state().verbose
     try:
         with _prefect_tracebacks(shown=verbose):
