@@ -256,6 +256,7 @@ def test_a_callback_delivered_on_its_second_attempt_continues_the_calls_trace(
         stored = json.loads(queued.trace_context or "{}")
     assert stored["traceparent"].split("-")[1] == format(call.context.trace_id, "032x")
     assert [event.name for event in call.events] == ["interlink.queued"]
+    assert str((call.attributes or {})["interlink.role"]).startswith("r-")
 
     deliver_until_idle(database)
     with database.session() as session:
@@ -594,3 +595,19 @@ def test_client_spans_redact_credentials_in_urls(spans: Any, live_server: Any) -
     recorded = {k: str(v) for k, v in (client.attributes or {}).items() if k in ("url.full", "http.url")}
     assert recorded and all("access_token=***" in v and "page=2" in v for v in recorded.values()), recorded
     assert "s3cr3t-t0ken" not in all_attribute_text([client])
+
+
+def test_a_method_whose_callbacks_nothing_delivers_is_still_refused_at_setup(spans: Any) -> None:
+    from interlink.callbacks import Callback
+
+    provider, _ = spans
+    api = ApiServer(authenticator=MemoryKeys({}), docs=False)
+    Telemetry(api, tracer_provider=provider)
+    paid = Callback("{$request.body#/callback_url}", body=dict)
+
+    @api.module("invoices").method(callbacks=[paid])
+    def create(rl: RoleType, callback_url: str) -> bool:
+        return True
+
+    with pytest.raises(TypeError, match="nothing delivers them"):
+        api.app.setup()

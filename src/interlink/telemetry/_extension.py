@@ -68,6 +68,11 @@ class Telemetry(Extension):
     def call_hook(self, method: Method) -> CallHook | None:
         if self.tracer is None or method.role_parameter is None:
             return None
+        if method.callbacks and not any(other is not self and other.call_hook(method) is not None
+                                        for other in self.api.extensions):
+            # Nothing delivers its callbacks: the server says so at setup, unless a hook of
+            # ours made the method look watched.
+            return None
 
         def note_role(call: Call, request: Request, kwargs: dict[str, object]) -> None:
             role = call.role
