@@ -611,3 +611,22 @@ def test_a_method_whose_callbacks_nothing_delivers_is_still_refused_at_setup(spa
 
     with pytest.raises(TypeError, match="nothing delivers them"):
         api.app.setup()
+
+
+def test_soap_calls_are_client_spans_in_the_callers_trace(spans: Any, soap_peer: Any) -> None:
+    from soap_fixtures import Record
+
+    from interlink.soap import build_soap_client
+    from interlink.telemetry import enable
+
+    provider, exporter = spans
+    enable(tracer_provider=provider)
+    client = build_soap_client(Record(base_url=f"{soap_peer.url}/soap11/", options={"soap": {"wsdl": "?wsdl"}}))
+    tracer = provider.get_tracer("tests")
+    with tracer.start_as_current_span("script") as script:
+        assert client.service.Echo("hallo") == "hallo"
+    posts = [span for span in exporter.get_finished_spans()
+             if span.kind == SpanKind.CLIENT and span.name == "POST"]
+    assert posts and all(span.parent is not None and span.parent.span_id == script.get_span_context().span_id
+                         for span in posts)
+    assert "hallo" not in all_attribute_text(list(exporter.get_finished_spans()))
