@@ -630,3 +630,42 @@ def test_soap_calls_are_client_spans_in_the_callers_trace(spans: Any, soap_peer:
     assert posts and all(span.parent is not None and span.parent.span_id == script.get_span_context().span_id
                          for span in posts)
     assert "hallo" not in all_attribute_text(list(exporter.get_finished_spans()))
+
+
+def test_the_rest_tools_server_answers_in_spans_that_continue_the_callers_trace(spans: Any) -> None:
+    from rest_servers import TornadoThread
+
+    from interlink.rest import RestHandler, RestServer
+    from interlink.telemetry import enable
+
+    provider, exporter = spans
+    enable(tracer_provider=provider)
+
+    class FruitsHandler(RestHandler):
+        async def get(self, fruit: str) -> None:
+            if fruit == "durian":
+                raise ValueError("a bug")
+            self.write({"fruit": fruit})
+
+    def build() -> RestServer:
+        server = RestServer()
+        server.add_route(r"/fruits/(?P<fruit>\w+)", FruitsHandler)
+        return server
+
+    rest = TornadoThread(build)
+    url = rest.start()
+    try:
+        tracer = provider.get_tracer("tests")
+        with tracer.start_as_current_span("script"):
+            assert httpx.get(f"{url}/fruits/apple", timeout=30).json() == {"fruit": "apple"}
+            assert httpx.get(f"{url}/fruits/durian", timeout=30).status_code == 500
+    finally:
+        rest.stop()
+    found = finished(exporter, 5)
+    handled = sorted((s for s in found if s.name == "GET FruitsHandler"), key=lambda s: s.start_time or 0)
+    assert [(s.attributes or {})["http.response.status_code"] for s in handled] == [200, 500]
+    assert handled[1].status.status_code.name == "ERROR"
+    clients = {s.context.span_id: s for s in found if s.kind == SpanKind.CLIENT}
+    for span in handled:  # each under the client span of the request it answered
+        assert span.kind == SpanKind.SERVER and span.parent is not None and span.parent.span_id in clients
+    assert "apple" not in all_attribute_text(handled)  # the path's ids stay out of the span's name

@@ -16,7 +16,7 @@ import collections.abc as _abc
 import contextlib
 import typing as _typing
 
-__all__ = ["Delivery", "Observer", "SyncRun", "observer", "set_observer"]
+__all__ = ["Delivery", "Handling", "Observer", "SyncRun", "observer", "set_observer"]
 
 
 class Delivery:
@@ -38,8 +38,23 @@ class SyncRun:
         """The run's totals (``read``, ``created``, ``updated``, ``skipped``, ...) at its end."""
 
 
+class Handling:
+    """One request a server handles outside the API pipeline (the rest-tools server), as it goes;
+    a context manager of its own, so that nobody listening costs no more than entering it."""
+
+    def finished(self, status: int) -> None:
+        """The HTTP status it was answered with."""
+
+    def __enter__(self) -> Handling:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 _NO_DELIVERY = Delivery()
 _NO_SYNC_RUN = SyncRun()
+_NO_HANDLING = Handling()
 
 
 class Observer(_typing.Protocol):
@@ -60,6 +75,12 @@ class Observer(_typing.Protocol):
     def sync_run(self, sync: str) -> _abc.Iterator[SyncRun]:
         """Around one run of the sync named ``sync``."""
         yield _NO_SYNC_RUN
+
+    def handling(self, name: str, method: str, headers: _abc.Mapping[str, str]) -> contextlib.AbstractContextManager[Handling]:
+        """Around one request a server handles: ``name`` what handles it (``GET FruitsHandler``:
+        never a path, which may carry ids), ``method`` the HTTP method, ``headers`` the request's
+        (a trace context to continue)."""
+        return _NO_HANDLING
 
 
 class _Nobody(Observer):

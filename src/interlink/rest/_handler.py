@@ -26,6 +26,7 @@ from typing import Any
 import tornado.web
 
 from interlink.credentials import split_key_password
+from interlink.observe import observer
 from interlink.rest._arguments import ArgumentProblem, read_json_object
 from interlink.rest._jwt_auth import Auth, OpenIDAuth
 from interlink.rest._stats import RouteStats, RouteStatsTable
@@ -209,15 +210,23 @@ class RestHandler(tornado.web.RequestHandler):
 
     # -- who calls -------------------------------------------------------------------------
     async def _execute(self, transforms: Any, *args: bytes, **kwargs: bytes) -> None:
-        # An interlink key is checked by the store, which is asynchronous; Tornado's
-        # get_current_user is not, so the key is checked here, before prepare() and the method.
-        if self.authenticator is not None:
+        # Reported to interlink's observer (a server span with tracing on: docs/observability.md),
+        # named by handler class: a path may carry ids.
+        request = self.request
+        with observer().handling(f"{request.method} {type(self).__name__}", request.method or "",
+                                 request.headers) as handling:
             try:
-                self._key_claims = await self._check_key()
-            except Exception as exc:  # Forbidden (address not allowed), store unreachable…
-                LOGGER.info("interlink key refused: %s", exc)
-                self._key_claims = None
-        await super()._execute(transforms, *args, **kwargs)
+                # An interlink key is checked by the store, which is asynchronous; Tornado's
+                # get_current_user is not, so the key is checked here, before prepare() and the method.
+                if self.authenticator is not None:
+                    try:
+                        self._key_claims = await self._check_key()
+                    except Exception as exc:  # Forbidden (address not allowed), store unreachable…
+                        LOGGER.info("interlink key refused: %s", exc)
+                        self._key_claims = None
+                await super()._execute(transforms, *args, **kwargs)
+            finally:
+                handling.finished(self.get_status())
 
     async def _check_key(self) -> dict[str, Any] | None:
         scheme, _, credential = self.request.headers.get("Authorization", "").partition(" ")

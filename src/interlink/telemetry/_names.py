@@ -7,7 +7,7 @@ message id) — never an argument value, a payload, a key, a secret or a token.
 from __future__ import annotations
 
 __all__ = [
-    "ATTEMPT", "DELIVERY_KIND", "ERROR_TYPE", "EVENT", "HTTP_STATUS", "MESSAGE_ID", "METHOD", "OUTCOME",
+    "ATTEMPT", "DELIVERY_KIND", "ERROR_TYPE", "EVENT", "HANDLER", "HTTP_METHOD", "HTTP_STATUS", "MESSAGE_ID", "METHOD", "OUTCOME",
     "ROLE", "SYNC", "TOKEN_REQUEST", "TRACER",
 ]
 
@@ -25,3 +25,5 @@ ATTEMPT = "interlink.delivery.attempt"  # 1, 2, … for one message
 OUTCOME = "interlink.delivery.outcome"  # delivered | retry | failed
 TOKEN_REQUEST = "interlink.token_request"  # true on a client span that asks for a token
 SYNC = "interlink.sync"  # the sync's name
+HANDLER = "interlink.handler"  # a rest-tools server's request: "GET FruitsHandler"
+HTTP_METHOD = "http.request.method"

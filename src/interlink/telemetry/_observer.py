@@ -6,14 +6,17 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator, Mapping
+from contextvars import Token
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 
-from interlink.observe import Delivery, Observer, SyncRun
+from interlink.observe import Delivery, Handling, Observer, SyncRun
 
 from ._metrics import Metrics
-from ._names import ATTEMPT, DELIVERY_KIND, EVENT, HTTP_STATUS, MESSAGE_ID, OUTCOME, SYNC
+from ._names import ATTEMPT, DELIVERY_KIND, EVENT, HANDLER, HTTP_METHOD, HTTP_STATUS, MESSAGE_ID, OUTCOME, SYNC
 
 __all__ = ["TelemetryObserver"]
 
@@ -59,6 +62,24 @@ class _SpanSyncRun(SyncRun):
                 self.metrics.sync_records.labels(self.sync, outcome).inc(count)
         if error is not None:
             self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+
+
+class _SpanHandling(Handling):
+    def __init__(self, span: trace.Span, token: Token[Context]) -> None:
+        self.span = span
+        self.token = token
+
+    def finished(self, status: int) -> None:
+        self.span.set_attribute(HTTP_STATUS, status)
+        if status >= 500:
+            self.span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+
+    def __enter__(self) -> Handling:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        otel_context.detach(self.token)
+        self.span.end()
 
 
 class TelemetryObserver(Observer):
@@ -111,6 +132,14 @@ class TelemetryObserver(Observer):
             set_status_on_exception=False,
         ) as span:
             yield _SpanDelivery(span, self.metrics, kind)
+
+    def handling(self, name: str, method: str, headers: Mapping[str, str]) -> contextlib.AbstractContextManager[Handling]:
+        if self.tracer is None:
+            return super().handling(name, method, headers)
+        parent = propagate.extract(headers)
+        span = self.tracer.start_span(name, context=parent, kind=SpanKind.SERVER,
+                                      attributes={HANDLER: name, HTTP_METHOD: method})
+        return _SpanHandling(span, otel_context.attach(trace.set_span_in_context(span, parent)))
 
     @contextlib.contextmanager
     def sync_run(self, sync: str) -> Iterator[SyncRun]:
