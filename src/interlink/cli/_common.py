@@ -163,7 +163,7 @@ EXTRAS = {
     "sqlalchemy": "store", "alembic": "store", "cryptography": "store", "argon2": "store",
     "psycopg": "postgres", "psycopg2": "postgres",
     "starlette": "server", "uvicorn": "server", "multipart": "server", "jinja2": "server",
-    "httpx": "callbacks", "prefect": "flows", "zeep": "soap", "lxml": "soap", "xmlsec": "soap",
+    "prefect": "flows", "zeep": "soap", "lxml": "soap", "xmlsec": "soap",
     "tornado": "rest-server", "openapi_core": "rest-server", "redis": "redis", "limits": "redis",
     "segno": "device",
 }
