@@ -20,7 +20,9 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.test import AsyncClient, Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from interlink import ApiServer  # noqa: E402
 from interlink.credentials import check_key_secret  # noqa: E402
+from interlink.server import Call  # noqa: E402
 from interlink.django import Key, Role  # noqa: E402
 
 from django_project.accounts.models import Note  # noqa: E402
@@ -457,3 +459,26 @@ def test_djangos_memory_limit_on_form_bodies_is_413(client: Client, auth: str) -
         response = post(client, "list_users", f"usernames={'x' * 2000}&{auth}")
     assert response.status_code == 413
     assert error(response)["code"] == "payload_too_large"
+
+
+def test_client_address_behind_a_trusted_proxy(key: tuple[str, str]) -> None:
+    from django.test import RequestFactory
+
+    from interlink.django._shell import DjangoShell
+
+    api = ApiServer(trusted_proxies=["127.0.0.1/32"])
+
+    @api.method(module="home")
+    def where(rl: Role, call: Call) -> str:
+        return call.client or ""
+
+    shell = DjangoShell(api)
+    factory = RequestFactory()
+    body = f"authorisation={key[0]}:{key[1]}"
+    forwarded = factory.post("/api/home/where", data=body, content_type=FORM,
+                             headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"}, REMOTE_ADDR="127.0.0.1")
+    assert json.loads(shell.answer(forwarded, "home/where").content) == "203.0.113.9"
+    # From a peer that is not a trusted proxy, the header is the caller's word only: ignored.
+    direct = factory.post("/api/home/where", data=body, content_type=FORM,
+                          headers={"X-Forwarded-For": "203.0.113.9"}, REMOTE_ADDR="192.0.2.1")
+    assert json.loads(shell.answer(direct, "home/where").content) == "192.0.2.1"

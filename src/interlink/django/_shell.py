@@ -61,16 +61,32 @@ _ALLOW_POST = [(b"content-type", b"application/json"), (b"allow", b"POST")]
 class DjangoRequest(Request):
     """A Request read from Django's; the session is Django's, and so is the CSRF rule."""
 
-    __slots__ = ("django",)
+    __slots__ = ("django", "_headers")
 
     csrf_advice = "{% csrf_token %} in the form (or the X-CSRFToken header)"
 
-    def __init__(self, django: HttpRequest, headers: list[tuple[bytes, bytes]], *, query: Pairs,
-                 form: Pairs | None, json: dict[str, Any] | None, authorization: str | None,
-                 client: str | None) -> None:
-        super().__init__(headers, query=query, form=form, json=json, authorization=authorization,
-                         client=client, path=django.path)
+    def __init__(self, django: HttpRequest, *, query: Pairs, form: Pairs | None, json: dict[str, Any] | None,
+                 authorization: str | None, client: str | None) -> None:
+        # Not Request.__init__: the header pairs are made only if something reads them (the
+        # session's CSRF check, extensions); a keyed call never does.
         self.django = django
+        self._headers: list[tuple[bytes, bytes]] | None = None
+        self.query = query
+        self.form = form
+        self.json = json
+        self.authorization = authorization
+        self.client = client
+        self.path = django.path
+
+    @property  # type: ignore[override]
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        if self._headers is None:
+            self._headers = _header_pairs(self.django)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: list[tuple[bytes, bytes]]) -> None:
+        self._headers = value
 
     @property
     def url(self) -> str:
@@ -269,11 +285,10 @@ class DjangoShell:
             raise BadArguments(f"malformed multipart body: {error}") from None
         except SuspiciousOperation as error:  # TooManyFilesSent and the like
             raise BadArguments(f"refused: {error}") from None
-        headers = _header_pairs(request)
         client = meta.get("REMOTE_ADDR") or None
         if self.pipeline.client_address.trusted and client is not None:
-            client = self.pipeline.client_address({"client": (client, 0), "headers": headers})
-        return DjangoRequest(request, headers, query=query, form=form, json=json_arguments,
+            client = self.pipeline.client_address({"client": (client, 0), "headers": _header_pairs(request)})
+        return DjangoRequest(request, query=query, form=form, json=json_arguments,
                              authorization=meta.get("HTTP_AUTHORIZATION"), client=client)
 
     @staticmethod
