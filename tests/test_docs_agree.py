@@ -42,11 +42,11 @@ def test_readme_install_table_lists_every_extra() -> None:
     assert named - extras == set(), f"README.md's install table names unknown extras {sorted(named - extras)}"
 
 
-def test_all_is_every_user_extra_but_flows() -> None:
+def test_all_is_every_user_extra() -> None:
     extras = pyproject_extras()
     (all_requirement,) = extras["all"]
     in_all = extras_named_in(all_requirement)
-    expected = set(extras) - {"all", "flows"} - DEVELOPMENT_EXTRAS
+    expected = set(extras) - {"all"} - DEVELOPMENT_EXTRAS
     assert in_all == expected
 
 
