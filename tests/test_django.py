@@ -482,3 +482,13 @@ def test_client_address_behind_a_trusted_proxy(key: tuple[str, str]) -> None:
     direct = factory.post("/api/home/where", data=body, content_type=FORM,
                           headers={"X-Forwarded-For": "203.0.113.9"}, REMOTE_ADDR="192.0.2.1")
     assert json.loads(shell.answer(direct, "home/where").content) == "192.0.2.1"
+
+
+def test_a_session_with_nobody_logged_in_is_401_even_for_a_public_method(client: Client) -> None:
+    session = client.session
+    session["cart"] = ["an anonymous visitor's"]
+    session.save()
+    token = csrf_token_of(client.get("/login/"))
+    response = client.post("/api/home/ping", {"csrfmiddlewaretoken": token})
+    assert response.status_code == 401
+    assert error(response)["code"] == "not_authorised"
