@@ -492,3 +492,22 @@ def test_a_session_with_nobody_logged_in_is_401_even_for_a_public_method(client:
     response = client.post("/api/home/ping", {"csrfmiddlewaretoken": token})
     assert response.status_code == 401
     assert error(response)["code"] == "not_authorised"
+
+
+def test_an_api_servers_own_authenticator_is_used(user: Any) -> None:
+    from django.test import RequestFactory
+
+    from interlink.django._shell import DjangoShell
+    from interlink.store import MemoryKeys
+
+    secret = "s" * 40
+    api = ApiServer(authenticator=MemoryKeys({"k-00000000000000aa": (secret, Role(user=user, name="in memory"))}))
+
+    @api.method(module="home")
+    def role_name(rl: Role) -> str:
+        return rl.name
+
+    shell = DjangoShell(api)
+    request = RequestFactory().post("/api/home/role_name", data=f"authorisation=k-00000000000000aa:{secret}",
+                                    content_type=FORM)
+    assert json.loads(shell.answer(request, "home/role_name").content) == "in memory"

@@ -287,10 +287,11 @@ def load_model(cls: type, api_id: str) -> object:
 
 
 def django_backend(pipeline: Pipeline) -> Backend:
-    """The pipeline's backend on Django (``Pipeline(api, backend=django_backend)``)."""
+    """The pipeline's backend on Django (``Pipeline(api, backend=django_backend)``). Keys are
+    interlink.django's, unless the ApiServer was given an ``authenticator`` of its own."""
     run = pipeline.threads.run
     return Backend(
-        DjangoKeys(run),
+        pipeline.api.authenticator or DjangoKeys(run),
         sessions=DjangoSessions(run),
         database=DjangoDatabase(),
         load_model=load_model,
