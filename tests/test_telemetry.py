@@ -669,3 +669,53 @@ def test_the_rest_tools_server_answers_in_spans_that_continue_the_callers_trace(
     for span in handled:  # each under the client span of the request it answered
         assert span.kind == SpanKind.SERVER and span.parent is not None and span.parent.span_id in clients
     assert "apple" not in all_attribute_text(handled)  # the path's ids stay out of the span's name
+
+
+def test_interlink_worker_in_another_process_continues_the_calls_trace_through_the_outbox(
+        spans: Any, database: Any, live_server: Any, secret_key: None) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from starlette.applications import Starlette
+    from starlette.requests import Request as StarletteRequest
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from callbacks_peers import Receiver, invoice_api
+
+    exported: list[Any] = []
+
+    async def traces(request: StarletteRequest) -> Response:
+        export = ExportTraceServiceRequest()
+        export.ParseFromString(await request.body())
+        exported.extend(span for r in export.resource_spans for scopes in r.scope_spans for span in scopes.spans)
+        return Response(b"", media_type="application/x-protobuf")
+
+    collector = live_server(Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])]))
+    provider, exporter = spans
+    receiver = Receiver()
+    receiver_url = live_server(receiver.app)
+    api = invoice_api(database, delivery_worker=False)
+    Telemetry(api, tracer_provider=provider)
+    api_url = live_server(api.app)
+    _, key = callback_caller(database)
+    answer = httpx.post(f"{api_url}/api/invoices/create", auth=key, timeout=30, json={
+        "invoice": {"id": "inv-2", "customer": "Mr. Richie Rich", "total": 1}, "callback_url": f"{receiver_url}/e"})
+    assert answer.status_code == 200, answer.text
+    call = by_name(finished(exporter, 2), "invoices.create")
+
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": collector, "OTEL_SERVICE_NAME": "delivery",
+           "INTERLINK_CALLBACK_ALLOWED_NETWORKS": "127.0.0.0/8"}
+    done = subprocess.run([str(Path(sys.executable).parent / "interlink"), "--database", database.url, "worker",
+                           "--until-idle"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(receiver.received) == 1
+    # The worker flushed its spans on the way out: its attempt is in the call's trace.
+    [attempt] = [span for span in exported if span.name.startswith("deliver callback")]
+    assert attempt.trace_id == call.context.trace_id.to_bytes(16, "big")
+    assert attempt.parent_span_id == call.context.span_id.to_bytes(8, "big")
+    assert [link.span_id for link in attempt.links] == [call.context.span_id.to_bytes(8, "big")]
+    assert receiver.received[0]["headers"]["traceparent"].split("-")[1] == format(call.context.trace_id, "032x")
