@@ -511,3 +511,13 @@ def test_an_api_servers_own_authenticator_is_used(user: Any) -> None:
     request = RequestFactory().post("/api/home/role_name", data=f"authorisation=k-00000000000000aa:{secret}",
                                     content_type=FORM)
     assert json.loads(shell.answer(request, "home/role_name").content) == "in memory"
+
+
+def test_a_large_upload_goes_through_djangos_temporary_file(client: Client, key: tuple[str, str]) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = bytes(range(256)) * (3 * 4096)  # 3 MiB: past FILE_UPLOAD_MAX_MEMORY_SIZE, so on disk
+    upload = SimpleUploadedFile("big.bin", data, content_type="application/octet-stream")
+    response = client.post("/api/home/upload", {"upload": upload, "authorisation": f"{key[0]}:{key[1]}"})
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content) == {"filename": "big.bin", "size": len(data)}
