@@ -521,3 +521,17 @@ def test_a_large_upload_goes_through_djangos_temporary_file(client: Client, key:
     response = client.post("/api/home/upload", {"upload": upload, "authorisation": f"{key[0]}:{key[1]}"})
     assert response.status_code == 200, response.content
     assert json.loads(response.content) == {"filename": "big.bin", "size": len(data)}
+
+
+def test_a_key_revoked_with_the_admins_action_is_refused_within_two_seconds(client: Client, key: tuple[str, str]) -> None:
+    body = f"authorisation={key[0]}:{key[1]}"
+    assert post(client, "whoami", body).status_code == 200
+    admin = get_user_model().objects.create_superuser(f"admin-{uuid.uuid4().hex[:8]}", password=PASSWORD)
+    browser = Client()
+    browser.force_login(admin)
+    pk = Key.objects.get(key_id=key[0]).pk
+    response = browser.post("/admin/interlink/key/", {"action": "revoke", "_selected_action": [str(pk)]})
+    assert response.status_code == 302
+    assert Key.objects.get(pk=pk).revoked_at is not None
+    time.sleep(2.05)
+    assert post(client, "whoami", body).status_code == 401
