@@ -122,9 +122,16 @@ def test_basic_user_key_of_another_user_is_refused(client: Client, key: tuple[st
     assert error(response)["code"] == "not_authorised"
 
 
-def test_query_authorisation_works(client: Client, key: tuple[str, str]) -> None:
+def test_query_authorisation_works_warns_and_is_not_logged(client: Client, key: tuple[str, str],
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
     response = client.post(f"/api/home/whoami?authorisation={key[0]}:{key[1]}")
     assert response.status_code == 200
+    warnings = [r for r in caplog.records if r.name == "interlink.server" and r.levelno == logging.WARNING]
+    assert warnings and "query string" in warnings[0].getMessage()
+    assert all(key[1] not in r.getMessage() for r in caplog.records)
 
 
 def test_basic_password_through_authenticate(client: Client, user: Any) -> None:
