@@ -1,0 +1,121 @@
+"""The Django benchmark's call without the network: CPU time per call of each peer's Django
+WSGI handler, called in-process with the environ gunicorn builds, many times.
+
+    .venv/bin/python -m benchmarks.django_inprocess [--calls N] [--profile PEER]
+
+Each peer runs in a process of its own (its URLconf is a setting), one after the other, and
+the best of several batches is kept: on a loaded machine the best batch is the least disturbed
+one. This is the deterministic part of ``bench_django``: no gunicorn, no sockets, no wrk, so it
+shows what each peer's own code costs and where interlink.django's microseconds go
+(``--profile 'interlink.django'`` prints cProfile's top functions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks.bench_django import INTERLINK, PEERS, SETTINGS, _django_key
+from benchmarks.bench_server import ROOT
+from benchmarks.peers import common
+
+
+def _environ(body: bytes) -> dict[str, object]:
+    """What gunicorn's gthread worker passes for wrk's POST (headers included)."""
+    return {
+        "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": common.PATH, "RAW_URI": common.PATH,
+        "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000",
+        "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000", "HTTP_HOST": "127.0.0.1:8000",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "wsgi.multithread": True,
+        "wsgi.multiprocess": False, "wsgi.run_once": False, "wsgi.version": (1, 0), "wsgi.errors": sys.stderr,
+        "SERVER_SOFTWARE": "gunicorn/23.0.0",
+    }
+
+
+def _child(calls: int, batches: int, profile: bool) -> None:
+    """In the peer's own process: per-call CPU µs of the best batch, as JSON on stdout."""
+    from django.core.wsgi import get_wsgi_application
+
+    handler = get_wsgi_application()
+    key_id, secret = os.environ.get("BENCH_KEY", f"{common.KEY_ID}:{common.KEY_SECRET}").split(":", 1)
+    body = common.form_body(secret, key_id).encode()
+    expected = json.dumps(common.expected_answer(), separators=(",", ":"))
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+        statuses.append(status)
+
+    def one() -> bytes:
+        response = handler(_environ(body), start_response)
+        try:
+            return b"".join(response)
+        finally:
+            response.close()  # type: ignore[attr-defined]
+
+    answer = one()
+    if statuses[-1] != "200 OK" or json.loads(answer) != json.loads(expected):
+        raise SystemExit(f"wrong answer: {statuses[-1]} {answer[:200]!r}")
+    for _ in range(calls // 10):
+        one()
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(calls):
+            one()
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(60)
+    best = float("inf")
+    for _ in range(batches):
+        started = time.process_time()
+        for _ in range(calls):
+            one()
+        best = min(best, (time.process_time() - started) / calls * 1e6)
+    print(json.dumps({"cpu_us": best}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--profile", help="the peer to profile with cProfile (its stats on stderr)")
+    parser.add_argument("--peers", nargs="*", default=list(PEERS))
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        _child(options.calls, options.batches, bool(os.environ.get("BENCH_PROFILE")))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "BENCH_DJANGO_DB": f"{tmp}/bench.sqlite3"}
+        key_id, secret = _django_key(env)
+        results = {}
+        for name in options.peers:
+            peer_env = {**env, "BENCH_DJANGO_PEER": PEERS[name]}
+            if name == INTERLINK:
+                peer_env["BENCH_KEY"] = f"{key_id}:{secret}"
+            if name == options.profile:
+                peer_env["BENCH_PROFILE"] = "1"
+            out = subprocess.run([sys.executable, "-m", "benchmarks.django_inprocess", "--child",
+                                  "--calls", str(options.calls), "--batches", str(options.batches)],
+                                 cwd=ROOT, env=peer_env, stdout=subprocess.PIPE, check=True, text=True)
+            results[name] = json.loads(out.stdout)["cpu_us"]
+            print(f"{name}: {results[name]:.1f} µs CPU per call", flush=True)
+    interlink = results.get(INTERLINK)
+    if interlink:
+        for name, cpu in results.items():
+            if name != INTERLINK:
+                print(f"interlink.django ÷ {name}: {cpu / interlink:.2f}× (by CPU per call)")
+
+
+if __name__ == "__main__":
+    main()
