@@ -15,7 +15,7 @@ import typing as _typing
 
 __version__ = "0.1.0"
 
-__all__ = ["ApiServer", "Call", "Role", "User", "FileUpload", "Model", "__version__"]
+__all__ = ["ApiServer", "Call", "Role", "User", "FileUpload", "FileStream", "UploadCut", "Model", "__version__"]
 
 _HOMES = {
     "ApiServer": "interlink.server",
@@ -23,13 +23,15 @@ _HOMES = {
     "Role": "interlink.identity",
     "User": "interlink.identity",
     "FileUpload": "interlink.wire",
+    "FileStream": "interlink.wire",
+    "UploadCut": "interlink.wire",
     "Model": "interlink.wire",
 }
 
 if _typing.TYPE_CHECKING:  # pragma: no cover
     from interlink.identity import Role, User
     from interlink.server import ApiServer, Call
-    from interlink.wire import FileUpload, Model
+    from interlink.wire import FileStream, FileUpload, Model, UploadCut
 
 
 def __getattr__(name: str) -> object:

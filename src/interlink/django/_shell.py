@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
@@ -42,7 +42,7 @@ from interlink.server import (
     read_credentials,
     unsupported,
 )
-from interlink.wire import FileUpload, FormValue
+from interlink.wire import FileStream, FileUpload, FormValue
 
 from ._backend import DjangoThreadPool, django_backend
 
@@ -228,7 +228,8 @@ class DjangoShell:
         return dispatch
 
     def _call(self, pipeline: Pipeline, dispatch: Dispatch, request: HttpRequest) -> Coroutine[Any, Any, Any]:
-        call: Coroutine[Any, Any, Any] = pipeline.call(dispatch, self.read_request(request))
+        call: Coroutine[Any, Any, Any] = pipeline.call(
+            dispatch, self.read_request(request, stream=dispatch.method.stream_parameter))
         return call
 
     def _failed(self, error: BaseException, route: str) -> HttpResponse:
@@ -250,9 +251,13 @@ class DjangoShell:
                 response[name.decode("latin-1")] = value.decode("latin-1")
         return response
 
-    def read_request(self, request: HttpRequest) -> DjangoRequest:
-        """The request's headers, query pairs and body (pairs or a JSON object), read once."""
-        limit = self.api.max_body_size
+    def read_request(self, request: HttpRequest, stream: str | None = None) -> DjangoRequest:
+        """The request's headers, query pairs and body (pairs or a JSON object), read once.
+
+        ``stream`` names a ``FileStream`` parameter: Django has stored the whole upload (its
+        upload handlers) before the view runs, so that method gets a FileStream over the stored
+        file: it works, within ``max_upload_size``, but is not streamed."""
+        limit = self.api.max_body_size if stream is None else self.api.max_upload_size
         meta = request.META
         try:
             length = int(meta.get("CONTENT_LENGTH") or 0)
@@ -272,7 +277,7 @@ class DjangoShell:
                     raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
                 form = form_pairs(body) if body else None
             elif kind == "multipart/form-data":
-                form = self._multipart_pairs(request)
+                form = self._multipart_pairs(request, stream)
             elif kind == "application/json":
                 json_arguments = json_body(request.body)
             else:
@@ -292,11 +297,25 @@ class DjangoShell:
                              authorization=meta.get("HTTP_AUTHORIZATION"), client=client)
 
     @staticmethod
-    def _multipart_pairs(request: HttpRequest) -> Pairs:
+    def _multipart_pairs(request: HttpRequest, stream: str | None = None) -> Pairs:
         """Django's multipart parser (its upload handlers and limits): fields, then files."""
         pairs: Pairs = [(name, value) for name, values in request.POST.lists() for value in values]
         for name, files in request.FILES.lists():
             for uploaded in files:
+                if name == stream:
+                    pairs.append((name, FileStream(_chunks_of(uploaded), filename=uploaded.name or "upload",
+                                                   content_type=uploaded.content_type or "application/octet-stream")))
+                    continue
                 pairs.append((name, FileUpload(uploaded, filename=uploaded.name or "upload",
                                                content_type=uploaded.content_type)))
         return pairs
+
+
+def _chunks_of(uploaded: Any) -> Callable[[], Awaitable[bytes]]:
+    """A FileStream's source over a file Django has already stored: 64 KiB at a time."""
+
+    async def next_chunk() -> bytes:
+        data: bytes = uploaded.read(65536)
+        return data
+
+    return next_chunk

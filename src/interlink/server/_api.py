@@ -79,6 +79,9 @@ class ApiServer:
         trusted_proxies: Iterable[str] = (),
         login_limiter: FailureLimiter | None = None,
         login_limits: str | None = None,
+        max_upload_size: int = 64 * 1024**3,
+        upload_timeout: float = 3600.0,
+        upload_idle_timeout: float = 60.0,
         **moved: object,
     ) -> None:
         for name in moved:
@@ -93,6 +96,11 @@ class ApiServer:
         self.authenticator = authenticator
         self.prefix = prefix.rstrip("/")
         self.max_body_size = max_body_size
+        # A method taking a FileStream: its whole body, and how long it may take to arrive
+        # in all and between two chunks (server/_streamed_form.py).
+        self.max_upload_size = max_upload_size
+        self.upload_timeout = upload_timeout
+        self.upload_idle_timeout = upload_idle_timeout
         self.title = title
         self.version = version
         self.routes = list(routes)

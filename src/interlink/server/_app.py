@@ -22,7 +22,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from interlink.errors import ApiError, BadArguments, MethodNotAllowed, NoSuchMethod
+from interlink.errors import ApiError, BadArguments, MethodNotAllowed, NoSuchMethod, PayloadTooLarge
 from interlink.identity import Authenticator, Backend
 
 from ._access_log import ACCESS_LOG, AccessLog
@@ -40,10 +40,11 @@ from ._body import (
 )
 from ._docs import docs_routes
 from ._openapi import openapi_document
-from ._pipeline import Pipeline, Request, dumps
+from ._pipeline import Dispatch, Pipeline, Request, dumps
 from ._ratelimit import FailureLimiter
 from ._redaction import install_log_redaction
 from ._results import ResultMismatch
+from ._streamed_form import StreamedForm, UploadLimits, boundary_of
 from ._threads import ThreadPool
 from .types import Receive, Scope, Send
 
@@ -86,7 +87,7 @@ def _freeze_start_up() -> None:
 class AsgiRequest(Request):
     """A Request read from an ASGI scope; its URL is put together only if asked for."""
 
-    __slots__ = ("scope",)
+    __slots__ = ("scope", "length")
 
     def __init__(self, scope: Scope, headers: list[tuple[bytes, bytes]], query: Pairs,
                  form: Pairs | None, json: dict[str, Any] | None, authorization: str | None,
@@ -99,6 +100,7 @@ class AsgiRequest(Request):
         self.authorization = authorization
         self.client = client
         self.path = scope["path"]
+        self.length: int | None = None  # the Content-Length header, if sent
 
     @property
     def url(self) -> str:
@@ -224,7 +226,10 @@ class ApiApp:
                 raise MethodNotAllowed(f"{dispatch.method.name} is called with POST")
             if not pipeline.ready:
                 await anyio.to_thread.run_sync(self.setup)
-            body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive)))
+            if dispatch.method.stream_parameter is None:
+                body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive)))
+            else:
+                body = dumps(await self.call_streamed(dispatch, scope, receive))
             status = 200
         except ApiError as exc:
             if isinstance(exc, MethodNotAllowed):
@@ -244,8 +249,9 @@ class ApiApp:
         await send({"type": "http.response.body", "body": body})
         return status
 
-    async def read_request(self, scope: Scope, receive: Receive) -> AsgiRequest:
-        """The request's headers, query pairs and body (pairs or a JSON object), read once."""
+    async def read_request(self, scope: Scope, receive: Receive, with_body: bool = True) -> AsgiRequest:
+        """The request's headers, query pairs and body (pairs or a JSON object), read once;
+        with ``with_body=False`` the body is left to the caller (a streamed upload)."""
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         kind = ""
         length: int | None = None
@@ -265,7 +271,9 @@ class ApiApp:
         query = query_pairs(query_string) if query_string else []
         form: Pairs | None = None
         json_arguments: dict[str, Any] | None = None
-        if kind == "application/x-www-form-urlencoded" or (kind == "" and not length):
+        if not with_body:
+            pass
+        elif kind == "application/x-www-form-urlencoded" or (kind == "" and not length):
             body = await read_body(receive, limit, length)
             form = form_pairs(body) if body else None
         elif kind == "multipart/form-data":
@@ -274,8 +282,45 @@ class ApiApp:
             json_arguments = json_body(await read_body(receive, limit, length))  # always an object
         else:
             raise unsupported(kind)
-        return AsgiRequest(scope, raw_headers, query, form, json_arguments, authorization,
-                           self.pipeline.client_address(scope))
+        request = AsgiRequest(scope, raw_headers, query, form, json_arguments, authorization,
+                              self.pipeline.client_address(scope))
+        request.length = length
+        return request
+
+    async def call_streamed(self, dispatch: Dispatch, scope: Scope, receive: Receive) -> Any:
+        """A method with a FileStream: called once the fields before its file part are read,
+        while the file is still arriving (server/_streamed_form.py)."""
+        content_type = b""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+                break
+        if content_type.split(b";", 1)[0].strip().lower() != b"multipart/form-data":
+            # Not multipart: read as any call; decoding then names the missing file part.
+            return await self.pipeline.call(dispatch, await self.read_request(scope, receive))
+        api = self.api
+        field = dispatch.method.stream_parameter
+        assert field is not None
+        limits = UploadLimits(api.max_upload_size, api.max_body_size, api.upload_timeout, api.upload_idle_timeout)
+        request = await self.read_request(scope, receive, with_body=False)
+        if request.length is not None and request.length > limits.max_size:
+            raise PayloadTooLarge(f"the body is larger than the limit of {limits.max_size} bytes")
+        form = StreamedForm(receive, boundary_of(content_type), field, limits)
+        request.form = await form.fields()
+        try:
+            result = await self.pipeline.call(dispatch, request)
+        except Exception as exc:
+            if form.failure is not None:  # the upload was cut: that is the answer
+                raise form.failure from None
+            if (isinstance(exc, BadArguments) and form.stream is not None and exc.field
+                    and exc.field != field and exc.field.split(".", 1)[0] not in form.names_before_file()):
+                raise BadArguments(
+                    f"{exc.message}: send the fields before the file part {field!r}", field=exc.field
+                ) from None
+            raise
+        if form.failure is not None:  # the method carried on past UploadCut
+            raise form.failure
+        return result
 
     async def openapi(self, request: StarletteRequest) -> Response:
         if self._openapi is None:

@@ -7,7 +7,7 @@ import typing
 from typing import Any, Callable
 
 from interlink.identity import Role
-from interlink.wire import Arguments, Parameter, Result
+from interlink.wire import Arguments, FileStream, FileUpload, Parameter, Result
 
 from ._call import Call
 
@@ -68,6 +68,17 @@ class Method:
         self.arguments = Arguments(
             [Parameter(p.name, hints[p.name], p.default) for p in wire_parameters], title=self.name
         )
+        # A FileStream parameter: the ASGI shell calls the method once the fields before the
+        # file part are read, and the method reads the file as it arrives (server/_streamed_form.py).
+        streamed = [p.name for p in wire_parameters if hints[p.name] is FileStream]
+        self.stream_parameter: str | None = streamed[0] if streamed else None
+        if len(streamed) > 1:
+            raise TypeError(f"{self.name}: only one parameter may be a FileStream")
+        if streamed and not self.is_async:
+            raise TypeError(f"{self.name}: a FileStream is read with await: make the method async def")
+        if streamed and any(isinstance(hints[p.name], type) and issubclass(hints[p.name], FileUpload)
+                            for p in wire_parameters):
+            raise TypeError(f"{self.name}: a method that streams a FileStream takes no FileUpload too")
         self.returns = hints.get("return", inspect.Signature.empty)
         self.result = Result(self.returns)
         doc = inspect.getdoc(function) or ""

@@ -13,10 +13,12 @@ from ._limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_FIELDS, MAX_NAME_LENGTH, M
 from ._result import Result
 from ._schema import WireJsonSchema
 from ._shape import SEED_FALSE, SEED_TRUE, Node, Shape, build_tree, shape_of, shape_of_value
+from ._stream import FileStream, UploadCut
 from ._values import FileUpload, FormValue, Model, WireError
 
 __all__ = [
     "Arguments",
+    "FileStream",
     "FileUpload",
     "FormValue",
     "INT_MAX",
@@ -32,6 +34,7 @@ __all__ = [
     "SEED_FALSE",
     "SEED_TRUE",
     "Shape",
+    "UploadCut",
     "WireError",
     "WireJsonSchema",
     "build_tree",

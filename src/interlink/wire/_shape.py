@@ -37,6 +37,7 @@ from ._limits import (
     MAX_NAME_LENGTH,
     MAX_NUMBER_LENGTH,
 )
+from ._stream import FileStream
 from ._values import FileUpload, FormValue, Model, WireError
 
 ModelLoader = Callable[[type, str], object]
@@ -575,6 +576,18 @@ class FileShape(SingleShape):
         raise TypeError("a FileUpload cannot be returned as a result")
 
 
+class StreamShape(FileShape):
+    """A ``FileStream``: the server's shell puts the streamed part among the pairs itself."""
+
+    def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
+        if not isinstance(text, FileStream):
+            raise WireError(path, "expected a file part, sent last in a multipart/form-data body")
+        return text
+
+    def from_json(self, value: Any, path: str, load: ModelLoader | None) -> Any:
+        raise WireError(path, "a streamed upload needs a multipart/form-data body, not JSON")
+
+
 class OptionalShape(Shape):
     """``T | None``: absent means None; so does an empty value where T is not str or bytes."""
 
@@ -864,6 +877,8 @@ def _build(tp: object) -> Shape:
         return BytesShape()
     if issubclass(tp, FileUpload):
         return FileShape()
+    if issubclass(tp, FileStream):
+        return StreamShape()
     if issubclass(tp, Model):
         return ModelShape(tp)
     if tp is int:

@@ -12,6 +12,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 from ._limits import shorten
+from ._stream import FileStream
 
 
 class Model:
@@ -38,11 +39,12 @@ class Model:
 class FileUpload:
     """A file sent in a multipart body: ``filename``, ``content_type`` and ``read()``.
 
-    The client builds one from a path, bytes or a binary file object; the server hands the
-    method one backed by the uploaded part.
+    The client builds one from a path, bytes or a binary file object, and sends a file in
+    chunks, never read whole (``content()``); the server hands the method one backed by the
+    uploaded part.
     """
 
-    __slots__ = ("filename", "content_type", "_file", "_data")
+    __slots__ = ("filename", "content_type", "_file", "_data", "_start")
 
     def __init__(
         self,
@@ -52,6 +54,7 @@ class FileUpload:
     ) -> None:
         self._data: bytes | None = None
         self._file: IO[bytes] | None = None
+        self._start: int | None = None  # where a seekable file's content starts
         if isinstance(source, bytes):
             self._data = source
             name = filename or "upload.bin"
@@ -62,6 +65,11 @@ class FileUpload:
         else:
             self._file = source
             name = filename or os.path.basename(str(getattr(source, "name", "") or "")) or "upload.bin"
+        if self._file is not None:
+            try:
+                self._start = self._file.tell() if self._file.seekable() else None
+            except (OSError, ValueError):
+                self._start = None
         self.filename: str = name
         self.content_type: str = (
             content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -76,6 +84,17 @@ class FileUpload:
             return data
         assert self._file is not None
         return self._file.read(size)
+
+    def content(self) -> bytes | IO[bytes]:
+        """What a client sends: the bytes, or the file rewound to where its content starts,
+        for the HTTP client to read in chunks (so a file is sent again, to another server or
+        after a retry, whole; a file object that cannot seek is sent once)."""
+        if self._data is not None:
+            return self._data
+        assert self._file is not None
+        if self._start is not None:
+            self._file.seek(self._start)
+        return self._file
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if self._file is None:
@@ -100,8 +119,9 @@ class FileUpload:
         return {"type": "string", "format": "binary", "title": "FileUpload"}
 
 
-FormValue = str | FileUpload
-"""The value of one form field or query pair: text, or a file from a multipart body."""
+FormValue = str | FileUpload | FileStream
+"""The value of one form field or query pair: text, or a file from a multipart body (read
+whole, or streamed to a method that takes a ``FileStream``)."""
 
 
 class WireError(ValueError):
