@@ -29,17 +29,26 @@ __all__ = ["AsyncAPI", "AsyncRemoteMethod", "AsyncSession"]
 class AsyncRemoteMethod:
     """One API method of an async session: ``await session.home.describe_site()``."""
 
-    __slots__ = ("_session", "name")
+    __slots__ = ("_session", "name", "_in_query")
 
     def __init__(self, session: AsyncSession, name: str) -> None:
         self._session = session
         self.name = name
+        self._in_query: frozenset[str] = frozenset()
+
+    def in_query(self, *names: str) -> AsyncRemoteMethod:
+        """This method with the named arguments sent in the URL's query string, not the body:
+        ``api.files.store.in_query("store")(store="b", upload=FileUpload(path))``. Only for
+        what a front web server must route on (query strings reach its logs); never secrets."""
+        method = AsyncRemoteMethod(self._session, self.name)
+        method._in_query = frozenset(names)
+        return method
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return to_objects(await self.json(*args, **kwargs))
 
     async def json(self, *args: Any, **kwargs: Any) -> Any:
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs))
+        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query)
         return await self._session._send(self._session._root, self.name, fields)
 
     def collate(self, *args: Any, **kwargs: Any) -> dict[str, FormValue]:
@@ -49,7 +58,7 @@ class AsyncRemoteMethod:
     def callasync(self, *args: Any, **kwargs: Any) -> asyncio.Task[None]:
         """Start the call as a task and return it; the result is discarded and an exception is
         logged on ``logging.getLogger("interlink.client")``. ``aclose()`` waits for such tasks."""
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs))
+        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query)
         session = self._session
         root = session._root
 
@@ -69,7 +78,7 @@ class AsyncRemoteMethod:
         roots = list(api_roots)
         if len(set(roots)) != len(roots):
             raise ValueError("api_roots has a root twice; its two answers could not both be returned")
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs))
+        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query).for_concurrent_sends()
         answers = await asyncio.gather(
             *(self._session._send(root, self.name, fields) for root in roots), return_exceptions=True
         )

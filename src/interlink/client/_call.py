@@ -61,18 +61,21 @@ def collate_arguments(name: str, args: Sequence[Any], kwargs: Mapping[str, Any])
 class CallRequest:
     """What to POST: an urlencoded body, or (with files) multipart ``data`` and ``files``.
 
-    ``httpx_arguments()`` gives the keyword arguments for ``httpx.Client.post``. Files are read
-    into memory once, so the same request can be sent to many roots (broadcast).
+    ``httpx_arguments()`` gives the keyword arguments for ``httpx.Client.post``. httpx sends the
+    text fields first and the files last, a file in chunks as it reads it (never whole in
+    memory): the order a server that streams uploads needs. Each send rewinds the files, so
+    the same request can go to many roots (broadcast).
     """
 
     url: str
     body: bytes | None = None
     data: dict[str, str] | None = None
-    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    files: list[tuple[str, FileUpload]] | None = None
 
     def httpx_arguments(self) -> dict[str, Any]:
         if self.files is not None:
-            return {"data": self.data, "files": self.files}
+            files = [(name, (upload.filename, upload.content(), upload.content_type)) for name, upload in self.files]
+            return {"data": self.data, "files": files}
         return {"content": self.body, "headers": {"content-type": FORM}}
 
     def __repr__(self) -> str:  # the body holds the secret
@@ -82,25 +85,51 @@ class CallRequest:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Fields:
-    """A call's arguments ready to send: text fields, and files read into memory once (so the
-    same fields can go to many roots, or be sent again)."""
+    """A call's arguments ready to send: text fields, and files (sent from where they are,
+    rewound for each send, so the same fields can go to many roots, or be sent again)."""
 
     text: list[tuple[str, str]]
-    files: list[tuple[str, tuple[str, bytes, str]]]
+    files: list[tuple[str, FileUpload]]
+    #: arguments sent in the URL's query string (``.in_query(...)``): what a front web server
+    #: can route on, since it does not read the body
+    query: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def for_concurrent_sends(self) -> Fields:
+        """The same fields for sends running at once (broadcast): files read into memory once,
+        since concurrent sends cannot share one open file's position."""
+        if not self.files:
+            return self
+        files = []
+        for name, upload in self.files:
+            content = upload.content()
+            data = content if isinstance(content, bytes) else content.read()
+            files.append((name, FileUpload(data, upload.filename, upload.content_type)))
+        return Fields(self.text, files, self.query)
 
 
-def prepare_fields(pairs: Pairs) -> Fields:
+def prepare_fields(pairs: Pairs, in_query: frozenset[str] = frozenset()) -> Fields:
+    """The pairs split into text fields, files and (the arguments named in ``in_query``) query
+    pairs."""
     text: list[tuple[str, str]] = []
-    files: list[tuple[str, tuple[str, bytes, str]]] = []
+    files: list[tuple[str, FileUpload]] = []
+    query: list[tuple[str, str]] = []
     for field_name, value in pairs:
-        if isinstance(value, FileUpload):
-            files.append((field_name, (value.filename, value.read(), value.content_type)))
-        else:
+        if in_query and field_name.split(".", 1)[0].split("[", 1)[0] in in_query:
+            if not isinstance(value, str):
+                raise TypeError(f"{field_name}: a file cannot travel in the query string")
+            query.append((field_name, value))
+        elif isinstance(value, FileUpload):
+            files.append((field_name, value))
+        elif isinstance(value, str):
             text.append((field_name, value))
-    return Fields(text, files)
+        else:
+            raise TypeError(f"{field_name}: a FileStream is what a server's method receives; send FileUpload(path)")
+    return Fields(text, files, query)
 
 
 def build_request(url: str, fields: Fields, credentials: Credentials | None) -> CallRequest:
+    if fields.query:
+        url = f"{url}?{urlencode(fields.query)}"
     text = list(fields.text)
     if credentials is not None:
         text.append((AUTHORISATION, credentials.authorisation))

@@ -54,12 +54,21 @@ class RemoteModule(Generic[M]):
 class RemoteMethod:
     """One API method of a session, e.g. ``home.describe_site``."""
 
-    __slots__ = ("_session", "name")
+    __slots__ = ("_session", "name", "_in_query")
 
     def __init__(self, session: Session, name: str) -> None:
         self._session = session
         #: The API name of the method, e.g. ``"home.describe_site"``.
         self.name = name
+        self._in_query: frozenset[str] = frozenset()
+
+    def in_query(self, *names: str) -> RemoteMethod:
+        """This method with the named arguments sent in the URL's query string, not the body:
+        ``api.files.store.in_query("store")(store="b", upload=FileUpload(path))``. Only for
+        what a front web server must route on (query strings reach its logs); never secrets."""
+        method = RemoteMethod(self._session, self.name)
+        method._in_query = frozenset(names)
+        return method
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the method; the JSON result comes back as ``ApiObject``s and lists."""
@@ -67,7 +76,7 @@ class RemoteMethod:
 
     def json(self, *args: Any, **kwargs: Any) -> Any:
         """Call the method; the result as decoded JSON (dicts, lists, str, numbers, None)."""
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs))
+        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query)
         return self._session._send(self._session._root, self.name, fields)
 
     def collate(self, *args: Any, **kwargs: Any) -> dict[str, FormValue]:
@@ -78,7 +87,7 @@ class RemoteMethod:
         """Call on a separate thread; the result is discarded and an exception is logged on
         ``logging.getLogger("interlink.client")``. Returns the started thread (join it if you
         must know the call is over; ``session.close()`` joins them all)."""
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs))  # bad arguments fail now
+        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query)  # bad arguments fail now
         session = self._session
         root = session._root
 
@@ -102,7 +111,7 @@ class RemoteMethod:
         roots = list(api_roots)
         if len(set(roots)) != len(roots):
             raise ValueError("api_roots has a root twice; its two answers could not both be returned")
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs))
+        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query).for_concurrent_sends()
         outcomes: dict[str, Any] = {}
         if not roots:
             return outcomes
