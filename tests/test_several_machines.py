@@ -80,16 +80,17 @@ def every_worker(url: str, call: Callable[[httpx.Client], httpx.Response], worke
 def last_accepted_after(rig: SeveralMachines, since: float,
                         call: Callable[[httpx.Client], httpx.Response]) -> float:
     """Poll every machine on new connections until the refusal window is over; return the
-    latest time any worker still accepted (``since`` when none did), and check that afterwards
+    latest time a call that a worker still accepted was sent (``since`` when none was), and check that afterwards
     every worker of both refuses."""
     last_ok = since
     end = since + CACHE_WINDOW + MARGIN
     while time.monotonic() < end:
         for machine in (rig.a, rig.b):
             with httpx.Client(base_url=machine.url, timeout=30) as client:
+                sent = time.monotonic()  # the worker accepted it no earlier than this
                 status = call(client).status_code
             if status == 200:
-                last_ok = time.monotonic()
+                last_ok = sent
             else:
                 assert status in REFUSED
         time.sleep(0.02)
