@@ -719,3 +719,19 @@ def test_interlink_worker_in_another_process_continues_the_calls_trace_through_t
     assert attempt.parent_span_id == call.context.span_id.to_bytes(8, "big")
     assert [link.span_id for link in attempt.links] == [call.context.span_id.to_bytes(8, "big")]
     assert receiver.received[0]["headers"]["traceparent"].split("-")[1] == format(call.context.trace_id, "032x")
+
+
+def test_the_trace_picture_of_the_docs_is_drawn_from_a_real_run(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    target = tmp_path / "trace.svg"
+    done = subprocess.run([sys.executable, str(root / "examples" / "trace_waterfall.py"), str(target)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    drawn = target.read_text()
+    for line in ("invoices.create · role r-", "interlink.queued", "attempt 1 refused (500)",
+                 "attempt 2 delivered (200)", "POST events/paid (500)", "POST events/paid (200)"):
+        assert line in drawn
