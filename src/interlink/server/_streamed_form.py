@@ -124,7 +124,7 @@ class StreamedForm:
             try:
                 self._write(body)
             except ApiError as exc:
-                if self.stream is None:
+                if not self._file_began():  # (a call: the parser's callbacks may have set it)
                     raise
                 # The file part began in this chunk and something after it is wrong: the
                 # method is called, and meets the error once it has read the file's bytes.
@@ -132,6 +132,9 @@ class StreamedForm:
         if self.stream is not None:
             return [*self.pairs, (self.stream_field, self.stream)]
         return self.pairs
+
+    def _file_began(self) -> bool:
+        return self.stream is not None
 
     def names_before_file(self) -> set[str]:
         """The top-level names of the fields that came before the file part."""
