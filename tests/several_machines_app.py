@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from interlink import ApiServer, Call, FileUpload, Role
+from interlink import ApiServer, Call, FileStream, Role, UploadCut
 from interlink.callbacks import Callback, Callbacks
 from interlink.server import FailureLimiter, Site
 from interlink.store import find_key, utcnow
@@ -76,16 +76,20 @@ def revoke(rl: Role, call: Call, key_id: str) -> str:
 
 
 @files.method
-def store(rl: Role, upload: FileUpload, store: str, name: str) -> Stored:
-    """Write the upload to this machine's directory; `store` is the front's routing argument."""
+async def store(rl: Role, store: str, name: str, upload: FileStream) -> Stored:
+    """Write the upload to this machine's directory as it arrives; `store` is the front's routing
+    argument (sent in the query string), `name` the file's name there."""
     digest = hashlib.sha256()
-    size = 0
-    with open(STORE_DIR / Path(name).name, "wb") as out:
-        while chunk := upload.read(1 << 20):
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-    return Stored(MACHINE, os.getpid(), name, size, digest.hexdigest())
+    path = STORE_DIR / Path(name).name
+    try:
+        with open(path, "wb") as out:
+            async for chunk in upload:
+                digest.update(chunk)
+                out.write(chunk)
+    except UploadCut:
+        path.unlink(missing_ok=True)  # a cut upload is not kept
+        raise
+    return Stored(MACHINE, os.getpid(), name, upload.received, digest.hexdigest())
 
 
 @ledger.method
