@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from interlink import ApiServer, Call, FileStream, Role, UploadCut
 from interlink.callbacks import Callback, Callbacks
+from interlink.errors import BadArguments
 from interlink.server import FailureLimiter, Site
 from interlink.store import find_key, utcnow
 
@@ -79,6 +80,8 @@ def revoke(rl: Role, call: Call, key_id: str) -> str:
 async def store(rl: Role, store: str, name: str, upload: FileStream) -> Stored:
     """Write the upload to this machine's directory as it arrives; `store` is the front's routing
     argument (sent in the query string), `name` the file's name there."""
+    if store != MACHINE:  # the front sent it to the wrong machine: refuse before reading the file
+        raise BadArguments(f"this machine is {MACHINE!r}, not {store!r}", field="store")
     digest = hashlib.sha256()
     path = STORE_DIR / Path(name).name
     try:

@@ -148,6 +148,12 @@ def test_upload_routed_by_query_argument_is_written_by_b_only(site: SeveralMachi
     print("\n48 MiB upload through nginx to b; peak RSS (MiB): "
           + ", ".join(f"{name} {mib:.1f}" for name, mib in peaks.items()))
 
+    # A machine that is not the one named refuses it, naming the argument, and stores nothing.
+    misrouted = httpx.post(f"{site.a.url}/api/files/store", params={"store": "b", "name": "wrong.bin"},
+                           files={"upload": ("wrong.bin", b"x" * 65536)}, headers=bearer(key), timeout=120)
+    assert misrouted.status_code == 400 and misrouted.json()["error"]["field"] == "store"
+    assert list(site.a.store_dir.iterdir()) == []
+
     # The other machine by the same argument.
     with upload.open("rb") as body:
         answer = httpx.post(f"{site.front.url}/api/files/store", params={"store": "a", "name": "copy.bin"},
