@@ -735,3 +735,45 @@ def test_the_trace_picture_of_the_docs_is_drawn_from_a_real_run(tmp_path: Any) -
     for line in ("invoices.create · role r-", "interlink.queued", "attempt 1 refused (500)",
                  "attempt 2 delivered (200)", "POST events/paid (500)", "POST events/paid (200)"):
         assert line in drawn
+
+
+def test_the_django_shell_runs_the_same_span_per_call(spans: Any) -> None:
+    import sys
+    import types
+
+    pytest.importorskip("django")
+    from django_support import django_ready
+
+    django_ready()
+    from django.test import Client, override_settings
+    from django.urls import path
+
+    from interlink.django import api_urls
+
+    provider, exporter = spans
+    api = ApiServer(docs=False)
+    Telemetry(api, tracer_provider=provider)
+
+    @api.module("home").method
+    def echo(text: str) -> str:
+        return text
+
+    urls = types.ModuleType("telemetry_django_urls")
+    urls.urlpatterns = [path("api/", api_urls(api))]  # type: ignore[attr-defined]
+    sys.modules[urls.__name__] = urls
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    try:
+        with override_settings(ROOT_URLCONF=urls.__name__):
+            answer = Client().post("/api/home/echo", data=f"text={SECRET_WORD}",
+                                   content_type="application/x-www-form-urlencoded",
+                                   HTTP_TRACEPARENT=f"00-{trace_id}-b7ad6b7169203331-01")
+            refused = Client().post("/api/home/echo", data="", content_type="application/x-www-form-urlencoded")
+    finally:
+        del sys.modules[urls.__name__]
+    assert answer.status_code == 200 and refused.status_code == 400
+    served = sorted((s for s in exporter.get_finished_spans() if s.name == "home.echo"),
+                    key=lambda s: s.start_time or 0)
+    assert [(s.attributes or {})["http.response.status_code"] for s in served] == [200, 400]
+    assert format(served[0].context.trace_id, "032x") == trace_id
+    assert served[0].kind == SpanKind.SERVER and (served[1].attributes or {})["error.type"] == "bad_arguments"
+    assert SECRET_WORD not in all_attribute_text(served)
