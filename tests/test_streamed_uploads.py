@@ -240,6 +240,7 @@ def test_a_client_dripping_the_body_hits_the_deadline(site: Any) -> None:
             connection.sendall(b"d")  # one byte, well within the idle time, again and again
             time.sleep(0.25)
         status, answer = read_answer(connection)
+        assert connection.recv(100) == b""  # and the connection is closed: no more dripping
     assert status == 408, answer
     assert b"not sent in time" in answer
     assert EVENTS[-1][0] == "cut" and not list(directory.iterdir())

@@ -217,6 +217,7 @@ class ApiApp:
         """Answer one method call; the status sent (0 when the caller went away first)."""
         headers = JSON_HEADERS
         pipeline = self.pipeline
+        streamed = False
         try:
             dispatch = pipeline.dispatch.get(route)
             if dispatch is None:
@@ -229,6 +230,7 @@ class ApiApp:
             if dispatch.method.stream_parameter is None:
                 body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive)))
             else:
+                streamed = True
                 body = dumps(await self.call_streamed(dispatch, scope, receive))
             status = 200
         except ApiError as exc:
@@ -236,6 +238,10 @@ class ApiApp:
                 status, body = exc.status, dumps(exc.to_dict())  # headers (Allow) set above
             else:
                 status, headers, body = error_answer(exc)
+                if streamed and status in (408, 413):
+                    # A streamed body too large or too slow: the rest is not worth reading
+                    # (the server would read and drop it to keep the connection).
+                    headers = [*headers, (b"connection", b"close")]
         except ClientDisconnected:
             return 0
         except ResultMismatch as exc:
