@@ -304,3 +304,28 @@ def test_the_demo_starts_stand_ins_runs_twice_and_stops_them(prefect_env: dict[s
     bad = subprocess.run([sys.executable, "-m", "examples.oro_sync", "--demo", "--changed", "0"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--changed" in bad.stderr.strip().splitlines()[-1]
+
+
+def test_a_traced_sync_run_links_its_prefect_flow_run(prefect_env: dict[str, str], peers: Peers,
+                                                       sync_database: Any) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from interlink.observe import set_observer
+    from interlink.telemetry import enable, uninstrument_clients
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    enable(tracer_provider=provider)
+    try:
+        seed_source(peers, 5)
+        assert make_sync(peers, sync_database).run(progress=False).created == 5
+    finally:
+        uninstrument_clients()
+        set_observer(None)
+    (run,) = [span for span in exporter.get_finished_spans() if span.name == "sync customers"]
+    attributes = run.attributes or {}
+    assert attributes["interlink.sync.created"] == 5
+    assert len(str(attributes["prefect.flow_run.id"])) == 36  # the flow run's UUID: its page in Prefect's UI
