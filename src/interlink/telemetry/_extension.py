@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import anyio.to_thread
 from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-
-import anyio.to_thread
 
 from interlink.identity import Backend
 from interlink.server import ApiServer, Call, CallHook, CallRunner, Extension, Method, Pipeline, Request
