@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from servers import UvicornThread
 from streamed_uploads_app import EVENTS, KEY_ID, SECRET, make_api
 
-from interlink import ApiServer, Role
-from interlink.wire import FileStream, FileUpload, MAX_FIELDS
+from interlink import ApiServer, Call, Role, UploadCut
+from interlink.wire import MAX_FIELDS, FileStream, FileUpload
 
 BOUNDARY = b"streamedboundary42"
 CONTENT_TYPE = b"multipart/form-data; boundary=" + BOUNDARY
@@ -369,3 +369,48 @@ def test_fuzz_a_malformed_streamed_body_is_never_a_500(fuzz_site: str, body: byt
         assert answer.json()["error"]["message"]
     else:
         assert answer.json()["complete"] is True
+
+
+# -- a method with a Call: a cut upload rolls its transaction back ------------------------------
+
+def test_a_cut_upload_leaves_nothing_in_the_calls_transaction(database: Any) -> None:
+    import threading
+
+    from sqlalchemy import select
+
+    from interlink.store import User, create_key, create_role, create_user
+
+    with database.session() as session:
+        key, secret = create_key(session, create_role(session, create_user(session, "owner"), "owner"))
+        basic = b"Basic " + base64.b64encode(f"{key.key_id}:{secret.decode()}".encode())
+    api = ApiServer(database=database, docs=False)
+    reading, cut = threading.Event(), threading.Event()
+
+    @api.method(module="files")
+    async def record(rl: Role, call: Call, name: str, upload: FileStream) -> int:
+        create_user(call.db, name)  # written before the file is read, committed only with it
+        reading.set()
+        try:
+            return len(await upload.read())
+        except UploadCut:
+            cut.set()
+            raise
+
+    server = UvicornThread(api)
+    url = server.start()
+    try:
+        opening = body_of(field("name", "halfway"), file_head())
+        with socket.create_connection(("127.0.0.1", server.port)) as connection:
+            head = request_head(server.port, "/api/files/record", len(opening) + 1_000_000).replace(BASIC, basic)
+            connection.sendall(head + opening + b"h" * 1000)
+            assert reading.wait(30)
+        assert cut.wait(30)
+        done = httpx.post(f"{url}/api/files/record", headers={"authorization": basic.decode()},
+                          data={"name": "whole"}, files={"upload": ("w.bin", b"w" * 5000)}, timeout=30)
+        assert done.status_code == 200 and done.json() == 5000
+    finally:
+        server.stop()
+    with database.session() as session:
+        names = set(session.scalars(select(User.username)))
+    assert "whole" in names
+    assert "halfway" not in names
