@@ -331,6 +331,10 @@ def test_registration_refuses_what_cannot_stream() -> None:
         @files.method
         async def mixed(a: FileUpload, b: FileStream) -> None: ...
 
+    with pytest.raises(TypeError, match="of its own"):
+        @files.method
+        async def optional(a: FileStream | None = None) -> None: ...
+
 
 # -- fuzz: whatever the body, a 4xx (or a 200 for one that happens to be well formed) ----------
 

@@ -16,6 +16,13 @@ def _is_role(annotation: object) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, Role)
 
 
+def _mentions(annotation: object, tp: type) -> bool:
+    """Whether a type expression names ``tp`` anywhere in it (``tp | None``, ``list[tp]``)."""
+    if annotation is tp:
+        return True
+    return any(_mentions(arg, tp) for arg in typing.get_args(annotation))
+
+
 class Method:
     """A function published as ``POST /api/<module>/<function>``.
 
@@ -71,6 +78,10 @@ class Method:
         # A FileStream parameter: the ASGI shell calls the method once the fields before the
         # file part are read, and the method reads the file as it arrives (server/_streamed_form.py).
         streamed = [p.name for p in wire_parameters if hints[p.name] is FileStream]
+        for p in wire_parameters:
+            if hints[p.name] is not FileStream and _mentions(hints[p.name], FileStream):
+                raise TypeError(f"{self.name}: {p.name!r}: a FileStream is a parameter of its own, "
+                                "required, not inside another type (Optional, list)")
         self.stream_parameter: str | None = streamed[0] if streamed else None
         if len(streamed) > 1:
             raise TypeError(f"{self.name}: only one parameter may be a FileStream")
