@@ -100,8 +100,16 @@ def run() -> str:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run `make system-deps` (Debian package wrk)")
     sys.path.insert(0, str(TESTS))
-    from several_machines import INTERLINK, several_machines
+    from several_machines import INTERLINK, nginx_binary, postgres_server_url, several_machines
 
+    import pytest
+
+    try:  # the rig's own checks: a PostgreSQL server that answers, nginx installed
+        postgres_server_url()
+        if nginx_binary() is None:
+            pytest.skip("nginx is not installed: run `make system-deps` (Debian package nginx)")
+    except pytest.skip.Exception as missing:
+        return f"## A site on several machines\n\nNot measured: {missing}"
     with tempfile.TemporaryDirectory() as tmp, several_machines(Path(tmp)) as rig:
         database = ["--database", rig.database_url]
         subprocess.run([str(INTERLINK), *database, "users", "create", "bench"], check=True, capture_output=True)
