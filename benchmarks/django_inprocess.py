@@ -8,6 +8,12 @@ the best of several batches is kept: on a loaded machine the best batch is the l
 one. This is the deterministic part of ``bench_django``: no gunicorn, no sockets, no wrk, so it
 shows what each peer's own code costs and where interlink.django's microseconds go
 (``--profile 'interlink.django'`` prints cProfile's top functions).
+
+Instructions per call, with valgrind: run the child (``--child``, with DJANGO_SETTINGS_MODULE,
+BENCH_DJANGO_DB, BENCH_DJANGO_PEER and BENCH_KEY set as ``main`` sets them) under
+``valgrind --tool=callgrind`` for two numbers of calls and divide the difference;
+BENCH_KEY_CACHE_SECONDS=3600 keeps interlink.django's 2 s key cache from refreshing on
+valgrind's slow clock (served, it refreshes once per thousands of calls).
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ def _child(calls: int, batches: int, profile: bool) -> None:
     """In the peer's own process: per-call CPU µs of the best batch, as JSON on stdout."""
     from django.core.wsgi import get_wsgi_application
 
+    if os.environ.get("BENCH_KEY_CACHE_SECONDS"):  # valgrind's slow clock refreshes keys far more often
+        from interlink.django._backend import DjangoKeys
+
+        DjangoKeys.__init__.__defaults__ = (float(os.environ["BENCH_KEY_CACHE_SECONDS"]), 10_000, time.monotonic)
     handler = get_wsgi_application()
     key_id, secret = os.environ.get("BENCH_KEY", f"{common.KEY_ID}:{common.KEY_SECRET}").split(":", 1)
     body = common.form_body(secret, key_id).encode()

@@ -51,11 +51,17 @@ _MARKER_NAME, _MARKER = _coroutine_marker()
 
 
 def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+    # Asked twice for every request (by Django's handler, then by the view): the running loop
+    # or None, without get_running_loop()'s RuntimeError under WSGI.
+    return asyncio._get_running_loop() is not None
+
+
+class _EveryAlias(set[str]):
+    """Every database alias, whatever the settings name: for Django's ``ATOMIC_REQUESTS``
+    check, which asks each request's view whether an alias is in ``_non_atomic_requests``."""
+
+    def __contains__(self, alias: object) -> bool:
+        return True
 
 
 class _EitherView:
@@ -66,13 +72,9 @@ class _EitherView:
     def _marker(self) -> object:
         return _MARKER if _in_event_loop() else None
 
-    @property
-    def _non_atomic_requests(self) -> set[str]:
-        # ATOMIC_REQUESTS would wrap the call in a transaction of the request thread, around
-        # one that the call keeps itself (call.db, committed when the method returns).
-        from django.db import connections
-
-        return set(connections)
+    # ATOMIC_REQUESTS would wrap the call in a transaction of the request thread, around one
+    # that the call keeps itself (call.db, committed when the method returns).
+    _non_atomic_requests = _EveryAlias()
 
 
 setattr(_EitherView, _MARKER_NAME, property(_EitherView._marker))
