@@ -128,6 +128,7 @@ class Machine:
         return self.directory / "store"
 
     def start(self) -> None:
+        """Start the server and the delivery worker; ``wait()`` for the server to answer."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         log = open(self.directory / "server.log", "ab")  # noqa: SIM115 - the process keeps it
@@ -135,14 +136,21 @@ class Machine:
             [str(INTERLINK), "serve", "several_machines_app:api", "--port", str(self.port), "--workers", "2",
              "--max-body-size", str(MAX_BODY)],
             cwd=TESTS, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until_serving(self.url + "/login", self.server, seconds=60)
         self.start_worker()
+
+    def wait(self) -> None:
+        assert self.server is not None
+        wait_until_serving(self.url + "/login", self.server, seconds=60)
+        deadline = time.monotonic() + 30
+        while len(self.server_workers()) < 2:  # both uvicorn workers up, not only the first
+            assert time.monotonic() < deadline, f"machine {self.name}: its second worker did not start"
+            time.sleep(0.1)
 
     def start_worker(self) -> None:
         log = open(self.directory / "worker.log", "ab")  # noqa: SIM115
-        # A short lease: a message claimed by a worker that dies is claimed again 3 s later.
+        # A short lease: a message claimed by a worker that dies is claimed again 2 s later.
         self.worker = subprocess.Popen(
-            [str(INTERLINK), "worker", "--concurrency", "8", "--lease", "3", "--poll", "0.1"],
+            [str(INTERLINK), "worker", "--concurrency", "8", "--lease", "2", "--poll", "0.1"],
             cwd=TESTS, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def server_workers(self) -> list[int]:
@@ -157,10 +165,13 @@ class Machine:
             os.killpg(self.server.pid, signal.SIGKILL)
             self.server.wait(10)
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         for process in (self.worker, self.server):
             if process is not None and process.poll() is None:
                 process.terminate()
+
+    def stop(self) -> None:
+        self.terminate()
         for process in (self.worker, self.server):
             if process is not None:
                 try:
@@ -312,9 +323,13 @@ def several_machines(directory: Path) -> Iterator[SeveralMachines]:
                 (directory / name / "tmp").mkdir(parents=True)
                 rig.machines[name] = Machine(name, directory / name, env)
                 rig.machines[name].start()
+            for machine in rig.machines.values():  # started together, waited for together
+                machine.wait()
             rig.front.start(rig.a.port, rig.b.port)
             yield rig
         finally:
             rig.front.stop()
+            for machine in rig.machines.values():
+                machine.terminate()  # all of them at once, then wait for each
             for machine in rig.machines.values():
                 machine.stop()

@@ -303,7 +303,7 @@ def test_worker_killed_mid_delivery_loses_nothing(site: SeveralMachines, receive
     import signal
 
     peer, peer_url = receiver
-    peer.delay = 1.5  # long enough to be killed while waiting for the answer
+    peer.delay = 1.0  # long enough to be killed while waiting for the answer
     key = new_key(site, "killtest")
     cli(site, "callbacks", "secret", "--role", "killtest/default")
     site.b.worker.terminate()  # type: ignore[union-attr]  # only a's worker delivers at first
@@ -358,10 +358,10 @@ def test_machine_killed_under_load_loses_no_answered_call(site: SeveralMachines,
     for runner in runners:
         runner.start()
     try:
-        time.sleep(3)
+        time.sleep(2)
         killed_at = time.monotonic()
         site.a.kill()
-        time.sleep(4)
+        time.sleep(3)
     finally:
         stop.set()
         for runner in runners:
