@@ -19,6 +19,8 @@ as defaults of ``call``'s ``--root`` and ``--credentials`` options (click reads 
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ __all__ = [
     "PROFILE_ENV",
     "SECRET_KEY_ENV",
     "Settings",
+    "parse_duration",
 ]
 
 DATABASE_URL_ENV = "INTERLINK_DATABASE_URL"
@@ -65,3 +68,24 @@ class Settings:
             access_key_secret=env.get(ACCESS_KEY_SECRET_ENV) or None,
             callback_allowed_networks=env.get(CALLBACK_ALLOWED_NETWORKS_ENV, "").strip(),
         )
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """A duration as people type it on a command line: ``90s``, ``15m``, ``12h``, ``30d``, ``2w``
+    (a bare number is seconds). ``ValueError`` says what is wrong with it; the ``interlink``
+    command and Django's ``manage.py interlink`` both read their options with it."""
+    text = text.strip().lower()
+    unit = text[-1:] if text[-1:] in _DURATION_UNITS else "s"
+    number = text[:-1] if text[-1:] in _DURATION_UNITS else text
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 12h, 30d") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 12h, 30d")
+    if value < 0:
+        raise ValueError("a duration may not be negative")
+    return dt.timedelta(seconds=value * _DURATION_UNITS[unit])

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
+from interlink.settings import parse_duration
+
 __all__ = [
     "EXIT_FAILED",
     "EXIT_USAGE",
@@ -217,18 +219,9 @@ def when(value: dt.datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def duration(text: str, option: str) -> dt.timedelta:
     """``90s``, ``15m``, ``12h``, ``30d``, ``2w`` (a bare number is seconds); a usage error if not."""
-    text = text.strip().lower()
-    unit = text[-1:] if text[-1:] in _UNITS else "s"
-    number = text[:-1] if text[-1:] in _UNITS else text
     try:
-        value = float(number)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a duration like 90s, 15m, 12h, 30d", param_hint=option) from None
-    if value < 0:
-        raise click.BadParameter("a duration may not be negative", param_hint=option)
-    return dt.timedelta(seconds=value * _UNITS[unit])
+        return parse_duration(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=option) from None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import math
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -15,22 +14,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from interlink.django.models import Key, Role
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
+from interlink.settings import parse_duration
 
 def _duration(text: str, option: str) -> dt.timedelta:
     """``90s``, ``15m``, ``12h``, ``30d``, ``2w`` (a bare number is seconds), as the interlink command."""
-    text = text.strip().lower()
-    unit = text[-1:] if text[-1:] in _UNITS else "s"
-    number = text[:-1] if text[-1:] in _UNITS else text
     try:
-        value = float(number)
-    except ValueError:
-        raise CommandError(f"{option}: {text!r} is not a duration like 90s, 15m, 12h, 30d") from None
-    if value < 0 or not math.isfinite(value):
-        raise CommandError(f"{option}: a duration must be a positive number")
-    return dt.timedelta(seconds=value * _UNITS[unit])
+        return parse_duration(text)
+    except ValueError as error:
+        raise CommandError(f"{option}: {error}") from None
 
 
 def _when(value: dt.datetime | None) -> str:
