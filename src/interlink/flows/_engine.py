@@ -13,8 +13,8 @@ Order of writes for a create, so that a run killed anywhere neither duplicates n
 3. the row is committed with the new target id and the hashes.
 
 Killed between 1 and 3, the next run finds the row in flight and *adopts* the target's record
-by ``match`` when the target has it. The cursor is stored after step 3 of the whole page, so a
-killed run re-reads that page; everything already committed is skipped by hash.
+by ``match`` when the target has it. The cursor after a page is stored in the page's step 3
+transaction, so a killed run re-reads that page; everything already committed is skipped by hash.
 """
 
 from __future__ import annotations
@@ -307,10 +307,18 @@ class _Batch:
                           f"error (HTTP {first.status}: {first.errors}); that is the configuration or the transform, "
                           "not the records: the run stops with nothing quarantined")
 
-    def commit(self) -> None:
+    def commit(self, cursor: Any | None = None) -> None:
         """Transaction 3: the page's outcome — id-map rows of what was written, refused creates
-        forgotten, issues of settled records closed, new issues recorded."""
-        from interlink.store import forget_sync_links, record_sync_issue, resolve_sync_issues, save_sync_links
+        forgotten, issues of settled records closed, new issues recorded — and, given one, the
+        cursor after the page: in the same transaction, so it is stored exactly when the page's
+        outcome is (one commit a page fewer)."""
+        from interlink.store import (
+            forget_sync_links,
+            record_sync_issue,
+            resolve_sync_issues,
+            save_sync_cursor,
+            save_sync_links,
+        )
 
         rows, settled, refused_creates = [], [], []
         sent = {id(item) for item in self.to_write}
@@ -343,6 +351,8 @@ class _Batch:
                 resolve_sync_issues(session, name, settled)
             for source_id, kind, detail in self.issues:
                 record_sync_issue(session, name, source_id, kind, detail)
+            if cursor is not None:
+                save_sync_cursor(session, name, cursor)
 
     def _link_row(self, item: _Item, result: WriteResult) -> dict[str, Any]:
         written, updated = result.attributes, self.target.updated
@@ -368,8 +378,11 @@ class _Batch:
         self.counts.quarantined += 1
 
 
-def load_batch(sync: Sync, records: list[dict[str, Any]], database: Any | None = None) -> Counts:
-    """Plan, write and commit one page of source records; returns what it did."""
+def load_batch(sync: Sync, records: list[dict[str, Any]], database: Any | None = None,
+               cursor: Any | None = None) -> Counts:
+    """Plan, write and commit one page of source records; returns what it did. ``cursor``, when
+    given, is stored with the page's outcome (the records before it are all in this page or
+    already committed)."""
     batch = _Batch(sync, store_of(sync, database), records)
     batch.transform()
     batch.read_links()
@@ -378,7 +391,7 @@ def load_batch(sync: Sync, records: list[dict[str, Any]], database: Any | None =
     batch.write(batch.to_write)
     batch.handle_gone()
     batch.stop_on_one_error_for_all()
-    batch.commit()
+    batch.commit(cursor)
     return batch.counts
 
 
@@ -515,7 +528,6 @@ def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
     from interlink.store import get_sync_state, save_sync_counts, save_sync_cursor
 
     database = store_of(sync, database)
-    load = load or load_batch
     started = dt.datetime.now(dt.UTC)
     with database.session() as session:
         state = get_sync_state(session, sync.name)
@@ -529,13 +541,16 @@ def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
         with keep_alive(sync.source.client, sync.target.client):
             for page in prefetch(sync.source.pages(cursor)):
                 if page.records:
-                    counts = load(sync, page.records, database)
+                    last = sync.source.record_cursor(page.records[-1])
+                    if load is None:
+                        counts = load_batch(sync, page.records, database, cursor=last)
+                    else:
+                        counts = load(sync, page.records, database)
+                        if last is not None:
+                            with database.session() as session:
+                                save_sync_cursor(session, sync.name, last)
                     _report_batch(report, len(page.records), counts)
                     total.add(counts)
-                    last = sync.source.record_cursor(page.records[-1])
-                    if last is not None:
-                        with database.session() as session:
-                            save_sync_cursor(session, sync.name, last)
                 if on_page:
                     on_page(total, page.total)
     except Exception as error:

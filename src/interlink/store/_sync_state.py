@@ -16,10 +16,11 @@ committing to the caller, like the other store operations):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, Integer, String, delete, insert, select, update
+from sqlalchemy import JSON, Boolean, Integer, String, Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from interlink.store._models import Base, utcnow
@@ -141,24 +142,60 @@ _LINK_COLUMNS = ("target_id", "source_hash", "target_hash", "source_version", "t
 
 
 def save_sync_links(session: Session, sync: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or update id-map rows: each a dict with ``source_id`` and the columns to set.
+    """Insert or update id-map rows: each a dict with ``source_id`` and the columns to set
+    (columns a new row is not given are ``None``; an existing row keeps them).
 
-    Bulk statements (one INSERT and one UPDATE by primary key per call), not ORM objects: a run
-    writes every row of every page twice, and this is most of its own time.
+    Core statements executed with the list of rows (one compiled statement, the driver's
+    executemany), not ORM objects: a run writes every row of every page twice, and this was
+    most of its own time. On SQLite and PostgreSQL one upsert (``ON CONFLICT DO UPDATE``);
+    elsewhere the existing keys are read first, then one INSERT and one UPDATE.
     """
-    ids = [row["source_id"] for row in rows]
+    if not rows:
+        return
+    now = utcnow()
+    # executemany needs one shape of parameters: rows are grouped by the columns they set.
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        columns = tuple(column for column in _LINK_COLUMNS if column in row)
+        shapes.setdefault(columns, []).append({**row, "sync": sync, "updated_at": now})
+    dialect = session.get_bind().dialect.name
+    for columns, params in shapes.items():
+        if dialect in _UPSERTS:
+            session.execute(_upsert(dialect, columns), params)
+        else:
+            _insert_or_update(session, sync, columns, params)
+
+
+_UPSERTS = ("sqlite", "postgresql")
+_TABLE = cast(Table, SyncLink.__table__)
+
+
+@functools.cache
+def _upsert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """``INSERT … ON CONFLICT (sync, source_id) DO UPDATE`` of ``columns``, built once per shape."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement = postgresql.insert(_TABLE) if dialect == "postgresql" else sqlite.insert(_TABLE)
+    return statement.on_conflict_do_update(
+        index_elements=[_TABLE.c.sync, _TABLE.c.source_id],
+        set_={column: statement.excluded[column] for column in (*columns, "updated_at")})
+
+
+def _insert_or_update(session: Session, sync: str, columns: tuple[str, ...], params: list[dict[str, Any]]) -> None:
+    ids = [row["source_id"] for row in params]
     existing: set[str] = set()
     for start in range(0, len(ids), 500):
-        existing.update(session.scalars(select(SyncLink.source_id).where(
-            SyncLink.sync == sync, SyncLink.source_id.in_(ids[start:start + 500]))))
-    now = utcnow()
-    new = [{**dict.fromkeys(_LINK_COLUMNS), **row, "sync": sync, "updated_at": now}
-           for row in rows if row["source_id"] not in existing]
-    old = [{**row, "sync": sync, "updated_at": now} for row in rows if row["source_id"] in existing]
+        existing.update(session.scalars(select(_TABLE.c.source_id).where(
+            _TABLE.c.sync == sync, _TABLE.c.source_id.in_(ids[start:start + 500]))))
+    new = [row for row in params if row["source_id"] not in existing]
+    old = [{**row, "key_sync": sync, "key_source_id": row["source_id"]} for row in params
+           if row["source_id"] in existing]
     if new:
-        session.execute(insert(SyncLink), new)
+        session.execute(insert(_TABLE), new)
     if old:
-        session.execute(update(SyncLink), old)
+        session.execute(update(_TABLE).where(_TABLE.c.sync == bindparam("key_sync"),
+                                             _TABLE.c.source_id == bindparam("key_source_id"))
+                        .values({column: bindparam(column) for column in (*columns, "updated_at")}), old)
 
 
 def forget_sync_links(session: Session, sync: str, source_ids: Iterable[str]) -> None:
