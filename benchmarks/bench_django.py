@@ -119,7 +119,7 @@ def measure() -> Results:
     return Results({p.name: p for p in peers}, {})
 
 
-def report(results: Results) -> str:
+def report(results: Results, in_process: dict[str, float] | None = None) -> str:
     rows = []
     for name, peer in results.peers.items():
         best = median_round(peer.rounds)
@@ -151,11 +151,38 @@ def report(results: Results) -> str:
         f"{max(0.0, ninja.cpu_us / 1.3 - floor.cpu_us):.0f} µs for the call itself: less than the bare view's "
         f"{max(0.0, bare.cpu_us - floor.cpu_us):.0f} µs, which parses the form and checks the key and does "
         "nothing else.",
+        *_in_process_lines(in_process or {}),
     ])
 
 
+def _in_process_lines(in_process: dict[str, float]) -> list[str]:
+    """The same call through each peer's WSGI handler in-process (benchmarks/django_inprocess.py):
+    no gunicorn, no sockets, no wrk on the other core, so what each peer's own code costs."""
+    if INTERLINK not in in_process:
+        return []
+    interlink = in_process[INTERLINK]
+    floor = in_process.get(FLOOR, 0.0)
+    figures = ", ".join(f"{name} {cpu:.0f} µs" for name, cpu in in_process.items())
+    lines = [
+        "",
+        f"In-process, without gunicorn or the network (each peer's Django WSGI handler called with the environ "
+        f"gunicorn builds, best of 5 batches of 3,000 calls, CPU per call): {figures}.",
+    ]
+    if NINJA in in_process and BARE in in_process:
+        lines.append(
+            f"There interlink.django is {in_process[NINJA] / interlink:.2f}× django-ninja and "
+            f"{in_process[BARE] / interlink:.0%} of the bare view, its own part above the floor "
+            f"{max(0.0, interlink - floor):.0f} µs (django-ninja {max(0.0, in_process[NINJA] - floor):.0f} µs, "
+            f"the bare view {max(0.0, in_process[BARE] - floor):.0f} µs)."
+        )
+    return lines
+
+
 def run() -> str:
-    return report(measure())
+    from benchmarks import django_inprocess
+
+    results = measure()
+    return report(results, django_inprocess.measure(list(PEERS)))
 
 
 if __name__ == "__main__":

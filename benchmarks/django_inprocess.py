@@ -9,11 +9,10 @@ one. This is the deterministic part of ``bench_django``: no gunicorn, no sockets
 shows what each peer's own code costs and where interlink.django's microseconds go
 (``--profile 'interlink.django'`` prints cProfile's top functions).
 
-Instructions per call, with valgrind: run the child (``--child``, with DJANGO_SETTINGS_MODULE,
-BENCH_DJANGO_DB, BENCH_DJANGO_PEER and BENCH_KEY set as ``main`` sets them) under
-``valgrind --tool=callgrind`` for two numbers of calls and divide the difference;
-BENCH_KEY_CACHE_SECONDS=3600 keeps interlink.django's 2 s key cache from refreshing on
-valgrind's slow clock (served, it refreshes once per thousands of calls).
+``--instructions`` counts instructions per call instead, with valgrind (callgrind): the same
+on every run whatever the machine's load, so a change of a few µs shows. Each peer runs 50 and
+250 calls and the difference is divided; interlink.django's 2 s key cache is kept from
+refreshing on valgrind's slow clock (served, it refreshes once per thousands of calls).
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import argparse
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -94,37 +94,67 @@ def _child(calls: int, batches: int, profile: bool) -> None:
     print(json.dumps({"cpu_us": best}))
 
 
+def _run_child(env: dict[str, str], calls: int, batches: int, valgrind: str | None = None) -> float:
+    """CPU µs per call of the best batch; under callgrind, the instructions it collected."""
+    argv = [sys.executable, "-m", "benchmarks.django_inprocess", "--child", "--calls", str(calls),
+            "--batches", str(batches)]
+    if valgrind is None:
+        out = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, check=True, text=True)
+        cpu_us: float = json.loads(out.stdout)["cpu_us"]
+        return cpu_us
+    env = {**env, "BENCH_KEY_CACHE_SECONDS": "3600", "PYTHONHASHSEED": "0"}  # the same dicts every run
+    run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={valgrind}", *argv], cwd=ROOT,
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True, text=True)
+    found = re.search(r"Collected : (\d+)", run.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from valgrind: {run.stderr[-500:]}")
+    return float(found.group(1))
+
+
+def measure(peers: list[str], calls: int = 3000, batches: int = 5, profile: str | None = None,
+            instructions: bool = False) -> dict[str, float]:
+    """Each peer's CPU µs per call in-process (best batch), or with ``instructions`` the
+    instructions per call counted by valgrind: (a run of 250 calls - one of 50) / the difference."""
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "BENCH_DJANGO_DB": f"{tmp}/bench.sqlite3"}
+        key_id, secret = _django_key(env)
+        for name in peers:
+            peer_env = {**env, "BENCH_DJANGO_PEER": PEERS[name]}
+            if name == INTERLINK:
+                peer_env["BENCH_KEY"] = f"{key_id}:{secret}"
+            if name == profile:
+                peer_env["BENCH_PROFILE"] = "1"
+            if instructions:
+                # calls made by a child: 1 checked + calls // 10 warm-up + calls measured
+                few, many = (_run_child(peer_env, n, 1, f"{tmp}/callgrind.{n}") for n in (50, 250))
+                results[name] = (many - few) / ((1 + 25 + 250) - (1 + 5 + 50))
+            else:
+                results[name] = _run_child(peer_env, calls, batches)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--profile", help="the peer to profile with cProfile (its stats on stderr)")
+    parser.add_argument("--instructions", action="store_true", help="count instructions with valgrind instead")
     parser.add_argument("--peers", nargs="*", default=list(PEERS))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         _child(options.calls, options.batches, bool(os.environ.get("BENCH_PROFILE")))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "BENCH_DJANGO_DB": f"{tmp}/bench.sqlite3"}
-        key_id, secret = _django_key(env)
-        results = {}
-        for name in options.peers:
-            peer_env = {**env, "BENCH_DJANGO_PEER": PEERS[name]}
-            if name == INTERLINK:
-                peer_env["BENCH_KEY"] = f"{key_id}:{secret}"
-            if name == options.profile:
-                peer_env["BENCH_PROFILE"] = "1"
-            out = subprocess.run([sys.executable, "-m", "benchmarks.django_inprocess", "--child",
-                                  "--calls", str(options.calls), "--batches", str(options.batches)],
-                                 cwd=ROOT, env=peer_env, stdout=subprocess.PIPE, check=True, text=True)
-            results[name] = json.loads(out.stdout)["cpu_us"]
-            print(f"{name}: {results[name]:.1f} µs CPU per call", flush=True)
+    results = measure(options.peers, options.calls, options.batches, options.profile, options.instructions)
+    unit = "instructions" if options.instructions else "µs CPU"
+    for name, value in results.items():
+        print(f"{name}: {value:,.0f} {unit} per call" if options.instructions else f"{name}: {value:.1f} {unit} per call")
     interlink = results.get(INTERLINK)
     if interlink:
-        for name, cpu in results.items():
+        for name, value in results.items():
             if name != INTERLINK:
-                print(f"interlink.django ÷ {name}: {cpu / interlink:.2f}× (by CPU per call)")
+                print(f"{name} ÷ interlink.django: {value / interlink:.2f}×")
 
 
 if __name__ == "__main__":
