@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from servers import UvicornThread
 from streamed_uploads_app import EVENTS, KEY_ID, SECRET, make_api
 
 from interlink.client import API, AsyncAPI, FileUpload
-from interlink.errors import BadArguments
+from interlink.errors import ApiError, BadArguments, RequestTimeout
 
 Site = tuple[str, Path, list[bytes]]
 
@@ -114,3 +115,38 @@ def test_a_file_cannot_travel_in_the_query_string(sites: Any) -> None:
         with pytest.raises(TypeError, match="query string"):
             session.files.digest.in_query("upload")(upload=FileUpload(b"x"))
     assert queries == []
+
+
+class StallingFile(io.RawIOBase):
+    """A file that gives its first chunk, then stalls longer than the server's idle deadline."""
+
+    def __init__(self, stall: float) -> None:
+        self.stall, self.reads = stall, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.reads += 1
+        if self.reads == 2:
+            time.sleep(self.stall)
+        if self.reads > 3:
+            return 0
+        buffer[:1024] = b"s" * 1024
+        return 1024
+
+
+def test_an_upload_not_sent_in_time_is_request_timeout(tmp_path: Path) -> None:
+    server = UvicornThread(make_api(tmp_path, upload_idle_timeout=1))
+    root = server.start() + "/api"
+    EVENTS.clear()
+    try:
+        with API(root)(key_id=KEY_ID, key_secret=SECRET) as session:
+            with pytest.raises(RequestTimeout) as caught:
+                session.files.store(store="b", name="slow.bin", upload=FileUpload(io.BufferedReader(StallingFile(4))))
+    finally:
+        server.stop()
+    assert caught.value.status == 408 and caught.value.code == "request_timeout"
+    assert "not sent in time" in caught.value.message
+    assert isinstance(caught.value, ApiError) and type(caught.value) is not ApiError
+    assert EVENTS[-1][0] == "cut" and not (tmp_path / "slow.bin").exists()

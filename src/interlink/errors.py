@@ -17,6 +17,7 @@ __all__ = [
     "Forbidden",
     "NoSuchMethod",
     "MethodNotAllowed",
+    "RequestTimeout",
     "PayloadTooLarge",
     "UnsupportedMediaType",
     "TooManyRequests",
@@ -99,6 +100,14 @@ class MethodNotAllowed(ApiError):
     code = "method_not_allowed"
 
 
+class RequestTimeout(ApiError):
+    """A body not sent in time (a streamed upload's total or idle deadline); the server closes
+    the connection after answering."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(ApiError):
     status = 413
     code = "payload_too_large"
@@ -140,6 +149,7 @@ _ALL: tuple[type[ApiError], ...] = (
     Forbidden,
     NoSuchMethod,
     MethodNotAllowed,
+    RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
     TooManyRequests,

@@ -25,7 +25,7 @@ import anyio
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from interlink.errors import ApiError, BadArguments, PayloadTooLarge
+from interlink.errors import ApiError, BadArguments, PayloadTooLarge, RequestTimeout
 from interlink.wire import MAX_FIELDS, FileStream, UploadCut
 
 from ._body import ClientDisconnected, Pairs
@@ -36,11 +36,6 @@ __all__ = ["StreamedForm", "UploadLimits", "boundary_of"]
 #: headers of one part: how many, and how long each line may be
 MAX_PART_HEADERS = 8
 MAX_PART_HEADER_SIZE = 4096
-
-
-class UploadTimeout(ApiError):
-    status = 408
-    code = "request_timeout"
 
 
 class UploadLimits:
@@ -182,7 +177,7 @@ class StreamedForm:
             with anyio.move_on_after(wait):
                 message = await self.receive()
         if message is None:
-            raise UploadTimeout(
+            raise RequestTimeout(
                 f"the upload was not sent in time: at most {self.limits.timeout:g} s in all and "
                 f"{self.limits.idle_timeout:g} s without data"
             )
