@@ -49,13 +49,20 @@ LOOPS = {"auto": "interlink.server:new_event_loop", "asyncio": "asyncio", "uvloo
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
 @click.option("--reload", is_flag=True, help="restart when the code changes (development)")
-@click.option("--max-body-size", type=int, default=None, help="bytes; larger bodies get a 413")
+@click.option("--max-body-size", type=click.IntRange(min=1), default=None, help="bytes; larger bodies get a 413")
+@click.option("--max-upload-size", type=click.IntRange(min=1), default=None,
+              help="bytes of a streamed upload's whole body; more gets a 413")
+@click.option("--upload-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds a streamed upload may take in all; later gets a 408")
+@click.option("--upload-idle-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds a streamed upload may send nothing; longer gets a 408")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="a line per request on standard output (credentials redacted)")
 @click.option("--loop", type=click.Choice(list(LOOPS)), default="auto", show_default=True,
               help="auto: uvloop taking every waiting connection at once (docs/cli.md)")
 @click.pass_context
 def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, reload: bool, max_body_size: int | None,
+          max_upload_size: int | None, upload_timeout: float | None, upload_idle_timeout: float | None,
           access_log: bool, loop: str) -> None:
     """Serve an interlink ApiServer, e.g. ``interlink serve mysite.api:api``."""
     import uvicorn
@@ -67,9 +74,13 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
         # Workers and reloads import the target afresh: the environment reaches them all.
         os.environ[DATABASE_URL_ENV] = database_url
     app = load_target(target)
-    if not isinstance(app, ApiServer) and max_body_size is not None:
-        raise click.UsageError("--max-body-size applies to an interlink ApiServer only")
-    _configure(app, max_body_size, database_url)
+    limits: dict[str, float | None] = {"max_body_size": max_body_size, "max_upload_size": max_upload_size,
+                                       "upload_timeout": upload_timeout, "upload_idle_timeout": upload_idle_timeout}
+    given = [name for name, value in limits.items() if value is not None]
+    if not isinstance(app, ApiServer) and given:
+        flag = "--" + given[0].replace("_", "-")
+        raise click.UsageError(f"{flag} applies to an interlink ApiServer only")
+    _configure(app, limits, database_url)
     _check_ready(app)
     # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from 127.0.0.1 as the
     # client address; ApiServer(trusted_proxies=...) decides that instead (docs/security.md).
@@ -78,7 +89,8 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
     if workers > 1 or reload:
         os.environ[TARGET_ENV] = target
         os.environ[ACCESS_LOG_ENV] = "1" if access_log else ""
-        os.environ[MAX_BODY_SIZE_ENV] = "" if max_body_size is None else str(max_body_size)
+        for name, value in limits.items():
+            os.environ[LIMIT_ENVS[name]] = "" if value is None else str(value)
         uvicorn.run("interlink.cli._serve:worker_app", factory=True, host=host, port=port, workers=workers,
                     reload=reload, log_level="info", proxy_headers=False, access_log=False, loop=LOOPS[loop])
     else:
@@ -112,18 +124,26 @@ def _check_ready(app: Any) -> None:
 
 TARGET_ENV = "INTERLINK_SERVE_TARGET"
 ACCESS_LOG_ENV = "INTERLINK_SERVE_ACCESS_LOG"
-MAX_BODY_SIZE_ENV = "INTERLINK_SERVE_MAX_BODY_SIZE"
+#: each limit's ApiServer attribute and the variable that carries it to worker processes
+LIMIT_ENVS = {
+    "max_body_size": "INTERLINK_SERVE_MAX_BODY_SIZE",
+    "max_upload_size": "INTERLINK_SERVE_MAX_UPLOAD_SIZE",
+    "upload_timeout": "INTERLINK_SERVE_UPLOAD_TIMEOUT",
+    "upload_idle_timeout": "INTERLINK_SERVE_UPLOAD_IDLE_TIMEOUT",
+}
+_SIZES = {"max_body_size", "max_upload_size"}  # bytes: whole numbers; the timeouts are seconds
 
 
-def _configure(app: Any, max_body_size: int | None, database_url: str | None) -> None:
+def _configure(app: Any, limits: dict[str, float | None] | None, database_url: str | None) -> None:
     """The command line's settings on an ApiServer, in the serving process and in each worker."""
     from interlink.server import ApiServer
 
     if not isinstance(app, ApiServer):
         return
     telemetry_from_environment(app)  # OTEL_* set: spans per call (docs/observability.md)
-    if max_body_size is not None:
-        app.max_body_size = max_body_size
+    for name, value in (limits or {}).items():
+        if value is not None:
+            setattr(app, name, int(value) if name in _SIZES else value)
     if database_url and app.database is None and app.authenticator is None:
         app.database = database_url
 
@@ -133,6 +153,9 @@ def worker_app() -> Any:
     from interlink.server import AccessLog
 
     app = load_target(os.environ[TARGET_ENV])
-    size = os.environ.get(MAX_BODY_SIZE_ENV)
-    _configure(app, int(size) if size else None, os.environ.get(DATABASE_URL_ENV))
+    limits: dict[str, float | None] = {}
+    for name, variable in LIMIT_ENVS.items():
+        text = os.environ.get(variable)
+        limits[name] = (int(text) if name in _SIZES else float(text)) if text else None
+    _configure(app, limits, os.environ.get(DATABASE_URL_ENV))
     return AccessLog(app) if os.environ.get(ACCESS_LOG_ENV) else app
