@@ -1,0 +1,287 @@
+"""A 1 GiB upload through nginx, written to a file: interlink's streamed `FileStream` against
+FastAPI's `UploadFile` and Django's default upload handlers (both spool the file to a temporary
+file before the code handling it runs), a bare ASGI app writing the raw body (no parsing,
+no credentials), and nginx writing the body to disk itself (`client_body_in_file_only`, the ceiling: no
+server behind it reads the body).
+
+nginx is Debian's, started as the several-machines rig starts it (as the current user, everything
+under a temporary directory, one worker), with `proxy_request_buffering off` in front of the
+servers, so the body is passed on as it arrives. Each server is one process: uvicorn for interlink
+and FastAPI, `gunicorn --workers 1` (sync) for a bare Django view. The sender is the raw-socket
+sender of bench_uploads (1 MiB blocks, the fields first, the file last). Reported: throughput (best
+of the rounds), peak RSS (/proc VmHWM) of the server's process (gunicorn: its worker) and of
+nginx's worker, and how long after the first byte was sent the code handling the file had it (the
+streamed method: its first chunk; the spooled ones: the file object).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.bench_uploads import BLOCK, PEERS, SIZE, _free_port, _peak_rss, _upload
+
+ROUNDS = 3
+CEILING = "nginx writing the body to a file (`client_body_in_file_only`, ceiling)"
+
+NGINX_CONF = """\
+worker_processes 1;
+{user}
+pid {run}/nginx.pid;
+error_log {run}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {run}/client_body;
+    proxy_temp_path {run}/proxy;
+    fastcgi_temp_path {run}/fastcgi;
+    uwsgi_temp_path {run}/uwsgi;
+    scgi_temp_path {run}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 2g;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_send_timeout 300s;
+        proxy_read_timeout 300s;
+        location /api/files/ {{
+            # Passed on to the server as it arrives; nginx keeps no copy.
+            proxy_request_buffering off;
+            proxy_pass http://127.0.0.1:{upstream};
+        }}
+        location = /ceiling {{
+            # nginx reads the whole body into a file of its own, then asks /done with headers only.
+            client_body_in_file_only clean;
+            client_body_buffer_size 1m;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_pass http://127.0.0.1:{port}/done;
+        }}
+        location = /done {{
+            return 200 "0";
+        }}
+    }}
+}}
+"""
+
+DJANGO_APP = textwrap.dedent('''
+    """A bare Django view: the file through Django's default upload handlers (a temporary file past 2.5 MB)."""
+    import os, time
+    import django
+    from django.conf import settings
+    DIRECTORY = os.environ["BENCH_DIRECTORY"]
+    settings.configure(DEBUG=False, SECRET_KEY="bench-only", ROOT_URLCONF=__name__, ALLOWED_HOSTS=["*"],
+                       MIDDLEWARE=[], INSTALLED_APPS=[])
+    django.setup()
+    from django.core.wsgi import get_wsgi_application
+    from django.http import HttpResponse
+    from django.urls import path
+    from django.views.decorators.csrf import csrf_exempt
+
+    @csrf_exempt
+    def store(request):
+        upload = request.FILES["upload"]  # Django reads and spools the body here
+        started = time.time()
+        with open(os.path.join(DIRECTORY, request.POST["name"]), "wb") as out:
+            for chunk in upload.chunks(1 << 20):
+                out.write(chunk)
+        return HttpResponse(str(started), content_type="application/json")
+
+    urlpatterns = [path("api/files/store", store)]
+    application = get_wsgi_application()
+''')
+
+
+def _nginx_binary() -> str | None:
+    for candidate in ("/usr/sbin/nginx", "/usr/bin/nginx"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                found += [int(child) for child in listing.read().split()]
+    except FileNotFoundError:
+        pass
+    return found
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
+def _start_nginx(binary: str, run: Path, upstream: int) -> tuple[subprocess.Popen[bytes], int]:
+    for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (run / temp).mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    user = "user root;" if os.geteuid() == 0 else ""  # as root, its worker would become `nobody`
+    conf = run / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(user=user, run=run, port=port, upstream=upstream))
+    process = subprocess.Popen([binary, "-p", str(run), "-c", str(conf), "-e", str(run / "error.log"),
+                                "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(port, process, "nginx")
+    return process, port
+
+
+def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+class _Peer:
+    """One server (none for the ceiling) with its own nginx in front, under its own directory."""
+
+    def __init__(self, binary: str, server: Callable[[int, Path], list[str]] | None, directory: Path) -> None:
+        self.binary, self.server, self.directory = binary, server, directory
+        self.process: subprocess.Popen[bytes] | None = None
+        self.nginx: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.best = float("inf")
+        self.to_method: list[float] = []  # every round's: a busy moment of the machine shows in one
+
+    def start(self) -> None:
+        (self.directory / "nginx").mkdir(parents=True)
+        upstream = _free_port()
+        if self.server is not None:
+            env = {**os.environ, "TMPDIR": str(self.directory), "BENCH_DIRECTORY": str(self.directory)}
+            self.process = subprocess.Popen(self.server(upstream, self.directory), env=env, cwd=self.directory,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _wait_for(upstream, self.process, "the server")
+        self.nginx, self.port = _start_nginx(self.binary, self.directory / "nginx", upstream)
+
+    def upload(self) -> None:
+        elapsed, method_after = _upload(self.port, "/api/files/store" if self.server else "/ceiling")
+        self.best = min(self.best, elapsed)
+        self.to_method.append(method_after)
+        # Removed between rounds: opening the last round's 1 GiB file to overwrite it would free
+        # its blocks first, hundreds of ms before the method reads its first chunk.
+        for written in ("big.bin", "raw"):
+            (self.directory / written).unlink(missing_ok=True)
+
+    def result(self) -> tuple[float, float, float, list[float]]:
+        """MiB/s, the server's and nginx's peak RSS (MiB), each round's seconds from the first byte to the method."""
+        server_rss = 0.0
+        if self.process is not None:
+            server_rss = max(_peak_rss(pid) for pid in [self.process.pid, *_children(self.process.pid)]) / BLOCK
+        nginx_rss = max((_peak_rss(pid) for pid in _children(self.nginx.pid)), default=0) / BLOCK if self.nginx else 0
+        return SIZE / self.best / BLOCK, server_rss, nginx_rss, sorted(self.to_method)
+
+    def stop(self) -> None:
+        if self.nginx is not None:
+            _stop(self.nginx, signal.SIGQUIT)
+        if self.process is not None:
+            _stop(self.process)
+
+
+def _measure(binary: str, servers: list[Callable[[int, Path], list[str]] | None]
+             ) -> list[tuple[float, float, float, list[float]]]:
+    """Every peer up at once, the rounds taken in turn (each peer once a round): a neighbour's burst
+    of work on the shared machine then falls on all of them, not on one peer's every round."""
+    with tempfile.TemporaryDirectory(prefix="bench-uploads-nginx-") as name:
+        peers = [_Peer(binary, server, Path(name) / str(number)) for number, server in enumerate(servers)]
+        try:
+            for peer in peers:
+                peer.start()
+            for _ in range(ROUNDS):
+                for peer in peers:
+                    peer.upload()
+            return [peer.result() for peer in peers]
+        finally:
+            for peer in peers:
+                peer.stop()
+
+
+def _uvicorn(code: str) -> Callable[[int, Path], list[str]]:
+    return lambda port, directory: [sys.executable, "-c", code, str(port), str(directory)]
+
+
+def _gunicorn(port: int, directory: Path) -> list[str]:
+    (directory / "django_upload_app.py").write_text(DJANGO_APP)
+    return [sys.executable, "-m", "gunicorn", "django_upload_app:application", "--workers", "1",
+            "--bind", f"127.0.0.1:{port}", "--timeout", "600", "--log-level", "warning"]
+
+
+def run() -> str:
+    binary = _nginx_binary()
+    if binary is None:
+        return ("## Uploads through nginx: 1 GiB to a file\n\nNot measured: nginx is not installed "
+                "(`make system-deps` installs Debian's package).")
+    load_before = os.getloadavg()
+    servers: dict[str, Callable[[int, Path], list[str]] | None] = {
+        "interlink `FileStream` (streamed)": _uvicorn(PEERS["interlink `FileStream` (streamed)"]),
+        "FastAPI `UploadFile` (spooled)": _uvicorn(PEERS["FastAPI `UploadFile` (spooled)"]),
+        "Django, default upload handlers (spooled; gunicorn)": _gunicorn,
+        "bare ASGI app writing the raw body (no parsing, no credentials)": _uvicorn(
+            PEERS["bare ASGI app writing the raw body (ceiling)"]),
+        CEILING: None,
+    }
+    rows = [(name, *result) for name, result in zip(servers, _measure(binary, list(servers.values())))]
+    ceiling, bare = rows[-1][1], rows[-2][1]
+    load_after = os.getloadavg()
+    load = "/".join(f"{value:.1f}" for value in load_before) + " before, " + "/".join(
+        f"{value:.1f}" for value in load_after) + " after"
+    lines = [
+        "## Uploads through nginx: 1 GiB to a file",
+        "",
+        "Debian's nginx (1 worker, `proxy_request_buffering off` in front of the servers) on loopback; one "
+        "server process each (uvicorn; gunicorn's one sync worker for Django); the raw-socket sender of the "
+        f"section above; best of {ROUNDS} rounds, taken in turn with every server up; `uptime`'s load averages "
+        f"(1/5/15 min) {load} (other work shares the 2 cores). *File in hand after* is the time from the first "
+        "byte sent to the method's first chunk (streamed) or to the code having the spooled file, every round's, "
+        "lowest first. Goal: ≥ 80% of the ceiling, peak RSS under 100 MiB, the file in hand within 50 ms.",
+        "",
+        "| server | MiB/s | of the ceiling | server peak RSS (MiB) | nginx peak RSS (MiB) | file in hand after |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, throughput, server_rss, nginx_rss, to_method in rows:
+        started = ("—" if name == CEILING or "bare ASGI" in name
+                   else " / ".join(f"{seconds * 1000:.0f}" for seconds in to_method) + " ms")
+        peak = "—" if name == CEILING else f"{server_rss:.0f}"
+        lines.append(f"| {name} | {throughput:.0f} | {throughput / ceiling:.0%} | {peak} | {nginx_rss:.0f} "
+                     f"| {started} |")
+    streamed = rows[0]
+    median = streamed[4][len(streamed[4]) // 2]
+    met = streamed[1] >= 0.8 * ceiling and streamed[2] < 100 and median < 0.05
+    lines += [
+        "",
+        f"Goal for the streamed method: {'met' if met else 'NOT met'} ({streamed[1] / ceiling:.0%} of the "
+        f"ceiling, {streamed[2]:.0f} MiB peak, the file in hand after {median * 1000:.0f} ms in the median round). "
+        "The spooled servers have the file only once all of it has arrived and been written to a temporary "
+        "file, and copy it again; the streamed method writes each chunk once, as nginx passes it on. A bare "
+        f"ASGI app that only writes the raw body gets {bare:.0f} MiB/s behind the same nginx (the streamed "
+        f"method: {streamed[1] / bare:.0%} of it), far from the ceiling too: most of the way to the ceiling is "
+        "the Python server (uvicorn on uvloop and httptools) reading the body, where nginx writes its own file "
+        "in C. Each round's file is removed after it, so "
+        "the writes stay in the page cache: these are the servers' own speeds, not the disk's (with a disk "
+        "setting the pace, every peer slows toward its speed, the ceiling most). Rounds vary on a shared machine.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(run())
