@@ -13,21 +13,26 @@ shows what each peer's own code costs and where interlink.django's microseconds 
 on every run whatever the machine's load, so a change of a few µs shows. Each peer runs 50 and
 250 calls and the difference is divided; interlink.django's 2 s key cache is kept from
 refreshing on valgrind's slow clock (served, it refreshes once per thousands of calls).
+``--served`` counts them in gunicorn's worker instead (the benchmark's settings, under
+valgrind), serving 400 and 100 keep-alive requests over loopback: gunicorn's own part included.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from benchmarks.bench_django import INTERLINK, PEERS, SETTINGS, _django_key
+from benchmarks.bench_django import GUNICORN, INTERLINK, PEERS, SETTINGS, _django_key
 from benchmarks.bench_server import ROOT
 from benchmarks.peers import common
 
@@ -111,8 +116,56 @@ def _run_child(env: dict[str, str], calls: int, batches: int, valgrind: str | No
     return float(found.group(1))
 
 
+_SERVED_WSGI = """import time
+from interlink.django._backend import DjangoKeys
+DjangoKeys.__init__.__defaults__ = (3600.0, 10_000, time.monotonic)  # no key refresh on valgrind's clock
+from benchmarks.peers.django_bench.wsgi import application
+"""
+
+
+def _served_instructions(env: dict[str, str], tmp: str, requests: int) -> int:
+    """Instructions of gunicorn's worker (the benchmark's settings, under callgrind) from its
+    start to its end, having served ``requests`` keep-alive requests of the call."""
+    Path(tmp, "served_wsgi.py").write_text(_SERVED_WSGI)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = Path(tempfile.mkdtemp(dir=tmp))
+    env = {**env, "PYTHONPATH": f"{tmp}:{ROOT}", "PYTHONHASHSEED": "0"}
+    server = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.%p", sys.executable, "-m",
+         "gunicorn", "served_wsgi:application", *GUNICORN, "--timeout", "600", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        key_id, secret = env.get("BENCH_KEY", f"{common.KEY_ID}:{common.KEY_SECRET}").split(":", 1)
+        body = common.form_body(secret, key_id)
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                connection.connect()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        for _ in range(requests):
+            connection.request("POST", common.PATH, body, {"Content-Type": "application/x-www-form-urlencoded"})
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"the served call answered {answer.status}")
+        connection.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=300)
+    totals = [int(found.group(1)) for path in out.iterdir()
+              if (found := re.search(r"^totals: (\d+)", path.read_text(errors="replace"), re.M))]
+    return max(totals)  # the worker's, which loaded Django; the master only forks and waits
+
+
 def measure(peers: list[str], calls: int = 3000, batches: int = 5, profile: str | None = None,
-            instructions: bool = False) -> dict[str, float]:
+            instructions: bool = False, served: bool = False) -> dict[str, float]:
     """Each peer's CPU µs per call in-process (best batch), or with ``instructions`` the
     instructions per call counted by valgrind: (a run of 250 calls - one of 50) / the difference."""
     results = {}
@@ -125,7 +178,10 @@ def measure(peers: list[str], calls: int = 3000, batches: int = 5, profile: str 
                 peer_env["BENCH_KEY"] = f"{key_id}:{secret}"
             if name == profile:
                 peer_env["BENCH_PROFILE"] = "1"
-            if instructions:
+            if served:
+                few, many = (_served_instructions(peer_env, tmp, n) for n in (100, 400))
+                results[name] = (many - few) / 300
+            elif instructions:
                 # calls made by a child: 1 checked + calls // 10 warm-up + calls measured
                 few, many = (_run_child(peer_env, n, 1, f"{tmp}/callgrind.{n}") for n in (50, 250))
                 results[name] = (many - few) / ((1 + 25 + 250) - (1 + 5 + 50))
@@ -140,16 +196,20 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--profile", help="the peer to profile with cProfile (its stats on stderr)")
     parser.add_argument("--instructions", action="store_true", help="count instructions with valgrind instead")
+    parser.add_argument("--served", action="store_true",
+                        help="count instructions with valgrind in gunicorn's worker serving the call over loopback")
     parser.add_argument("--peers", nargs="*", default=list(PEERS))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
         _child(options.calls, options.batches, bool(os.environ.get("BENCH_PROFILE")))
         return
-    results = measure(options.peers, options.calls, options.batches, options.profile, options.instructions)
-    unit = "instructions" if options.instructions else "µs CPU"
+    results = measure(options.peers, options.calls, options.batches, options.profile, options.instructions,
+                      options.served)
+    counted = options.instructions or options.served
+    unit = "instructions" if counted else "µs CPU"
     for name, value in results.items():
-        print(f"{name}: {value:,.0f} {unit} per call" if options.instructions else f"{name}: {value:.1f} {unit} per call")
+        print(f"{name}: {value:,.0f} {unit} per call" if counted else f"{name}: {value:.1f} {unit} per call")
     interlink = results.get(INTERLINK)
     if interlink:
         for name, value in results.items():
