@@ -181,6 +181,7 @@ def run() -> str:
     import peers_fixtures
     from flows_peers import drf_peer_server
 
+    load_before = os.getloadavg()  # the machine is shared: its load is printed beside the figures
     provider = peers_fixtures.start_oidc_provider(OIDC_ACCESS_TTL="600", OIDC_INTERVAL="1")
     tmp = tempfile.mkdtemp(prefix="bench-flows-targets-")
     results: dict[str, Any] = {}
@@ -215,6 +216,7 @@ def run() -> str:
     finally:
         peers_fixtures.stop_oidc_provider(provider)
 
+    load_after = os.getloadavg()
     hand_rate = HAND / hand[HAND]
     ok = lambda b: "met" if b else "NOT met"  # noqa: E731
     names = {"peer": "the project's JSON:API server (Atomic Operations, batches of 100)",
@@ -278,14 +280,23 @@ def run() -> str:
         "* What limits it. Against DRF JSON:API, the target: its one gunicorn worker (Python, the GIL) takes "
         "every create through Django, DRF's serializers and SQLite (one writer at a time), and interlink keeps "
         "up with the loader that does nothing else (two runs of the same work on this shared 2-core machine "
-        "differ by about 10%). Against the project's server, interlink itself: that server takes "
-        f"{RECORDS / results['peer']['ceiling']:,.0f} records/s from a loader that keeps no state, and "
-        "interlink's own work per record (not profiled here: the id map in SQLite, in flight before the "
-        "creates and linked after; the transform and hashing; parsing and checking every answer; the "
-        f"bounded, retrying client) and Prefect's run ({results['peer']['floor']['async']:.2f} s, more than half "
-        "of the 1% re-run) are the time. "
+        "differ by about 10%). Against the project's server, interlink itself, one Python process: that server "
+        f"takes {RECORDS / results['peer']['ceiling']:,.0f} records/s from a loader that keeps no state. A profile "
+        "of a first run at 20,000 records (cProfile, without Prefect) puts interlink's own time in: two SQLite "
+        "commits a page that must reach the disk (the creates marked in flight before they are sent, the "
+        "outcome and the cursor after: the order that makes a killed run safe to run again); reading and "
+        "parsing the next source page on the prefetch thread, which holds the GIL while the main thread waits; "
+        "hashing every record twice (JSON, SHA-256); and the bounded client parsing and checking each answer. "
+        "The id map's writes, once most of it through the ORM's bulk writes, are one upsert per "
+        f"transaction. Prefect's run ({results['peer']['floor']['async']:.2f} s) is "
+        f"{results['peer']['floor']['async'] / next(s for s in results['peer']['runs'] if s['share'] == 0.01)['seconds']:.0%} "
+        "of the 1% re-run. "
         f"Prefect's API server took {startup} s to start and its first flow run {warm_up} s, both before the "
         "runs above.",
+        "* The machine is shared by several engineers (2 cores): load average (`uptime`) "
+        f"{', '.join(f'{x:.2f}' for x in load_before)} when this section started and "
+        f"{', '.join(f'{x:.2f}' for x in load_after)} when it ended; under load the ratios move by tens of percent "
+        "from run to run.",
     ]
     return "\n".join(lines)
 
