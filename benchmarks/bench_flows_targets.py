@@ -285,9 +285,10 @@ def run() -> str:
         "* The re-runs grow with the records changed, not with the records in the source: the cursor reads "
         "only the changed ones (and the record on the boundary).",
         "* What limits it. Against DRF JSON:API, the target: its one gunicorn worker (Python, the GIL) takes "
-        "every create through Django, DRF's serializers and SQLite (one writer at a time), and interlink keeps "
-        "up with the loader that does nothing else (two runs of the same work on this shared 2-core machine "
-        "differ by about 10%). Against the project's server, interlink itself, one Python process: that server "
+        "every create through Django, DRF's serializers and SQLite (one writer at a time); interlink reached "
+        f"{drf_first_rate / drf_ceiling_rate:.0%} of the loader that does nothing else in this run (runs of the "
+        "same work on this shared 2-core machine have differed by 10–25%, 65–108% of the ceiling today). Against "
+        "the project's server, interlink itself, one Python process: that server "
         f"takes {RECORDS / results['peer']['ceiling']:,.0f} records/s from a loader that keeps no state. A profile "
         "of a first run at 20,000 records (cProfile, without Prefect) puts interlink's own time in: two SQLite "
         "commits a page that must reach the disk (the creates marked in flight before they are sent, the "
