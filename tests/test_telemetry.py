@@ -361,15 +361,20 @@ from flows_peers import Peers, peers, sync_database  # noqa: E402,F401
 
 
 def test_a_sync_run_is_a_trace_with_its_pages_batches_and_quarantines(
-        spans: Any, peers: Peers, sync_database: Any) -> None:
+        spans: Any, peers: Peers, sync_database: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import datetime as dt
 
     from prometheus_client.parser import text_string_to_metric_families
 
+    import interlink.http._service_client as service_client
     from interlink.flows import JsonApiTarget, RestSource, Sync, run_sync
     from interlink.http import APIClient, build_client
     from interlink.telemetry import Metrics, enable
 
+    # Clients built from records share one token per client and token endpoint in the process,
+    # and the OpenID provider lives for the whole session: another test file run earlier in this
+    # process may hold this client's token already. Start from no token, so this run asks for one.
+    monkeypatch.setattr(service_client, "_oauth2_cache", {})
     provider, exporter = spans
     metrics = Metrics()
     enable(tracer_provider=provider, metrics=metrics)
