@@ -35,16 +35,15 @@ from benchmarks.bench_server import (
     DURATION,
     ROOT,
     ROUNDS,
-    WARMUP,
     Peer,
     Results,
+    alternate_rounds,
     check_equivalent,
     cpu_ratio,
     lua_scripts,
     median_round,
     ratio,
     start,
-    wrk,
 )
 
 SETTINGS = "benchmarks.peers.django_bench.settings"
@@ -108,14 +107,7 @@ def measure() -> Results:
         for peer in peers:  # gunicorn's worker, not its master, does the work: measure its CPU
             peer.pid = _worker_of(peer.pid)
         scripts = stack.enter_context(lua_scripts(peers))
-        for number in range(ROUNDS):
-            shift = number % len(peers)
-            for peer in peers[shift:] + peers[:shift]:
-                wrk(peer.url, scripts[peer.name], WARMUP)
-                result = wrk(peer.url, scripts[peer.name], DURATION, pid=peer.pid)
-                print(f"round {number + 1} {peer.name}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms, "
-                      f"{result.cpu_us:.0f} µs CPU per request", flush=True)
-                peer.rounds.append(result)
+        alternate_rounds(peers, scripts)
     return Results({p.name: p for p in peers}, {})
 
 

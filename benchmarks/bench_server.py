@@ -285,6 +285,20 @@ def wrk(url: str, script: Path, seconds: int, connections: int = CONNECTIONS, st
     return result
 
 
+def alternate_rounds(peers: list[Peer], scripts: dict[str, Path]) -> None:
+    """``ROUNDS`` rounds of wrk against every peer, each appended to ``peer.rounds``. Each round
+    starts with the next server: no server always runs first (or right after the same
+    neighbour), so a drift of the machine within a round is spread."""
+    for number in range(ROUNDS):
+        shift = number % len(peers)
+        for peer in peers[shift:] + peers[:shift]:
+            wrk(peer.url, scripts[peer.name], WARMUP)
+            result = wrk(peer.url, scripts[peer.name], DURATION, pid=peer.pid)
+            print(f"round {number + 1} {peer.name}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms, "
+                  f"{result.cpu_us:.0f} µs CPU per request", flush=True)
+            peer.rounds.append(result)
+
+
 @contextlib.contextmanager
 def lua_scripts(peers: list[Peer]) -> Iterator[dict[str, Path]]:
     with tempfile.TemporaryDirectory() as tmp:
@@ -336,16 +350,7 @@ def measure(names: list[str] | None = None) -> Results:
     peers = [p for p in all_peers() if names is None or p.name in names]
     many: dict[str, list[Round]] = {}
     with running(peers) as scripts:
-        for number in range(ROUNDS):
-            # Each round starts with the next server: no server always runs first (or right
-            # after the same neighbour), so a drift of the machine within a round is spread.
-            shift = number % len(peers)
-            for peer in peers[shift:] + peers[:shift]:
-                wrk(peer.url, scripts[peer.name], WARMUP)
-                result = wrk(peer.url, scripts[peer.name], DURATION, pid=peer.pid)
-                print(f"round {number + 1} {peer.name}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms, "
-                      f"{result.cpu_us:.0f} µs CPU per request", flush=True)
-                peer.rounds.append(result)
+        alternate_rounds(peers, scripts)
         crowded = [p for p in peers if p.name in MANY_PEERS] if MANY_SECONDS > 0 else []
         for number in range(MANY_RUNS if crowded else 0):
             shift = number % len(crowded)
