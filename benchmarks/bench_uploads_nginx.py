@@ -29,6 +29,10 @@ from pathlib import Path
 
 from benchmarks.bench_uploads import BLOCK, PEERS, SIZE, _free_port, _peak_rss, _upload
 
+# nginx and the process tree are found as the several-machines rig of the tests finds them
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from several_machines import children, nginx_binary  # noqa: E402
+
 ROUNDS = 3
 CEILING = "nginx writing the body to a file (`client_body_in_file_only`, ceiling)"
 
@@ -100,24 +104,6 @@ DJANGO_APP = textwrap.dedent('''
 ''')
 
 
-def _nginx_binary() -> str | None:
-    for candidate in ("/usr/sbin/nginx", "/usr/bin/nginx"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as listing:
-                found += [int(child) for child in listing.read().split()]
-    except FileNotFoundError:
-        pass
-    return found
-
-
 def _wait_for(port: int, process: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -187,8 +173,8 @@ class _Peer:
         """MiB/s, the server's and nginx's peak RSS (MiB), each round's seconds from the first byte to the method."""
         server_rss = 0.0
         if self.process is not None:
-            server_rss = max(_peak_rss(pid) for pid in [self.process.pid, *_children(self.process.pid)]) / BLOCK
-        nginx_rss = max((_peak_rss(pid) for pid in _children(self.nginx.pid)), default=0) / BLOCK if self.nginx else 0
+            server_rss = max(_peak_rss(pid) for pid in [self.process.pid, *children(self.process.pid)]) / BLOCK
+        nginx_rss = max((_peak_rss(pid) for pid in children(self.nginx.pid)), default=0) / BLOCK if self.nginx else 0
         return SIZE / self.best / BLOCK, server_rss, nginx_rss, sorted(self.to_method)
 
     def stop(self) -> None:
@@ -227,7 +213,7 @@ def _gunicorn(port: int, directory: Path) -> list[str]:
 
 
 def run() -> str:
-    binary = _nginx_binary()
+    binary = nginx_binary()
     if binary is None:
         return ("## Uploads through nginx: 1 GiB to a file\n\nNot measured: nginx is not installed "
                 "(`make system-deps` installs Debian's package).")
