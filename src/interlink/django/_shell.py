@@ -55,7 +55,6 @@ logger = logging.getLogger("interlink.django")
 
 Pairs = list[tuple[str, FormValue]]
 T = TypeVar("T")
-_ALLOW_POST = [(b"content-type", b"application/json"), (b"allow", b"POST")]
 
 
 class DjangoRequest(Request):
@@ -235,8 +234,6 @@ class DjangoShell:
     def _failed(self, error: BaseException, route: str) -> HttpResponse:
         if isinstance(error, ApiError):
             status, headers, body = error_answer(error)
-            if isinstance(error, MethodNotAllowed):
-                headers = _ALLOW_POST
         elif isinstance(error, ResultMismatch):
             logger.error("%s", error)
             status, headers, body = 500, [], INTERNAL_ERROR

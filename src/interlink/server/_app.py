@@ -223,7 +223,6 @@ class ApiApp:
             if dispatch is None:
                 raise NoSuchMethod(f"no method {route.replace('/', '.')[:200]!r}")
             if scope["method"] != "POST":
-                headers = [*JSON_HEADERS, (b"allow", b"POST")]
                 raise MethodNotAllowed(f"{dispatch.method.name} is called with POST")
             if not pipeline.ready:
                 await anyio.to_thread.run_sync(self.setup)
@@ -234,14 +233,11 @@ class ApiApp:
                 body = dumps(await self.call_streamed(dispatch, scope, receive))
             status = 200
         except ApiError as exc:
-            if isinstance(exc, MethodNotAllowed):
-                status, body = exc.status, dumps(exc.to_dict())  # headers (Allow) set above
-            else:
-                status, headers, body = error_answer(exc)
-                if streamed and status in (408, 413):
-                    # A streamed body too large or too slow: the rest is not worth reading
-                    # (the server would read and drop it to keep the connection).
-                    headers = [*headers, (b"connection", b"close")]
+            status, headers, body = error_answer(exc)
+            if streamed and status in (408, 413):
+                # A streamed body too large or too slow: the rest is not worth reading
+                # (the server would read and drop it to keep the connection).
+                headers = [*headers, (b"connection", b"close")]
         except ClientDisconnected:
             return 0
         except ResultMismatch as exc:
