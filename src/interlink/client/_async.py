@@ -17,8 +17,8 @@ from interlink.urls import redact_url, redact_urls
 from interlink.wire import FormValue
 
 from ._api import ApiBase
-from ._call import Fields, build_request, collate_arguments, fields_dict, method_url, prepare_fields, read_response
-from ._method import logger
+from ._call import Fields, build_request, collate_arguments, fields_dict, method_url, read_response
+from ._method import MethodHandle, logger
 from ._objects import to_objects
 from ._profiles import Credentials
 from ._session import SessionBase
@@ -26,29 +26,16 @@ from ._session import SessionBase
 __all__ = ["AsyncAPI", "AsyncRemoteMethod", "AsyncSession"]
 
 
-class AsyncRemoteMethod:
+class AsyncRemoteMethod(MethodHandle["AsyncSession"]):
     """One API method of an async session: ``await session.home.describe_site()``."""
 
-    __slots__ = ("_session", "name", "_in_query")
-
-    def __init__(self, session: AsyncSession, name: str) -> None:
-        self._session = session
-        self.name = name
-        self._in_query: frozenset[str] = frozenset()
-
-    def in_query(self, *names: str) -> AsyncRemoteMethod:
-        """This method with the named arguments sent in the URL's query string, not the body:
-        ``api.files.store.in_query("store")(store="b", upload=FileUpload(path))``. Only for
-        what a front web server must route on (query strings reach its logs); never secrets."""
-        method = AsyncRemoteMethod(self._session, self.name)
-        method._in_query = frozenset(names)
-        return method
+    __slots__ = ()
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return to_objects(await self.json(*args, **kwargs))
 
     async def json(self, *args: Any, **kwargs: Any) -> Any:
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query)
+        fields = self._fields(args, kwargs)
         return await self._session._send(self._session._root, self.name, fields)
 
     def collate(self, *args: Any, **kwargs: Any) -> dict[str, FormValue]:
@@ -58,7 +45,7 @@ class AsyncRemoteMethod:
     def callasync(self, *args: Any, **kwargs: Any) -> asyncio.Task[None]:
         """Start the call as a task and return it; the result is discarded and an exception is
         logged on ``logging.getLogger("interlink.client")``. ``aclose()`` waits for such tasks."""
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query)
+        fields = self._fields(args, kwargs)
         session = self._session
         root = session._root
 
@@ -78,7 +65,7 @@ class AsyncRemoteMethod:
         roots = list(api_roots)
         if len(set(roots)) != len(roots):
             raise ValueError("api_roots has a root twice; its two answers could not both be returned")
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query).for_concurrent_sends()
+        fields = self._fields(args, kwargs).for_concurrent_sends()
         answers = await asyncio.gather(
             *(self._session._send(root, self.name, fields) for root in roots), return_exceptions=True
         )

@@ -10,16 +10,17 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from interlink.urls import redact_url, redact_urls
 
 from interlink.wire import FormValue
 
-from ._call import collate_arguments, fields_dict, prepare_fields
+from ._call import Fields, collate_arguments, fields_dict, prepare_fields
 from ._objects import to_objects
 
 if TYPE_CHECKING:
+    from ._async import AsyncSession
     from ._session import Session, SessionBase
 
 __all__ = ["RemoteMethod", "RemoteModule", "logger"]
@@ -51,24 +52,37 @@ class RemoteModule(Generic[M]):
         return f"<RemoteModule {self._name}>"
 
 
-class RemoteMethod:
-    """One API method of a session, e.g. ``home.describe_site``."""
+S = TypeVar("S", "Session", "AsyncSession")
+
+
+class MethodHandle(Generic[S]):
+    """What ``RemoteMethod`` and ``AsyncRemoteMethod`` share: the method's name, the arguments
+    it sends in the query string, and a call's arguments made into the fields to send."""
 
     __slots__ = ("_session", "name", "_in_query")
 
-    def __init__(self, session: Session, name: str) -> None:
-        self._session = session
+    def __init__(self, session: S, name: str) -> None:
+        self._session: S = session
         #: The API name of the method, e.g. ``"home.describe_site"``.
         self.name = name
         self._in_query: frozenset[str] = frozenset()
 
-    def in_query(self, *names: str) -> RemoteMethod:
+    def in_query(self, *names: str) -> Self:
         """This method with the named arguments sent in the URL's query string, not the body:
         ``api.files.store.in_query("store")(store="b", upload=FileUpload(path))``. Only for
         what a front web server must route on (query strings reach its logs); never secrets."""
-        method = RemoteMethod(self._session, self.name)
+        method = type(self)(self._session, self.name)
         method._in_query = frozenset(names)
         return method
+
+    def _fields(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Fields:
+        return prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query)
+
+
+class RemoteMethod(MethodHandle["Session"]):
+    """One API method of a session, e.g. ``home.describe_site``."""
+
+    __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the method; the JSON result comes back as ``ApiObject``s and lists."""
@@ -76,7 +90,7 @@ class RemoteMethod:
 
     def json(self, *args: Any, **kwargs: Any) -> Any:
         """Call the method; the result as decoded JSON (dicts, lists, str, numbers, None)."""
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query)
+        fields = self._fields(args, kwargs)
         return self._session._send(self._session._root, self.name, fields)
 
     def collate(self, *args: Any, **kwargs: Any) -> dict[str, FormValue]:
@@ -87,7 +101,7 @@ class RemoteMethod:
         """Call on a separate thread; the result is discarded and an exception is logged on
         ``logging.getLogger("interlink.client")``. Returns the started thread (join it if you
         must know the call is over; ``session.close()`` joins them all)."""
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query)  # bad arguments fail now
+        fields = self._fields(args, kwargs)  # bad arguments fail now
         session = self._session
         root = session._root
 
@@ -111,7 +125,7 @@ class RemoteMethod:
         roots = list(api_roots)
         if len(set(roots)) != len(roots):
             raise ValueError("api_roots has a root twice; its two answers could not both be returned")
-        fields = prepare_fields(collate_arguments(self.name, args, kwargs), self._in_query).for_concurrent_sends()
+        fields = self._fields(args, kwargs).for_concurrent_sends()
         outcomes: dict[str, Any] = {}
         if not roots:
             return outcomes
