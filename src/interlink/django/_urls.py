@@ -72,6 +72,17 @@ class _EitherView:
     def _marker(self) -> object:
         return _MARKER if _in_event_loop() else None
 
+    def answer(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        raise NotImplementedError
+
+    def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        """``answer``, in a coroutine when asked from an event loop (it does no I/O to await)."""
+        if _in_event_loop():
+            async def answered() -> HttpResponse:
+                return self.answer(request, *args, **kwargs)
+            return answered()
+        return self.answer(request, *args, **kwargs)
+
     # ATOMIC_REQUESTS would wrap the call in a transaction of the request thread, around one
     # that the call keeps itself (call.db, committed when the method returns).
     _non_atomic_requests = _EveryAlias()
@@ -118,14 +129,7 @@ class OpenApiView(_EitherView):
             return HttpResponse(status=405, headers={"Allow": "GET"})
         mount = reverse("api:openapi", current_app=getattr(request, "current_app", None))
         mount = mount[: -len("openapi.json")]
-        return HttpResponse(self.document(mount), content_type="application/json")
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if _in_event_loop():
-            async def answered() -> HttpResponse:
-                return self.answer(request)  # a cached document after the first: no I/O
-            return answered()
-        return self.answer(request)
+        return HttpResponse(self.document(mount), content_type="application/json")  # cached after the first
 
 
 class DocsView(_EitherView):
@@ -144,13 +148,6 @@ class DocsView(_EitherView):
             raise Http404(name)
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
         return FileResponse(open(self._static / name, "rb"), content_type=kind)  # noqa: SIM115
-
-    def __call__(self, request: HttpRequest, name: str = "") -> Any:
-        if _in_event_loop():
-            async def answered() -> HttpResponse:
-                return self.answer(request, name)
-            return answered()
-        return self.answer(request, name)
 
 
 def api_urls(api: ApiServer) -> tuple[list[URLPattern], str, str]:
