@@ -18,11 +18,13 @@ records are still quarantined after it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -100,26 +102,23 @@ class _WithoutTraceback(logging.Formatter):
             record.exc_info, record.exc_text, record.stack_info = saved
 
 
-class _prefect_tracebacks:  # noqa: N801 - used as a context manager, like contextlib's
+@contextlib.contextmanager
+def _prefect_tracebacks(shown: bool) -> Iterator[None]:
     """Prefect prints a failed run's traceback (hundreds of lines) to the console: without -v the
     console gets its lines without the traceback; Prefect's API logs keep it."""
+    if shown:
+        yield
+        return
+    from interlink.flows import run_flow  # noqa: F401 - loads Prefect, which sets up its handlers
 
-    def __init__(self, shown: bool) -> None:
-        self.shown = shown
-        self.changed: list[tuple[logging.Handler, logging.Formatter | None]] = []
-
-    def __enter__(self) -> None:
-        if self.shown:
-            return
-        from interlink.flows import run_flow  # noqa: F401 - loads Prefect, which sets up its handlers
-
-        for handler in logging.getLogger().handlers:
-            if type(handler).__name__ == "PrefectConsoleHandler":
-                self.changed.append((handler, handler.formatter))
-                handler.setFormatter(_WithoutTraceback(handler.formatter))
-
-    def __exit__(self, *exc: object) -> None:
-        for handler, formatter in self.changed:
+    changed = [(handler, handler.formatter) for handler in logging.getLogger().handlers
+               if type(handler).__name__ == "PrefectConsoleHandler"]
+    for handler, formatter in changed:
+        handler.setFormatter(_WithoutTraceback(formatter))
+    try:
+        yield
+    finally:
+        for handler, formatter in changed:
             handler.setFormatter(formatter)  # type: ignore[arg-type]
 
 
