@@ -7,7 +7,7 @@ source it pulls from while the method reads), so nothing here does I/O of its ow
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
@@ -23,7 +23,25 @@ class UploadCut(Exception):
     answers the caller (when it is still there) with what went wrong."""
 
 
-class FileStream:
+class FilePart:
+    """What pydantic sees of a file part (``FileUpload``, ``FileStream``): an instance of the
+    class itself, shown in a JSON schema as a binary string (``_json_schema`` adds the title)."""
+
+    __slots__ = ()
+    _json_schema: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.is_instance_schema(cls)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "format": "binary", **cls._json_schema}
+
+
+class FileStream(FilePart):
     """A file part read as it arrives: ``async for chunk in stream`` or ``await stream.read(n)``.
 
     The method runs once the arguments before the file part are checked; each read pulls the
@@ -33,6 +51,8 @@ class FileStream:
     """
 
     __slots__ = ("filename", "content_type", "received", "complete", "_source", "_buffer", "_ended")
+    _json_schema = {"title": "FileStream",
+                    "description": "a file part, sent after the other fields; read as it arrives"}
 
     def __init__(self, source: ChunkSource, filename: str = "upload", content_type: str = "application/octet-stream") -> None:
         self.filename = filename
@@ -85,14 +105,3 @@ class FileStream:
 
     def __repr__(self) -> str:
         return f"FileStream(filename={self.filename!r}, content_type={self.content_type!r})"
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.is_instance_schema(cls)
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return {"type": "string", "format": "binary", "title": "FileStream",
-                "description": "a file part, sent after the other fields; read as it arrives"}

@@ -12,7 +12,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 from ._limits import shorten
-from ._stream import FileStream
+from ._stream import FilePart, FileStream
 
 
 class Model:
@@ -36,7 +36,7 @@ class Model:
         return {"type": "string", "title": cls.__name__, "description": f"api_id of a {cls.__name__}"}
 
 
-class FileUpload:
+class FileUpload(FilePart):
     """A file sent in a multipart body: ``filename``, ``content_type`` and ``read()``.
 
     The client builds one from a path, bytes or a binary file object, and sends a file in
@@ -45,6 +45,7 @@ class FileUpload:
     """
 
     __slots__ = ("filename", "content_type", "_file", "_data", "_start")
+    _json_schema = {"title": "FileUpload"}
 
     def __init__(
         self,
@@ -107,16 +108,6 @@ class FileUpload:
 
     def __repr__(self) -> str:
         return f"FileUpload(filename={self.filename!r}, content_type={self.content_type!r})"
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: type[Any], handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.is_instance_schema(cls)
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return {"type": "string", "format": "binary", "title": "FileUpload"}
 
 
 FormValue = str | FileUpload | FileStream
