@@ -122,7 +122,7 @@ def check_database_url(url: str | None, *, create: bool) -> tuple[str, str]:
             f"sqlite:///interlink.db or postgresql+psycopg://user@host/name ({DATABASE_OPTION})"
         ) from None
     except ImportError as error:
-        raise CliError(_driver_missing(shown, error)) from None
+        raise CliError(_driver_missing(shown, parsed.get_backend_name(), error)) from None
     path = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if not path or path == ":memory:" or path.startswith("file:") or parsed.query.get("uri"):
         return url, shown
@@ -137,10 +137,7 @@ def check_database_url(url: str | None, *, create: bool) -> tuple[str, str]:
     return url, shown
 
 
-def _driver_missing(shown: str, error: ImportError) -> str:
-    from sqlalchemy.engine import make_url
-
-    backend = make_url(shown).get_backend_name()
+def _driver_missing(shown: str, backend: str, error: ImportError) -> str:
     if backend == "postgresql":
         return (f"the database {shown} needs a PostgreSQL driver ({error.name or error} is not installed): "
                 "pip install 'interlink[postgres]' and write the URL as postgresql+psycopg://…")
