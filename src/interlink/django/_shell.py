@@ -25,7 +25,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooMa
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 
-from interlink.errors import ApiError, BadArguments, MethodNotAllowed, NoSuchMethod, PayloadTooLarge
+from interlink.errors import ApiError, BadArguments, PayloadTooLarge
 from interlink.server import (
     INTERNAL_ERROR,
     Dispatch,
@@ -178,7 +178,7 @@ class DjangoShell:
     def answer(self, request: HttpRequest, route: str) -> HttpResponse:
         """WSGI: the call on the request thread, or on this thread's own event loop."""
         try:
-            dispatch = self._dispatch(request, route)
+            dispatch = self.pipeline.find(route, request.method)
             if dispatch.method.is_async or self._checks_a_password(request):
                 if not self.pipeline.ready:
                     self.pipeline.setup()
@@ -208,7 +208,7 @@ class DjangoShell:
     async def answer_async(self, request: HttpRequest, route: str) -> HttpResponse:
         """ASGI: the call awaited on Django's event loop."""
         try:
-            dispatch = self._dispatch(request, route)
+            dispatch = self.pipeline.find(route, request.method)
             if not self.pipeline.ready:
                 await self.pipeline.threads.run(self.pipeline.setup)
             result = await self._call(self.pipeline, dispatch, request)
@@ -217,14 +217,6 @@ class DjangoShell:
         return HttpResponse(dumps(result), content_type="application/json")
 
     # -- the call -------------------------------------------------------------------------
-
-    def _dispatch(self, request: HttpRequest, route: str) -> Dispatch:
-        dispatch = self.pipeline.dispatch.get(route)
-        if dispatch is None:
-            raise NoSuchMethod(f"no method {route.replace('/', '.')[:200]!r}")
-        if request.method != "POST":
-            raise MethodNotAllowed(f"{dispatch.method.name} is called with POST")
-        return dispatch
 
     def _call(self, pipeline: Pipeline, dispatch: Dispatch, request: HttpRequest) -> Coroutine[Any, Any, Any]:
         call: Coroutine[Any, Any, Any] = pipeline.call(

@@ -22,7 +22,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from interlink.errors import ApiError, BadArguments, MethodNotAllowed, NoSuchMethod, PayloadTooLarge
+from interlink.errors import ApiError, BadArguments, PayloadTooLarge
 from interlink.identity import Authenticator, Backend
 
 from ._access_log import ACCESS_LOG, AccessLog
@@ -219,11 +219,7 @@ class ApiApp:
         pipeline = self.pipeline
         streamed = False
         try:
-            dispatch = pipeline.dispatch.get(route)
-            if dispatch is None:
-                raise NoSuchMethod(f"no method {route.replace('/', '.')[:200]!r}")
-            if scope["method"] != "POST":
-                raise MethodNotAllowed(f"{dispatch.method.name} is called with POST")
+            dispatch = pipeline.find(route, scope["method"])
             if not pipeline.ready:
                 await anyio.to_thread.run_sync(self.setup)
             if dispatch.method.stream_parameter is None:

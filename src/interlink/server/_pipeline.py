@@ -34,7 +34,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from interlink.errors import BadArguments, Forbidden, NotAuthorised, ServerError
+from interlink.errors import BadArguments, Forbidden, MethodNotAllowed, NoSuchMethod, NotAuthorised, ServerError
 from interlink.identity import Backend, Role
 from interlink.wire import FormValue, WireError
 
@@ -183,6 +183,16 @@ class Pipeline:
         self.dispatch: dict[str, Dispatch] = {}
         for method in api.methods.values():
             self.add_method(method)
+
+    def find(self, route: str, http_method: str) -> Dispatch:
+        """The method a shell's request names (``module/function``): a 404 for no such method,
+        a 405 for one not called with POST."""
+        dispatch = self.dispatch.get(route)
+        if dispatch is None:
+            raise NoSuchMethod(f"no method {route.replace('/', '.')[:200]!r}")
+        if http_method != "POST":
+            raise MethodNotAllowed(f"{dispatch.method.name} is called with POST")
+        return dispatch
 
     def add_method(self, method: Method) -> None:
         dispatch = self.dispatch[f"{method.module}/{method.function_name}"] = Dispatch(method)
