@@ -74,9 +74,6 @@ class _SpanHandling(Handling):
         if status >= 500:
             self.span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
 
-    def __enter__(self) -> Handling:
-        return self
-
     def __exit__(self, *exc: object) -> None:
         otel_context.detach(self.token)
         self.span.end()
