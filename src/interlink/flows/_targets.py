@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -463,13 +463,18 @@ class JsonApiTarget:
                 if attributes is not None:
                     found[target_id] = attributes
             return found
-        for start in range(0, len(ids), self.batch_size):
-            try:
-                found.update(self._lookup("id", ids[start:start + self.batch_size]))
-            except _LookupRefused as error:
-                raise TargetError(f"{self.type}: the target refused {self.filter.format(field='id')} "
-                                  f"(HTTP {error.status}): {error.errors}") from None
+        for rows in self._lookup_batches("id", ids):
+            found.update(rows)
         return found
+
+    def _lookup_batches(self, name: str, values: list[str]) -> Iterator[dict[str, dict[str, Any]]]:
+        """:meth:`_lookup` of ``values``, ``batch_size`` at a time; a refused filter stops the run."""
+        for start in range(0, len(values), self.batch_size):
+            try:
+                yield self._lookup(name, values[start:start + self.batch_size])
+            except _LookupRefused as error:
+                raise TargetError(f"{self.type}: the target refused {self.filter.format(field=name)} "
+                                  f"(HTTP {error.status}): {error.errors}") from None
 
     def _read_one(self, target_id: str) -> dict[str, Any] | None:
         request = prepare(self.client, "GET", self._item_url(target_id), self.max_answer_bytes,
@@ -505,12 +510,7 @@ class JsonApiTarget:
                 "create them twice. Set JsonApiTarget(filter=...) to the target's spelling (Django REST "
                 "framework JSON:API: 'filter[{field}.in]' with an 'in' lookup on the field), or make the "
                 f"target filter on {self.match!r}")
-        for start in range(0, len(ids), self.batch_size):
-            try:
-                rows = self._lookup(self.match, ids[start:start + self.batch_size])
-            except _LookupRefused as error:
-                raise TargetError(f"{self.type}: the target refused {spelled} (HTTP {error.status}): "
-                                  f"{error.errors}") from None
+        for rows in self._lookup_batches(self.match, ids):
             for target_id, attributes in rows.items():
                 found[str(attributes.get(self.match))] = (target_id, attributes)
         return found
