@@ -143,7 +143,7 @@ def _configure(app: Any, limits: dict[str, float | None] | None, database_url: s
     telemetry_from_environment(app)  # OTEL_* set: spans per call (docs/observability.md)
     for name, value in (limits or {}).items():
         if value is not None:
-            setattr(app, name, int(value) if name in _SIZES else value)
+            setattr(app, name, value)  # sizes already whole numbers (IntRange, worker_app)
     if database_url and app.database is None and app.authenticator is None:
         app.database = database_url
 
