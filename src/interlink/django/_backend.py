@@ -11,6 +11,7 @@ async-safety rule holds under ASGI and WSGI alike.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
@@ -242,16 +243,22 @@ class CacheCounters:
     def _clear(self, bucket: str) -> None:
         self._cache().delete_many([f"{self.prefix}:{bucket}", f"{self.prefix}:{bucket}:ends"])
 
-    async def hit(self, bucket: str, window: float) -> tuple[int, float]:
-        result: tuple[int, float] = await self.run(self._hit, bucket, window)
+    async def _in_sync_code(self, function: Callable[..., T], /, *args: Any) -> T:
+        # Django's cache (the database cache) may not be touched from a thread running an event
+        # loop. A WSGI call served on its request thread has none: the cache is read right there.
+        if asyncio._get_running_loop() is None:
+            return function(*args)
+        result: T = await self.run(function, *args)
         return result
+
+    async def hit(self, bucket: str, window: float) -> tuple[int, float]:
+        return await self._in_sync_code(self._hit, bucket, window)
 
     async def peek(self, bucket: str) -> tuple[int, float]:
-        result: tuple[int, float] = await self.run(self._peek, bucket)
-        return result
+        return await self._in_sync_code(self._peek, bucket)
 
     async def clear(self, bucket: str) -> None:
-        await self.run(self._clear, bucket)
+        await self._in_sync_code(self._clear, bucket)
 
 
 class DjangoDatabase:

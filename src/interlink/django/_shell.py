@@ -188,6 +188,9 @@ class DjangoShell:
                 result = loop.run_until_complete(self._call(self.pipeline, dispatch, request))
             else:
                 if not self.inline.ready:
+                    # The threaded pipeline first: the failed-login counts both share bind to
+                    # its worker threads, where a call on an event loop may read Django's cache.
+                    self.pipeline.setup()
                     self.inline.setup()
                 result = _run_without_loop(self._call(self.inline, self.inline.dispatch.get(route, dispatch), request))
         except BaseException as error:  # noqa: BLE001 - every failure has its answer
