@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -35,6 +35,8 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, not_
 
 from interlink.http import DEADLINE, AsyncBoundedTransport, aread_at_most
 from interlink.observe import observer
+from interlink.settings import SECRET_KEY_ENV
+from interlink.store import SecretDecryptionFailed
 from interlink.store._models import utcnow
 
 from ._addresses import AddressPolicy, DestinationRefused, check_url
@@ -79,6 +81,7 @@ class Job:
     kind: str = "callback"
     event: str = ""
     trace_context: str | None = None
+    unreadable_secret: str = ""  # why the signing secret could not be read, when it could not
 
 
 class NoSigningSecret(Exception):
@@ -87,6 +90,26 @@ class NoSigningSecret(Exception):
     def __init__(self, signer: str) -> None:
         super().__init__(f"not sent: role {signer} has no signing secret yet; make it (shown once) with "
                          f"`interlink callbacks secret --role {signer}`, then `interlink deliveries retry`")
+
+
+class UnreadableSigningSecret(Exception):
+    """The stored signing secret does not decrypt with ``INTERLINK_SECRET_KEY``: not sent."""
+
+
+def _secrets_or_why(read: Callable[[], list[str]], whose: str) -> list[str] | str:
+    """The live secrets ``read`` gives, or why they cannot be read (logged in one line)."""
+    try:
+        return read()
+    except SecretDecryptionFailed:
+        why = _unreadable(whose)
+        logger.error("%s", why)
+        return why
+
+
+def _unreadable(whose: str) -> str:
+    return (f"not sent: the signing secret of {whose} does not decrypt with {SECRET_KEY_ENV} (was the key "
+            f"replaced? list the new key first and the old one after it, comma-separated, then "
+            f"`interlink deliveries retry`)")
 
 
 @dataclass
@@ -244,24 +267,30 @@ class DeliveryWorker:
             order = {id_: n for n, id_ in enumerate(chosen)}
             rows = sorted(found, key=lambda row: order[row.id])  # sent in the order of the turns
             endpoint_ids = {row.endpoint_id for row in rows if row.endpoint_id is not None}
-            endpoints = {
-                e.id: e.live_secrets(now)
-                for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids)))
-            } if endpoint_ids else {}
-            secrets: dict[str, list[str]] = {}
+            # A secret that does not decrypt stops its own messages (each attempt says why), not
+            # the claim of everyone else's.
+            endpoints: dict[int, list[str] | str] = {}
+            if endpoint_ids:
+                for e in session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids))):
+                    endpoints[e.id] = _secrets_or_why(lambda: e.live_secrets(now), f"webhook endpoint {e.id}")
+            secrets: dict[str, list[str] | str] = {}
             jobs = []
             for row in rows:
                 signer = ""
+                live: list[str] | str
                 if row.endpoint_id is not None:
                     live = endpoints.get(row.endpoint_id, [])
                 else:
                     signer = row.signer or "default"
                     if signer not in secrets:
-                        secrets[signer] = live_signing_secrets(session, signer, now)
+                        secrets[signer] = _secrets_or_why(
+                            lambda: live_signing_secrets(session, signer, now), f"signer {signer}")
                     live = secrets[signer]
-                jobs.append(Job(row.id, row.message_id, row.url, row.method, row.payload.encode("utf-8"), live,
-                                row.attempts, chosen[row.id], clock, signer=signer, kind=row.kind, event=row.event,
-                                trace_context=row.trace_context))
+                why = live if isinstance(live, str) else ""
+                jobs.append(Job(row.id, row.message_id, row.url, row.method, row.payload.encode("utf-8"),
+                                [] if why else cast(list[str], live), row.attempts, chosen[row.id], clock,
+                                signer=signer, kind=row.kind, event=row.event, trace_context=row.trace_context,
+                                unreadable_secret=why))
             return jobs, held_back
 
     def record(self, attempts: list[Attempt]) -> None:
@@ -372,6 +401,8 @@ class DeliveryWorker:
         status: int | None = None
         timed_out = False
         try:
+            if job.unreadable_secret:
+                raise UnreadableSigningSecret(job.unreadable_secret)
             if not job.secrets:
                 # A role without a secret yet (live_signing_secrets makes none for a role):
                 # nothing is sent unsigned; the message waits on the usual schedule, its reason
@@ -403,7 +434,7 @@ class DeliveryWorker:
             # costs nothing, a dripping one ends at the deadline.
             text = (await aread_at_most(response, EXCERPT_BYTES)).decode("utf-8", "replace")
             outcome = Outcome(status, response.headers.get("retry-after"))
-        except NoSigningSecret as error:
+        except (NoSigningSecret, UnreadableSigningSecret) as error:
             outcome = Outcome(None, error=str(error))
         except (DestinationRefused, socket.gaierror) as error:
             outcome = Outcome(None, error=f"refused: {error}" if isinstance(error, DestinationRefused) else f"cannot resolve: {error}")
