@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 import pydantic
 from pydantic_core import ErrorDetails
 
+from ._compiled import FormDecoder, compile_form_decoder
 from ._schema import WireJsonSchema, form_schema
 from ._shape import (
     DictShape,
@@ -67,8 +68,15 @@ class Arguments:
             **fields,
         )
         self.model.__doc__ = f"Arguments of {title}"
+        #: Form pairs -> keyword arguments. Compiled for methods of plain scalars, lists and
+        #: dataclasses (``_compiled.py``), which hands anything unusual to the general path.
+        self.decode_pairs: FormDecoder = (
+            compile_form_decoder({n: (p.annotation, p.default) for n, p in self.parameters.items()}, self.decode_in_full)
+            or self.decode_in_full
+        )
 
-    def decode_pairs(self, pairs: Iterable[tuple[str, FormValue]], load: ModelLoader | None = None) -> dict[str, Any]:
+    def decode_in_full(self, pairs: Iterable[tuple[str, FormValue]], load: ModelLoader | None = None) -> dict[str, Any]:
+        """The general path: every form rule and limit, pydantic's checks, the exact errors."""
         return self.decode_tree(build_tree(pairs, self.depths), load)
 
     def decode_tree(self, root: Node, load: ModelLoader | None = None) -> dict[str, Any]:

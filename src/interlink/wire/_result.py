@@ -7,6 +7,7 @@ from typing import Any
 
 import pydantic
 
+from ._compiled import compile_encoder
 from ._schema import WireJsonSchema
 from ._shape import ANY, Shape, shape_of
 
@@ -17,7 +18,8 @@ class Result:
     def __init__(self, annotation: Any) -> None:
         self.annotation: Any = Any if annotation is inspect.Signature.empty else annotation
         self.shape: Shape = ANY if self.annotation is Any else shape_of(self.annotation)
-        self.encode = self.shape.encode
+        # The shapes' encode rules as one compiled function (same output, same errors).
+        self.encode = compile_encoder(self.shape)
 
     def json_schema(self) -> dict[str, Any]:
         if self.annotation is Any or self.annotation is None or self.annotation is type(None):
