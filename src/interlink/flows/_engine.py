@@ -24,7 +24,7 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -99,6 +99,20 @@ def _subset(attributes: dict[str, Any], keys: Any) -> dict[str, Any]:
     return {key: attributes.get(key) for key in keys}
 
 
+# Values whose JSON text two equal values always share (not float: -0.0 == 0.0; not containers).
+_PLAIN = (str, int, bool, type(None))
+
+
+def _written_hash(item: _Item, written: dict[str, Any]) -> str:
+    """The hash of what the target holds of ``item``'s attributes. Most targets answer exactly
+    what was sent: then it is the source hash, and the record is not encoded and hashed again."""
+    attributes = item.attributes
+    if all(type(value) in _PLAIN and type(written.get(key)) is type(value) and written.get(key) == value
+           for key, value in attributes.items()):
+        return item.hash
+    return record_hash(_subset(written, attributes))
+
+
 def _issue_versions(item: _Item, target: dict[str, Any] | None) -> dict[str, Any]:
     return {"source": item.record, "attributes": item.attributes, "target_id": item.target_id, "target": target}
 
@@ -128,6 +142,44 @@ def store_of(sync: Sync, database: Any | None = None) -> Any:
 
 
 # -- one page of records: the steps of load_batch ----------------------------------------
+def _in_flight_rows(items: list[_Item]) -> list[dict[str, Any]]:
+    """The id-map rows that mark these items' creates in flight (committed before sending)."""
+    return [{"source_id": i.source_id, "target_id": None, "source_hash": None, "target_hash": None}
+            for i in items if i.create]
+
+
+@dataclass
+class _Outcome:
+    """What a page's writes settled, as the store keeps it; stored in one transaction with the
+    cursor after the page, so the cursor is stored exactly when the page's outcome is."""
+
+    sync: str
+    issues: list[tuple[str, str, dict[str, Any]]]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)
+    refused_creates: list[str] = field(default_factory=list)
+
+    def store(self, session: Any, cursor: Any | None) -> None:
+        from interlink.store import (
+            forget_sync_links,
+            record_sync_issue,
+            resolve_sync_issues,
+            save_sync_cursor,
+            save_sync_links,
+        )
+
+        if self.rows:
+            save_sync_links(session, self.sync, self.rows)
+        if self.refused_creates:
+            forget_sync_links(session, self.sync, self.refused_creates)
+        if self.settled:
+            resolve_sync_issues(session, self.sync, self.settled)
+        for source_id, kind, detail in self.issues:
+            record_sync_issue(session, self.sync, source_id, kind, detail)
+        if cursor is not None:
+            save_sync_cursor(session, self.sync, cursor)
+
+
 class _Batch:
     """One page of source records on its way to the target.
 
@@ -153,6 +205,8 @@ class _Batch:
         """Source records → attributes to write; the last copy of a record in the page wins
         (boundary duplicates). A transform that raises quarantines its record."""
         match = self.target.match
+        # Only the ``newest`` rule compares times: the others do not parse every record's.
+        timed = self.sync.conflict == "newest"
         for record in self.records:
             source_id = self.source.record_id(record)
             try:
@@ -164,15 +218,15 @@ class _Batch:
             if match:
                 attributes[match] = source_id
             self.items[source_id] = _Item(source_id, record, attributes, record_hash(attributes),
-                                          parse_time(self.source.record_cursor(record)))
+                                          parse_time(self.source.record_cursor(record)) if timed else None)
 
     def read_links(self) -> None:
         """Transaction 1: the id-map rows of these records."""
-        from interlink.store import load_sync_links
+        from interlink.store._sync_state import load_sync_link_states
 
         with self.database.session() as session:
-            self.links = {sid: LinkView(row.target_id, row.source_hash, row.target_hash)
-                          for sid, row in load_sync_links(session, self.sync.name, self.items).items()}
+            self.links = {sid: LinkView(*row)
+                          for sid, row in load_sync_link_states(session, self.sync.name, self.items).items()}
 
     def read_target(self) -> None:
         """The target's state, only where a rule needs it: changed records under a rule other
@@ -251,25 +305,26 @@ class _Batch:
 
     def write(self, items: list[_Item]) -> None:
         """Transaction 2, then the target: creates are marked in flight before they are sent."""
-        creates = [i for i in items if i.create]
-        if creates:
+        marks = _in_flight_rows(items)
+        if marks:
             from interlink.store import save_sync_links
 
             with self.database.session() as session:
-                save_sync_links(session, self.sync.name, [
-                    {"source_id": i.source_id, "target_id": None, "source_hash": None, "target_hash": None}
-                    for i in creates])
+                save_sync_links(session, self.sync.name, marks)
         try:
             _write(self.sync, items)
         except TargetRefused:
-            # The target refused the configuration and created nothing for these: not in flight.
-            refused = [i.source_id for i in creates if i.refused]
-            if refused:
-                from interlink.store import forget_sync_links
-
-                with self.database.session() as session:
-                    forget_sync_links(session, self.sync.name, refused)
+            self.forget_refused()
             raise
+
+    def forget_refused(self) -> None:
+        """The target refused the configuration and created nothing for these: not in flight."""
+        refused = [i.source_id for i in self.to_write if i.create and i.refused]
+        if refused:
+            from interlink.store import forget_sync_links
+
+            with self.database.session() as session:
+                forget_sync_links(session, self.sync.name, refused)
 
     def handle_gone(self) -> None:
         """A PATCH that found the record gone: create it again or report it, as configured."""
@@ -308,19 +363,15 @@ class _Batch:
                           "not the records: the run stops with nothing quarantined")
 
     def commit(self, cursor: Any | None = None) -> None:
-        """Transaction 3: the page's outcome — id-map rows of what was written, refused creates
-        forgotten, issues of settled records closed, new issues recorded — and, given one, the
-        cursor after the page: in the same transaction, so it is stored exactly when the page's
-        outcome is (one commit a page fewer)."""
-        from interlink.store import (
-            forget_sync_links,
-            record_sync_issue,
-            resolve_sync_issues,
-            save_sync_cursor,
-            save_sync_links,
-        )
+        """Transaction 3: the page's outcome (:meth:`settle`), committed at once."""
+        outcome = self.settle()
+        with self.database.session() as session:
+            outcome.store(session, cursor)
 
-        rows, settled, refused_creates = [], [], []
+    def settle(self) -> _Outcome:
+        """The page's outcome — id-map rows of what was written, refused creates to forget,
+        issues of settled records to close, new issues — counted, ready to store."""
+        outcome = _Outcome(self.sync.name, self.issues)
         sent = {id(item) for item in self.to_write}
         for item in self.items.values():
             result = item.result
@@ -331,28 +382,16 @@ class _Batch:
                 # Nothing was created: not in flight. An uncertain create stays in flight: the
                 # target said it acted, so the next run adopts the record by match.
                 if item.create and not result.uncertain:
-                    refused_creates.append(item.source_id)
+                    outcome.refused_creates.append(item.source_id)
                 continue
             if id(item) in sent:
                 if item.create:
                     self.counts.created += 1
                 else:
                     self.counts.updated += 1
-            rows.append(self._link_row(item, result))
-            settled.append(item.source_id)
-
-        with self.database.session() as session:
-            name = self.sync.name
-            if rows:
-                save_sync_links(session, name, rows)
-            if refused_creates:
-                forget_sync_links(session, name, refused_creates)
-            if settled:
-                resolve_sync_issues(session, name, settled)
-            for source_id, kind, detail in self.issues:
-                record_sync_issue(session, name, source_id, kind, detail)
-            if cursor is not None:
-                save_sync_cursor(session, name, cursor)
+            outcome.rows.append(self._link_row(item, result))
+            outcome.settled.append(item.source_id)
+        return outcome
 
     def _link_row(self, item: _Item, result: WriteResult) -> dict[str, Any]:
         written, updated = result.attributes, self.target.updated
@@ -361,7 +400,7 @@ class _Batch:
             "source_id": item.source_id,
             "target_id": result.target_id or item.target_id,
             "source_hash": item.hash,
-            "target_hash": record_hash(_subset(written, item.attributes)),
+            "target_hash": _written_hash(item, written),
             "source_version": str(cursor)[:64] if cursor is not None else None,
             "target_version": str(written.get(updated))[:64] if updated and written.get(updated) else None,
         }
@@ -444,6 +483,72 @@ def _write(sync: Sync, items: list[_Item]) -> None:
             future.result()
 
 
+StoreJob = Callable[[Any], None]
+
+
+class _StoreWriter:
+    """A run's writes to the store, on one thread, in the order they were given.
+
+    Writes given while a transaction commits go together in the next one (one commit, one
+    sync to disk, for the outcome of one page and the in-flight marks of the next). A write
+    that fails fails every write after it: nothing, a cursor least of all, is stored after a
+    write that was not."""
+
+    def __init__(self, database: Any, name: str) -> None:
+        self._database = database
+        self._jobs: queue.SimpleQueue[tuple[StoreJob, Future[None]] | None] = queue.SimpleQueue()
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name=f"sync-{name}-store", daemon=True)
+        self._thread.start()
+
+    def write(self, job: StoreJob) -> Future[None]:
+        """Queue ``job(session)``; the future is done once its transaction has committed."""
+        done: Future[None] = Future()
+        self._jobs.put((job, done))
+        return done
+
+    def flush(self) -> None:
+        """Wait until everything given so far is committed; raises the first failed write's error."""
+        self.write(lambda session: None).result()
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _work(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            group, last = [first], False
+            while not last:
+                try:
+                    queued = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if queued is None:
+                    last = True
+                else:
+                    group.append(queued)
+            self._commit(group)
+            if last:
+                return
+
+    def _commit(self, group: list[tuple[StoreJob, Future[None]]]) -> None:
+        if self._failed is None:
+            try:
+                with self._database.session() as session:
+                    for job, _ in group:
+                        job(session)
+            except BaseException as error:  # noqa: BLE001 - handed to whoever waits on a write
+                self._failed = error
+        for _, done in group:
+            if self._failed is None:
+                done.set_result(None)
+            else:
+                done.set_exception(self._failed)
+
+
 def prefetch(pages: Iterator[Page], ahead: int = 2) -> Iterator[Page]:
     """Pages read on a thread up to ``ahead`` pages in advance, while the caller loads."""
     slots: queue.Queue[Any] = queue.Queue(maxsize=ahead)
@@ -523,6 +628,116 @@ def _report_batch(report: SyncRun, records: int, counts: Counts) -> None:
         report.event("quarantined", {"records": counts.quarantined})
 
 
+@dataclass
+class _Sending:
+    """A page whose writes are on their way to the target."""
+
+    batch: _Batch
+    writes: Future[None]
+    cursor: Any
+    total: int | None
+
+
+def _load_pages(sync: Sync, database: Any, pages: Iterator[Page], total: Counts, report: SyncRun,
+                on_page: ProgressHook | None) -> None:
+    """The steps of :func:`load_batch` for every page, overlapped: while a page's writes are
+    on their way to the target, the next page is planned and its creates marked in flight,
+    and the page before's outcome is committed, all on other threads than the one waiting for
+    the target. The order of the store's writes is :func:`load_batch`'s: a page's creates are
+    committed in flight before they are sent, its outcome and the cursor after it once it
+    has been written, pages in order (one writer). A record read again before its page's
+    outcome is committed (a source that moved it to a later page) waits for that commit."""
+    writer = _StoreWriter(database, sync.name)
+    sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{sync.name}-send")
+    sending: _Sending | None = None
+    unsettled: list[tuple[Future[None], set[str]]] = []  # (outcome committed, its source ids)
+
+    def finish(page: _Sending) -> None:
+        batch = page.batch
+        try:
+            page.writes.result()
+        except TargetRefused:
+            writer.flush()
+            batch.forget_refused()
+            raise
+        if any(item.result is None or not item.result.ok for item in batch.to_write):
+            writer.flush()  # what follows may write to the store on its own: after the queued writes
+            batch.handle_gone()
+            batch.stop_on_one_error_for_all()
+        outcome = batch.settle()
+        committed = writer.write(lambda session: outcome.store(session, page.cursor))
+        unsettled[:] = [(done, ids) for done, ids in unsettled if not done.done()]
+        unsettled.append((committed, set(batch.items)))
+        _report_batch(report, len(batch.records), batch.counts)
+        total.add(batch.counts)
+        if on_page:
+            on_page(total, page.total)
+
+    try:
+        for page in pages:
+            if not page.records:
+                if on_page:
+                    on_page(total, page.total)
+                continue
+            batch = _Batch(sync, database, page.records)
+            batch.transform()
+            if (sending is not None and batch.items.keys() & sending.batch.items.keys()
+                    or any(batch.items.keys() & ids for done, ids in unsettled if not done.done())):
+                if sending is not None:
+                    page_sent, sending = sending, None
+                    finish(page_sent)
+                writer.flush()
+            batch.read_links()
+            batch.read_target()
+            batch.plan()
+            marks = _in_flight_rows(batch.to_write)
+            if marks:
+                writer.write(_saving_links(sync.name, marks)).result()  # in flight on disk before it is sent
+            previous, sending = sending, None
+            if previous is not None:
+                try:
+                    finish(previous)
+                except BaseException:
+                    if marks:  # marked, never sent: not in flight
+                        _forget_unsent(writer, sync, marks)
+                    raise
+            sending = _Sending(batch, sender.submit(_write, sync, batch.to_write),
+                               sync.source.record_cursor(page.records[-1]), page.total)
+        if sending is not None:
+            page_sent, sending = sending, None
+            finish(page_sent)
+        writer.flush()
+    finally:
+        if sending is not None:
+            # Stopped while a page was on its way: let it finish, and keep its outcome.
+            try:
+                finish(sending)
+                writer.flush()
+            except BaseException:  # noqa: BLE001 - the error that stopped the run is the one raised
+                pass
+        sender.shutdown(wait=True)
+        writer.close()
+
+
+def _saving_links(name: str, rows: list[dict[str, Any]]) -> StoreJob:
+    def save(session: Any) -> None:
+        from interlink.store import save_sync_links
+
+        save_sync_links(session, name, rows)
+
+    return save
+
+
+def _forget_unsent(writer: _StoreWriter, sync: Sync, marks: list[dict[str, Any]]) -> None:
+    from interlink.store import forget_sync_links
+
+    ids = [row["source_id"] for row in marks]
+    try:
+        writer.write(lambda session: forget_sync_links(session, sync.name, ids)).result()
+    except BaseException:  # noqa: BLE001 - left in flight, the next run adopts or creates them
+        pass
+
+
 def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
               load: Callable[[Sync, list[dict[str, Any]], Any], Counts] | None, report: SyncRun) -> Counts:
     from interlink.store import get_sync_state, save_sync_counts, save_sync_cursor
@@ -539,20 +754,21 @@ def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
     total = Counts()
     try:
         with keep_alive(sync.source.client, sync.target.client):
-            for page in prefetch(sync.source.pages(cursor)):
-                if page.records:
-                    last = sync.source.record_cursor(page.records[-1])
-                    if load is None:
-                        counts = load_batch(sync, page.records, database, cursor=last)
-                    else:
+            pages = prefetch(sync.source.pages(cursor))
+            if load is None:
+                _load_pages(sync, database, pages, total, report, on_page)
+            else:
+                for page in pages:
+                    if page.records:
                         counts = load(sync, page.records, database)
+                        last = sync.source.record_cursor(page.records[-1])
                         if last is not None:
                             with database.session() as session:
                                 save_sync_cursor(session, sync.name, last)
-                    _report_batch(report, len(page.records), counts)
-                    total.add(counts)
-                if on_page:
-                    on_page(total, page.total)
+                        _report_batch(report, len(page.records), counts)
+                        total.add(counts)
+                    if on_page:
+                        on_page(total, page.total)
     except Exception as error:
         # The run failed: recorded as finished with the reason, so `interlink sync status`
         # shows it failed rather than still running.
