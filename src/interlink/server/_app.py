@@ -13,7 +13,7 @@ import contextlib
 import gc
 import logging
 from time import perf_counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -190,22 +190,24 @@ class ApiApp:
     # -- ASGI ---------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        log: AccessLog | None = scope.get(ACCESS_LOG) if scope["type"] == "http" else None
+        await self.logged_by(log, scope, receive, send)
+
+    def logged_by(self, log: AccessLog | None, scope: Scope, receive: Receive, send: Send) -> Awaitable[int | None]:
+        """Serve one ASGI connection, its line written to ``log``; what ``AccessLog`` calls.
+
+        A plain function that returns the coroutine to await: a method call is one coroutine,
+        ``call_method``, below the server's own (each layer is a frame and a resumption on
+        every call, docs/performance.md)."""
         if scope["type"] == "http":
             path: str = scope["path"]
-            log: AccessLog | None = scope.get(ACCESS_LOG)
             if path.startswith(self.prefix) and path != self.openapi_path:
-                if log is None:
-                    await self.call_method(scope, receive, send, path[len(self.prefix) :])
-                    return
-                # Behind interlink's AccessLog: the line is written here, where the status is
-                # known, instead of through a wrapper around every send (docs/performance.md).
-                start = perf_counter()
-                status = 500  # if the call is cancelled or fails past its error handling
-                try:
-                    status = await self.call_method(scope, receive, send, path[len(self.prefix) :])
-                finally:
-                    log.record(scope, status, perf_counter() - start)
-                return
+                return self.call_method(scope, receive, send, path[len(self.prefix) :], log)
+        return self.serve_site(log, scope, receive, send)
+
+    async def serve_site(self, log: AccessLog | None, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pages, ``/docs``, the OpenAPI document and extensions' routes: through Starlette."""
+        if scope["type"] == "http":
             if self.binds_routes and not self.pipeline.ready:  # served without a lifespan
                 await anyio.to_thread.run_sync(self.setup)
             if log is not None:
@@ -213,39 +215,51 @@ class ApiApp:
                 return
         await self.site(scope, receive, send)
 
-    async def call_method(self, scope: Scope, receive: Receive, send: Send, route: str) -> int:
-        """Answer one method call; the status sent (0 when the caller went away first)."""
-        headers = JSON_HEADERS
-        pipeline = self.pipeline
-        streamed = False
+    async def call_method(self, scope: Scope, receive: Receive, send: Send, route: str,
+                          log: AccessLog | None = None) -> int:
+        """Answer one method call; the status sent (0 when the caller went away first).
+
+        Behind interlink's ``AccessLog`` the line is written here, where the status is known,
+        instead of through a wrapper around every ``send``."""
+        start = perf_counter() if log is not None else 0.0
+        logged = 500  # if the call is cancelled or fails past its error handling
         try:
-            dispatch = pipeline.find(route, scope["method"])
-            if not pipeline.ready:
-                await anyio.to_thread.run_sync(self.setup)
-            if dispatch.method.stream_parameter is None:
-                body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive)))
-            else:
-                streamed = True
-                body = dumps(await self.call_streamed(dispatch, scope, receive))
-            status = 200
-        except ApiError as exc:
-            status, headers, body = error_answer(exc)
-            if streamed and status in (408, 413):
-                # A streamed body too large or too slow: the rest is not worth reading
-                # (the server would read and drop it to keep the connection).
-                headers = [*headers, (b"connection", b"close")]
-        except ClientDisconnected:
-            return 0
-        except ResultMismatch as exc:
-            logger.error("%s", exc)
-            status, body = 500, INTERNAL_ERROR
-        except Exception:
-            logger.exception("error in %s", route.replace("/", "."))
-            status, body = 500, INTERNAL_ERROR
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-        return status
+            headers = JSON_HEADERS
+            pipeline = self.pipeline
+            streamed = False
+            try:
+                dispatch = pipeline.find(route, scope["method"])
+                if not pipeline.ready:
+                    await anyio.to_thread.run_sync(self.setup)
+                if dispatch.method.stream_parameter is None:
+                    body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive)))
+                else:
+                    streamed = True
+                    body = dumps(await self.call_streamed(dispatch, scope, receive))
+                status = 200
+            except ApiError as exc:
+                status, headers, body = error_answer(exc)
+                if streamed and status in (408, 413):
+                    # A streamed body too large or too slow: the rest is not worth reading
+                    # (the server would read and drop it to keep the connection).
+                    headers = [*headers, (b"connection", b"close")]
+            except ClientDisconnected:
+                logged = 0
+                return 0
+            except ResultMismatch as exc:
+                logger.error("%s", exc)
+                status, body = 500, INTERNAL_ERROR
+            except Exception:
+                logger.exception("error in %s", route.replace("/", "."))
+                status, body = 500, INTERNAL_ERROR
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            logged = status
+            return status
+        finally:
+            if log is not None:
+                log.record(scope, logged, perf_counter() - start)
 
     async def read_request(self, scope: Scope, receive: Receive, with_body: bool = True) -> AsgiRequest:
         """The request's headers, query pairs and body (pairs or a JSON object), read once;

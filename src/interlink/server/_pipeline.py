@@ -372,14 +372,17 @@ def _lean(method: Method, pipeline: Pipeline, check: Callable[[Role | None], Non
         return awaited
 
     threads = pipeline.threads
+    # A pool that runs jobs its own way (Django's) is awaited through its ``run``; the plain
+    # pool's future is returned as it is: no coroutine of this step's own on the call path.
+    submit = threads.submit if type(threads).run is ThreadPool.run else threads.run
 
-    async def pooled(request: Request, role: Role | None, pairs: Pairs, json_arguments: JsonObject | None) -> Any:
+    def pooled(request: Request, role: Role | None, pairs: Pairs, json_arguments: JsonObject | None) -> Awaitable[Any]:
         if check is not None:
             check(role)
         kwargs = decode(pairs, json_arguments)
         if role_parameter is not None:
             kwargs[role_parameter] = role
-        return await threads.run(_call_plain, function, kwargs, encode)
+        return submit(_call_plain, function, kwargs, encode)
 
     return pooled
 

@@ -82,6 +82,12 @@ class ThreadPool:
 
     async def run(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``function(*args, **kwargs)`` in a worker thread; its result or its exception."""
+        return await self.submit(function, *args, **kwargs)
+
+    def submit(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """What ``run`` awaits: the job handed over now, its future returned (on the running
+        loop). Awaiting the future directly spares the call path a coroutine; cancelling it
+        before a thread takes the job skips the job, as with ``run``."""
         loop = asyncio.get_running_loop()
         delivery = self._delivery
         if delivery is None or delivery.loop is not loop:
@@ -91,7 +97,7 @@ class ThreadPool:
         idle = self._idle
         if not idle.qsize() or not _took(idle):
             self._start_thread()
-        return await future
+        return future
 
     def _start_thread(self) -> None:
         with self._starting:
