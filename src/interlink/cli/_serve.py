@@ -41,6 +41,8 @@ def load_target(target: str) -> Any:
 
 #: uvicorn's --loop for each choice; auto is interlink's (server/_event_loop.py says why).
 LOOPS = {"auto": "interlink.server:new_event_loop", "asyncio": "asyncio", "uvloop": "uvloop"}
+#: uvicorn's httptools protocol reading bodies in larger pieces (server/_http_protocol.py says why)
+HTTP_PROTOCOL = "interlink.server._http_protocol:InterlinkHttpProtocol"
 
 
 @click.command(short_help="Serve an interlink ApiServer (or any ASGI app) under uvicorn.")
@@ -92,12 +94,13 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
         for name, value in limits.items():
             os.environ[LIMIT_ENVS[name]] = "" if value is None else str(value)
         uvicorn.run("interlink.cli._serve:worker_app", factory=True, host=host, port=port, workers=workers,
-                    reload=reload, log_level="info", proxy_headers=False, access_log=False, loop=LOOPS[loop])
+                    reload=reload, log_level="info", proxy_headers=False, access_log=False, loop=LOOPS[loop],
+                    http=HTTP_PROTOCOL)
     else:
         from interlink.server import AccessLog
 
         uvicorn.run(AccessLog(app) if access_log else app, host=host, port=port, log_level="info",
-                    proxy_headers=False, access_log=False, loop=LOOPS[loop])
+                    proxy_headers=False, access_log=False, loop=LOOPS[loop], http=HTTP_PROTOCOL)
 
 
 def _check_ready(app: Any) -> None:

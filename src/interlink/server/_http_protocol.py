@@ -24,18 +24,21 @@ Every limit on bodies (size, time) is the application's, as before.
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 from typing import Any
 
 from uvicorn._types import ASGIReceiveEvent, HTTPRequestEvent
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.server import ServerState
 
 __all__ = ["HIGH_WATER", "READ_SIZE", "InterlinkHttpProtocol"]
 
 #: bytes one read of the socket may bring in
-READ_SIZE = 1024 * 1024
+READ_SIZE = 256 * 1024
 #: bytes of body waiting for the application past which the connection stops reading
-HIGH_WATER = 1024 * 1024
+HIGH_WATER = 256 * 1024
 
 
 class _ReadBuffer(threading.local):
@@ -51,47 +54,45 @@ _read_buffer = _ReadBuffer()
 
 
 class _BodyPiecesCycle(RequestResponseCycle):
-    """uvicorn's request/response cycle with the body kept as the pieces httptools made."""
+    """uvicorn's request/response cycle with the body kept as the pieces httptools made, each
+    handed on as one message (no joining copy)."""
 
-    pieces: list[bytes]
+    pieces: collections.deque[bytes]
     waiting: int
 
     async def receive(self) -> ASGIReceiveEvent:
-        # uvicorn's receive, with the pieces handed on instead of a copy of a bytearray
+        # uvicorn's receive, but a piece already waiting is handed on at once
         if self.waiting_for_100_continue and not self.transport.is_closing():
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self.waiting_for_100_continue = False
         if not self.disconnected and not self.response_complete:
-            self.flow.resume_reading()
-            await self.message_event.wait()
+            if not self.pieces:
+                self.flow.resume_reading()
+                await self.message_event.wait()
             self.message_event.clear()
         if self.disconnected or self.response_complete:
             return {"type": "http.disconnect"}
-        pieces = self.pieces
-        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        pieces.clear()
-        self.waiting = 0
-        message: HTTPRequestEvent = {"type": "http.request", "body": body, "more_body": self.more_body}
+        body = self.pieces.popleft() if self.pieces else b""
+        self.waiting -= len(body)
+        if self.waiting <= HIGH_WATER:
+            self.flow.resume_reading()
+        message: HTTPRequestEvent = {"type": "http.request", "body": body,
+                                     "more_body": self.more_body or bool(self.pieces)}
         return message
 
 
-class InterlinkHttpProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
-    """uvicorn's httptools protocol reading into one buffer and handing bodies on in pieces of
-    up to about a megabyte (the module's docstring says why)."""
+class _PiecesHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol keeping each request's body as pieces, up to :data:`HIGH_WATER`."""
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return _read_buffer.view
-
-    def buffer_updated(self, nbytes: int) -> None:
-        # httptools reads a memoryview in place; what it passes on (URL, headers, body) are copies
-        self.data_received(_read_buffer.view[:nbytes])  # type: ignore[arg-type]
+    cycle: _BodyPiecesCycle
 
     def on_headers_complete(self) -> None:
         cycle = self.cycle
         super().on_headers_complete()
-        if self.cycle is not cycle:  # a new request's cycle (not an upgrade): ours, before any body
+        if self.cycle is not cycle:
+            # uvicorn made the new request's cycle; before any of its body, it becomes ours
             self.cycle.__class__ = _BodyPiecesCycle
-            self.cycle.pieces = []
+            self.cycle.pieces = collections.deque()
             self.cycle.waiting = 0
 
     def on_body(self, body: bytes) -> None:
@@ -104,4 +105,41 @@ class InterlinkHttpProtocol(HttpToolsProtocol, asyncio.BufferedProtocol):
             self.flow.pause_reading()
         cycle.message_event.set()
 
-    cycle: Any  # uvicorn's annotation: RequestResponseCycle; every cycle of this protocol is a _BodyPiecesCycle
+
+class InterlinkHttpProtocol(asyncio.BufferedProtocol):
+    """What uvicorn runs for each connection: reads land in the thread's buffer and go to an
+    httptools protocol keeping bodies as pieces.
+
+    A wrapper rather than a subclass: uvloop reads into a protocol's own buffer only when the
+    protocol is not an ``asyncio.Protocol``, and uvicorn's is one. Upgrades (WebSocket) hand
+    the transport to their own protocol, as uvicorn does.
+    """
+
+    __slots__ = ("http",)
+
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.http = _PiecesHttpToolsProtocol(config, server_state, app_state, _loop)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.http.connection_made(transport)  # type: ignore[arg-type]  # a Transport, as for uvicorn's
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.http.connection_lost(exc)
+
+    def eof_received(self) -> None:
+        self.http.eof_received()  # None: the transport closes, as with uvicorn's own protocol
+
+    def pause_writing(self) -> None:
+        self.http.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.http.resume_writing()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _read_buffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        # httptools parses the memoryview in place; what it passes on (URL, headers, body
+        # pieces) are copies, made before the next read reuses the buffer
+        self.http.data_received(_read_buffer.view[:nbytes])  # type: ignore[arg-type]

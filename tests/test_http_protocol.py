@@ -1,0 +1,281 @@
+"""The HTTP protocol `interlink serve` runs uvicorn with (server/_http_protocol.py): bodies read
+into one buffer per thread and handed on in pieces, every limit kept.
+
+Real uvicorn on 127.0.0.1 and raw sockets. The streamed-upload tests of test_streamed_uploads.py
+run here a second time, on servers with this protocol (the ``site`` and ``fuzz_site`` fixtures
+below), so every limit and every way a caller can misbehave is checked through it as well.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import UvicornThread, free_port, wait_until_serving
+from streamed_uploads_app import EVENTS, make_api
+from test_streamed_uploads import (  # noqa: F401 - collected again here, on this protocol's servers
+    CLOSE,
+    field,
+    file_head,
+    read_answer,
+    request_head,
+    wait_for,
+    test_a_chunked_body_growing_over_the_limit_is_a_413_and_nothing_is_kept,
+    test_a_client_dripping_the_body_hits_the_deadline,
+    test_a_client_silent_after_the_fields_hits_the_idle_deadline,
+    test_a_client_that_stops_mid_upload_leaves_nothing_stored,
+    test_a_declared_body_over_the_upload_limit_is_a_413_before_the_call,
+    test_a_field_sent_after_the_file_is_a_400_naming_it,
+    test_a_method_may_read_only_the_start_of_an_upload,
+    test_a_part_after_the_file_cuts_the_upload_with_a_400,
+    test_a_plain_file_upload_is_read_whole_as_before,
+    test_a_streamed_parameter_sent_without_multipart_is_a_400_naming_it,
+    test_an_upload_is_stored_with_its_checksum_and_the_query_argument,
+    test_another_file_before_the_streamed_one_is_a_400,
+    test_credentials_are_checked_before_a_byte_of_the_file_is_sent,
+    test_fuzz_a_malformed_streamed_body_is_never_a_500,
+    test_openapi_shows_the_streamed_parameter_as_a_binary_file_part,
+    test_part_count_and_part_headers_are_bounded,
+    test_text_fields_are_bounded_by_max_body_size,
+    test_the_method_runs_while_the_file_is_still_arriving,
+)
+
+from interlink.server._http_protocol import HIGH_WATER, READ_SIZE, InterlinkHttpProtocol
+
+PROTOCOL = {"http": InterlinkHttpProtocol}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Callable[..., tuple[str, int, Path]]]:
+    """``site(**limits)`` -> (base URL, port, storage directory) of a new server on this protocol."""
+    servers: list[UvicornThread] = []
+
+    def start(**limits: Any) -> tuple[str, int, Path]:
+        directory = tmp_path / f"store{len(servers)}"
+        directory.mkdir()
+        server = UvicornThread(make_api(directory, **limits), **PROTOCOL)
+        servers.append(server)
+        url = server.start()
+        return url, server.port, directory
+
+    EVENTS.clear()
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def fuzz_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = UvicornThread(make_api(tmp_path_factory.mktemp("fuzz"), max_upload_size=64 * 1024), **PROTOCOL)
+    yield server.start()
+    server.stop()
+
+
+class Recorder:
+    """An ASGI app answering each request with its body's length, SHA-256 and largest message."""
+
+    def __init__(self) -> None:
+        self.messages: list[list[tuple[int, bool]]] = []  # per request: (body bytes, more_body)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        digest, size, seen = hashlib.sha256(), 0, []
+        while True:
+            message = await receive()
+            assert message["type"] == "http.request", message
+            digest.update(message["body"])
+            size += len(message["body"])
+            seen.append((len(message["body"]), message["more_body"]))
+            if not message["more_body"]:
+                break
+        self.messages.append(seen)
+        body = f"{size} {digest.hexdigest()} {max(length for length, _ in seen)}".encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[Recorder, int]]:
+    app = Recorder()
+    server = UvicornThread(app, **PROTOCOL)
+    server.start()
+    yield app, server.port
+    server.stop()
+
+
+def post(path: str, body: bytes) -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def answers_complete(received: bytes) -> bool:
+    """Every answer in ``received`` has its Content-Length's worth of body."""
+    for part in received.split(b"HTTP/1.1 ")[1:]:
+        head, found, body = part.partition(b"\r\n\r\n")
+        length = [int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")]
+        if not found or not length or len(body) < length[0]:
+            return False
+    return True
+
+
+def test_a_large_body_arrives_whole_in_pieces_no_larger_than_a_read(recorder: tuple[Recorder, int]) -> None:
+    app, port = recorder
+    content = os.urandom(3 * 1024 * 1024 + 17)
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(post("/", content))
+        status, answer = read_answer(connection)
+    assert status == 200
+    size, digest, largest = answer.split()
+    assert (int(size), digest.decode()) == (len(content), hashlib.sha256(content).hexdigest())
+    assert int(largest) <= READ_SIZE
+    (messages,) = app.messages
+    assert all(more for _, more in messages[:-1]) and not messages[-1][1]
+
+
+def test_requests_after_a_large_body_on_one_connection_are_each_read_right(recorder: tuple[Recorder, int]) -> None:
+    # Sent at once: the second request's head and body share reads (and so the buffer) with the
+    # first one's body; each is parsed from copies taken before the buffer is read into again.
+    _, port = recorder
+    first, second, third = os.urandom(2 * READ_SIZE + 5), b"second body", os.urandom(HIGH_WATER * 3)
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(post("/a", first) + post("/b", second) + post("/c", third))
+        connection.settimeout(30)
+        received = b""
+        while not (received.count(b"HTTP/1.1 ") == 3 and answers_complete(received)):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    answers = [part.partition(b"\r\n\r\n")[2] for part in received.split(b"HTTP/1.1 200 ")[1:]]
+    assert len(answers) == 3, received
+    for answer, content in zip(answers, (first, second, third)):
+        assert answer.split()[:2] == [str(len(content)).encode(), hashlib.sha256(content).hexdigest().encode()]
+
+
+def test_a_continue_is_sent_before_the_body_is_read(recorder: tuple[Recorder, int]) -> None:
+    _, port = recorder
+    content = os.urandom(READ_SIZE + 1)
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {len(content)}"
+                           "\r\n\r\n".encode())
+        connection.settimeout(10)
+        assert connection.recv(64).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        connection.sendall(content)
+        status, answer = read_answer(connection)
+    assert status == 200 and answer.split()[0] == str(len(content)).encode()
+
+
+def test_servers_in_two_threads_read_into_buffers_of_their_own() -> None:
+    # Each thread's event loop has its own read buffer: two uploads at once stay apart.
+    apps = [Recorder(), Recorder()]
+    servers = [UvicornThread(app, **PROTOCOL) for app in apps]
+    for server in servers:
+        server.start()
+    contents = [os.urandom(4 * 1024 * 1024), os.urandom(4 * 1024 * 1024)]
+    answers: list[bytes] = [b"", b""]
+
+    def upload(number: int) -> None:
+        with socket.create_connection(("127.0.0.1", servers[number].port)) as connection:
+            connection.sendall(post("/", contents[number]))
+            answers[number] = read_answer(connection)[1]
+
+    try:
+        threads = [threading.Thread(target=upload, args=(number,)) for number in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        for server in servers:
+            server.stop()
+    for answer, content in zip(answers, contents):
+        assert answer.split()[1] == hashlib.sha256(content).hexdigest().encode()
+
+
+def test_a_slow_method_holds_at_most_the_high_water_mark_of_body(tmp_path: Path) -> None:
+    # While the method does not read, the connection stops reading past HIGH_WATER: the rest of
+    # a large body waits in the kernel's buffers and the sender's, not in the server's memory.
+    waiting: list[int] = []
+    release = threading.Event()
+
+    async def slow(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        import asyncio
+
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 30)
+        waiting.append(receive.__self__.waiting)  # what the protocol kept for the method meanwhile
+        more = True
+        while more:
+            more = (await receive())["more_body"]
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    server = UvicornThread(slow, **PROTOCOL)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as connection:
+            connection.setblocking(False)
+            content = post("/", b"z" * (64 * 1024 * 1024))
+            sent = 0
+            try:
+                while sent < len(content):  # until the server and the kernel stop taking more
+                    sent += connection.send(content[sent:sent + 1024 * 1024])
+            except BlockingIOError:
+                pass
+            release.set()
+            connection.setblocking(True)
+            connection.sendall(content[sent:])
+            connection.settimeout(30)
+            assert connection.recv(64).startswith(b"HTTP/1.1 204")
+    finally:
+        server.stop()
+    assert sent < len(content)  # the server stopped reading
+    assert 0 < waiting[0] <= HIGH_WATER + READ_SIZE
+
+
+def test_interlink_serve_runs_this_protocol(tmp_path: Path) -> None:
+    (tmp_path / "protocolsite.py").write_text(
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    body = type(receive.__self__).__name__.encode()\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': body})\n"
+    )
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "interlink"), "serve", "protocolsite:app",
+                               "--port", str(port), "--no-access-log"],
+                              cwd=tmp_path, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        import httpx
+
+        wait_until_serving(f"http://127.0.0.1:{port}/", server)
+        assert httpx.post(f"http://127.0.0.1:{port}/", content=b"x").text == "_BodyPiecesCycle"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_a_caller_stopping_mid_body_frees_the_connection_and_the_server_serves_on(site: Any) -> None:
+    url, port, directory = site(max_upload_size=64 * 1024 * 1024)
+    body = field("name", "cut.bin") + file_head() + os.urandom(8 * READ_SIZE) + CLOSE
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(request_head(port, "/api/files/store?store=a", len(body)) + body[:5 * READ_SIZE])
+        wait_for(lambda: ("start", "a", "cut.bin") in EVENTS)
+    wait_for(lambda: any(event[0] == "cut" for event in EVENTS))
+    assert not (directory / "cut.bin").exists()
+    whole = field("name", "after.bin") + file_head() + b"after" + CLOSE
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(request_head(port, "/api/files/store?store=a", len(whole)) + whole)
+        status, _ = read_answer(connection)
+    assert status == 200 and (directory / "after.bin").read_bytes() == b"after"
