@@ -286,7 +286,16 @@ class ApiApp:
         if not with_body:
             pass
         elif kind == "application/x-www-form-urlencoded" or (kind == "" and not length):
-            body = await read_body(receive, limit, length)
+            if length is not None and length > limit:
+                raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                # The whole body in one message (a small call): read here, no coroutine of its own.
+                body = message.get("body", b"")
+                if len(body) > limit:
+                    raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+            else:
+                body = await read_body(receive, limit, length, first=message)
             form = form_pairs(body) if body else None
         elif kind == "multipart/form-data":
             form = await multipart_pairs(scope, receive, limit)

@@ -23,21 +23,29 @@ class Authentication:
         TooManyRequests when the limits of server/_ratelimit.py refuse the attempt."""
         if not isinstance(credentials, KeyCredentials):
             return await self._password_role(credentials, client)
-        # Every keyed call comes here: the limiter's key checks are plain calls (no I/O).
+        if credentials.username is None:
+            return await self.key_role(credentials.key_id, credentials.secret, client)
         limiter = self.limiter
         key_id = credentials.key_id
         trusted = limiter.begin_key(key_id, client)
-        if credentials.username is None:
-            role = await self.authenticator.authenticate_key(key_id, credentials.secret, client=client)
-        else:
-            role = await self.authenticator.authenticate_user_key(
-                credentials.username, key_id, credentials.secret, client=client
-            )
+        role = await self.authenticator.authenticate_user_key(
+            credentials.username, key_id, credentials.secret, client=client
+        )
         if role is None:
             limiter.key_failed(key_id, client)
-            if credentials.username is None:
-                raise NotAuthorised("unknown, revoked or wrong key")
             raise NotAuthorised("wrong username or key")
+        limiter.key_succeeded(key_id, client, trusted)
+        return role
+
+    async def key_role(self, key_id: str, secret: str, client: str | None) -> Role:
+        """``role_for`` a key sent as ``keyid:secret``: the way of almost every call, taken
+        without a Credentials object (the limiter's key checks are plain calls, no I/O)."""
+        limiter = self.limiter
+        trusted = limiter.begin_key(key_id, client)
+        role = await self.authenticator.authenticate_key(key_id, secret, client=client)
+        if role is None:
+            limiter.key_failed(key_id, client)
+            raise NotAuthorised("unknown, revoked or wrong key")
         limiter.key_succeeded(key_id, client, trusted)
         return role
 

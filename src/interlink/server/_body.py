@@ -29,13 +29,17 @@ def content_type_of(headers: list[tuple[bytes, bytes]]) -> tuple[str, int | None
     return kind, length
 
 
-async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes:
+async def read_body(receive: Receive, limit: int, declared: int | None, first: Message | None = None) -> bytes:
+    """The whole body within ``limit`` bytes; ``first``: its first message, already received."""
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        if first is not None:
+            message, first = first, None
+        else:
+            message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         chunk = message.get("body", b"")

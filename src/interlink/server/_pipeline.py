@@ -34,6 +34,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from interlink.credentials import parse_authorisation
 from interlink.errors import BadArguments, Forbidden, MethodNotAllowed, NoSuchMethod, NotAuthorised, ServerError
 from interlink.identity import Backend, Role
 from interlink.wire import FormValue, WireError
@@ -266,8 +267,11 @@ class Pipeline:
                 token = request.session_token()
                 if token is not None:
                     role = await self.session_role(token, pairs, json_arguments, request)
+        elif authorisation is not None:  # the field wins over the header
+            assert self.authentication is not None
+            role = await self.authentication.key_role(*parse_authorisation(authorisation), request.client)
         else:
-            credentials = read_credentials(authorisation, header)
+            credentials = read_credentials(None, header)
             assert credentials is not None and self.authentication is not None
             role = await self.authentication.role_for(credentials, request.client)
         return await run(request, role, pairs, json_arguments)
