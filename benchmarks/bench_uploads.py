@@ -3,8 +3,9 @@ against interlink's `FileUpload` and FastAPI's `UploadFile` (both spool the body
 file before the method runs), and a bare ASGI app writing the raw body to a file as it arrives
 (no multipart parsing, no credentials: the ceiling of uvicorn on this machine).
 
-Each server is its own uvicorn process; the sender is this process, a raw socket sending 1 MiB
-blocks, fields first and the file last. Reported: throughput (best of the rounds), the server
+Each server is its own uvicorn process (interlink's run by `interlink serve`, as a user runs a
+site); the sender is this process, a raw socket sending 1 MiB blocks, fields first and the file
+last. Reported: throughput (best of the rounds), the server
 process's peak RSS (/proc VmHWM) and how long after the first byte was sent the method started
 (for a streamed method: its first chunk). The same through nginx: bench_uploads_nginx.
 """
@@ -25,7 +26,10 @@ SIZE = 1024 * 1024 * 1024
 BLOCK = 1024 * 1024
 ROUNDS = 2
 KEY = "k-0123456789abcdef:" + "S" * 40
-BOUNDARY = b"benchboundary"
+#: a boundary as httpx (and so interlink's client) makes one: 32 hex digits. Its length matters:
+#: finding it in each chunk of the file is the largest share of parsing, and takes about twice as
+#: long for a boundary of 13 characters.
+BOUNDARY = b"5f0e9a3c1d7b48e2a6c4f8b0d2e1a9c7"
 
 _PRELUDE = textwrap.dedent('''
     import os, sys, time, shutil
@@ -36,6 +40,7 @@ _PRELUDE = textwrap.dedent('''
 PEERS = {
     "interlink `FileStream` (streamed)": _PRELUDE + textwrap.dedent('''
         from interlink import ApiServer, Role, FileStream
+        from interlink.cli import main
         from interlink.store import MemoryKeys, Role as RoleRow
         api = ApiServer(authenticator=MemoryKeys({"k-0123456789abcdef": ("S" * 40, RoleRow(name="r"))}))
         @api.method(module="files")
@@ -46,10 +51,11 @@ PEERS = {
                     started = started or time.time()
                     out.write(chunk)
             return started
-        uvicorn.run(api, host="127.0.0.1", port=PORT, log_level="warning")
+        main(["serve", "__main__:api", "--port", str(PORT)])  # as `interlink serve` runs a site
     '''),
     "interlink `FileUpload` (spooled)": _PRELUDE + textwrap.dedent('''
         from interlink import ApiServer, Role, FileUpload
+        from interlink.cli import main
         from interlink.store import MemoryKeys, Role as RoleRow
         api = ApiServer(authenticator=MemoryKeys({"k-0123456789abcdef": ("S" * 40, RoleRow(name="r"))}),
                         max_body_size=2 * 1024 ** 3)
@@ -59,7 +65,7 @@ PEERS = {
             with open(os.path.join(DIRECTORY, name), "wb") as out:
                 shutil.copyfileobj(upload, out, 1 << 20)
             return started
-        uvicorn.run(api, host="127.0.0.1", port=PORT, log_level="warning")
+        main(["serve", "__main__:api", "--port", str(PORT)])  # as `interlink serve` runs a site
     '''),
     "FastAPI `UploadFile` (spooled)": _PRELUDE + textwrap.dedent('''
         from fastapi import FastAPI, Form, UploadFile
@@ -154,7 +160,8 @@ def _measure(code: str) -> tuple[float, int, float]:
     with tempfile.TemporaryDirectory(prefix="bench-uploads-") as directory:
         port = _free_port()
         server = subprocess.Popen([sys.executable, "-c", code, str(port), directory],
-                                  env={**os.environ, "TMPDIR": directory})
+                                  env={**os.environ, "TMPDIR": directory},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
             while True:
