@@ -57,7 +57,7 @@ Decoded = dict[str, Any]
 class FormDecoder(Protocol):
     """``Arguments.decode_pairs``: form pairs in, keyword arguments out (or a WireError)."""
 
-    def __call__(self, pairs: typing.Iterable[tuple[str, FormValue]], load: Any = None, /) -> Decoded: ...
+    def __call__(self, pairs: typing.Iterable[tuple[str, FormValue]], load: Any = None) -> Decoded: ...
 
 
 class _NotSimple(Exception):
@@ -140,6 +140,9 @@ class _Struct:
 
 _Node = _Leaf | _Struct
 _ABSENT: Any = object()
+# What makes the compiled decoder hand a call to the general path: a value it does not convert
+# (_NotSimple), a name or text it does not know (a KeyError of its tables) or cannot look up.
+_GENERAL = (_NotSimple, KeyError, TypeError)
 
 
 def _unannotated(tp: object) -> bool:
@@ -292,10 +295,11 @@ def _emit_value(src: _Source, depth: int, node: _Node, target: str) -> None:
         elif node.kind == "bool":
             last = f"{raw}[-1]"
             src.add(depth, f"if len({raw}) > 2: raise _NotSimple")
+            # _BOOLS[text]: a KeyError for anything but the texts of a bool
             if node.optional:
-                src.add(depth, f"{target} = None if {raw} == [''] else {convert}({last})")
+                src.add(depth, f"{target} = None if {raw} == [''] else _BOOLS[{last}]")
             else:
-                src.add(depth, f"{target} = {convert}({last})")
+                src.add(depth, f"{target} = _BOOLS[{last}]")
         elif node.convert is _str:
             src.add(depth, f"if {raw}.__class__ is not str: raise _NotSimple")
             src.add(depth, f"{target} = {raw}")
@@ -351,28 +355,24 @@ def compile_form_decoder(parameters: dict[str, tuple[Any, object]], general: For
     for i, leaf in enumerate(leaves):
         leaf.index = i
     src = _Source()
-    index = src.constant({leaf.name: leaf.index for leaf in leaves}.get)
-    general_name = src.constant(general)
-    src.constants.update(_ABSENT=_ABSENT, _NotSimple=_NotSimple)
-    src.add(0, "def decode_pairs(pairs, load=None, /):")
+    index = src.constant({leaf.name: leaf.index for leaf in leaves})
+    src.constants.update(_ABSENT=_ABSENT, _GENERAL=_GENERAL, _NotSimple=_NotSimple, _BOOLS=_BOOLS)
+    src.add(0, "def decode_pairs(pairs, load=None):")
     src.add(1, "if pairs.__class__ is not list: pairs = list(pairs)")
     if leaves:
         src.add(1, " = ".join(_raw(leaf) for leaf in leaves) + " = _ABSENT")
-    src.add(1, "for name, value in pairs:")
-    src.add(2, f"i = {index}(name)")
+    src.add(1, "try:")
+    src.add(2, "for name, value in pairs:")
+    src.add(3, f"i = {index}[name]  # KeyError: a name only the general path knows")
     for n, leaf in enumerate(leaves):
         raw = _raw(leaf)
-        src.add(2, f"{'if' if n == 0 else 'elif'} i == {leaf.index}:")
+        src.add(3, f"{'if' if n == 0 else 'elif'} i == {leaf.index}:")
         if leaf.kind == "single":
-            src.add(3, f"if {raw} is not _ABSENT: return {general_name}(pairs, load)  # sent twice")
-            src.add(3, f"{raw} = value")
+            src.add(4, f"if {raw} is not _ABSENT: raise _NotSimple  # sent twice")
+            src.add(4, f"{raw} = value")
         else:  # a list of the values: bare repeated items, or a bool's one or two
-            src.add(3, f"if {raw} is _ABSENT: {raw} = [value]")
-            src.add(3, f"else: {raw}.append(value)")
-    src.add(2, "else:" if leaves else "if True:")
-    src.add(3, f"return {general_name}(pairs, load)  # a name only the general path knows")
-    src.add(1, "try:")
-    src.add(2, "pass")  # a method with no parameters
+            src.add(4, f"if {raw} is _ABSENT: {raw} = [value]")
+            src.add(4, f"else: {raw}.append(value)")
     out: list[str] = []
     for name, node in nodes.items():
         value = f"a_{len(out)}"
@@ -389,8 +389,8 @@ def compile_form_decoder(parameters: dict[str, tuple[Any, object]], general: For
                 src.add(3, f"{value} = {src.constant(default)}")
             except TypeError:  # pydantic hands each call its own copy of a mutable default
                 src.add(3, f"{value} = {src.constant(copy.deepcopy)}({src.constant(default)})")
-    src.add(1, "except _NotSimple:")
-    src.add(2, f"return {general_name}(pairs, load)")
+    src.add(1, "except _GENERAL:")
+    src.add(2, f"return {src.constant(general)}(pairs, load)")
     src.add(1, f"return {{{', '.join(out)}}}")
     return typing.cast(FormDecoder, src.function("decode_pairs"))
 
@@ -428,10 +428,13 @@ class _Encoder:
             return f"[{self.expression(shape.item, item)} for {item} in {value}]"
         if type(shape) is StructShape and id(shape) not in self.compiling:
             self.compiling.add(id(shape))
-            t = src.temporary()
+            t = value if value.isidentifier() else src.temporary()
             fields = ", ".join(f"{name!r}: {self.expression(field.shape, f'{t}.{name}')}" for name, field in shape.fields.items())
             self.compiling.discard(id(shape))
-            # The condition binds t first (always true), then the fields are read from it.
+            if t == value:
+                return f"{{{fields}}}"
+            # An attribute is read once: the condition binds it first (always true), then the
+            # fields are read from it. (A walrus cannot stand in a comprehension's iterable.)
             return f"({{{fields}}} if ({t} := {value}) is not _ABSENT else None)"
         return f"{src.constant(shape.encode)}({value})"
 
