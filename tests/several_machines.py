@@ -225,6 +225,7 @@ http {{
         location /api/files/ {{
             # Stream the upload to the machine as it arrives; nginx keeps no copy.
             proxy_request_buffering off;
+            client_body_buffer_size 1m;  # passed on in pieces of up to 1 MiB (docs/how-to/route-uploads.md)
             proxy_pass http://$upstream;
         }}
         location / {{
