@@ -153,7 +153,7 @@ def names_of(tp: Any, name: str) -> list[str]:
 
 ODD_TEXTS = [
     "", "x", "0", "1", "-1", "+1", " 1", "1_0", "007", "-0", "1.5", "-2.25", ".5", "5.", "1e3", "nan", "inf", "٣",
-    "9" * 18, "9" * 19, "-" + "9" * 18, "1." + "9" * 98, "1." + "9" * 99, "true", "on", "No", "red", "green", "g",
+    "9" * 18, "9" * 19, "-" + "9" * 17, "-" + "9" * 18, "-", "--1", "-1.", "1.-1", "1." + "9" * 98, "1." + "9" * 99, "true", "on", "No", "red", "green", "g",
     "low", "high", "a=b", "\udcff",
 ]
 VALUES = st.one_of(st.sampled_from(ODD_TEXTS), TEXT, st.just(FileUpload(b"x", filename="x.txt")))

@@ -67,15 +67,17 @@ class _NotSimple(Exception):
 # -- scalars: text -> the value pydantic would have given ------------------------------------
 
 _BOOLS: dict[str, bool] = {**dict.fromkeys(SEED_TRUE, True), **dict.fromkeys(SEED_FALSE, False)}
-# Digits with an optional sign and fraction: float() and pydantic read these alike. Exponents,
+# Digits with an optional minus sign and fraction: float() and pydantic read these alike. Exponents,
 # underscores, blanks, 'inf' and the rest are left to pydantic.
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?").fullmatch
 
 
 def _int(text: object) -> int:
-    # IntShape's own quick case: fewer than 19 digits always fit in a signed 64-bit integer.
-    if type(text) is str and len(text) < 19 and text.isascii() and text.isdigit():
-        return int(text)
+    # IntShape's own quick case: fewer than 19 digits (and a minus sign) always fit in a signed
+    # 64-bit integer.
+    if type(text) is str and len(text) < 19 and text.isascii():
+        if text.isdigit() or (text[:1] == "-" and text[1:].isdigit()):
+            return int(text)
     raise _NotSimple
 
 
@@ -237,7 +239,7 @@ def _plain_dataclass(tp: type) -> bool:
     for f in dataclasses.fields(tp):
         if not f.init or type(f.default).__module__.startswith("pydantic"):
             return False  # init=False fields, or pydantic.Field(...) as the default
-    return all(isinstance(v, dataclasses.Field) for v in tp.__dict__["__dataclass_fields__"].values())
+    return True
 
 
 def _leaves(node: _Node) -> list[_Leaf]:
@@ -346,8 +348,11 @@ def compile_form_decoder(parameters: dict[str, tuple[Any, object]], general: For
     one is not sure.
     """
     nodes: dict[str, _Node] = {}
-    for name, annotation in parameters.items():
-        node = _plan(annotation[0], name, frozenset())
+    for name, (annotation, _) in parameters.items():
+        try:
+            node = _plan(annotation, name, frozenset())
+        except (TypeError, NameError):  # a type the shapes read but the plan cannot: not compiled
+            node = None
         if node is None:
             return None
         nodes[name] = node
