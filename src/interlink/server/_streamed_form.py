@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from time import monotonic
+from typing import Any
 
 import anyio
 from python_multipart.exceptions import MultipartParseError
@@ -89,7 +90,12 @@ class StreamedForm:
         self._file_ended = False
         self._body_ended = False
         self._deferred: ApiError | None = None
-        self._on_asyncio = _on_asyncio()
+        # the wait for each message is bounded by one timer, moved on lazily (_receive_within)
+        self._loop = _running_asyncio_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._expiry = 0.0
+        self._waiter: asyncio.Task[Any] | None = None
+        self._expired = False
         try:
             self.parser = MultipartParser(
                 boundary,
@@ -187,21 +193,49 @@ class StreamedForm:
         if self._size > self.limits.max_size:
             raise PayloadTooLarge(f"the body is larger than the limit of {self.limits.max_size} bytes")
         self._more = bool(message.get("more_body", False))
+        if not self._more:
+            self._stop_timer()
         return body
 
     async def _receive_within(self, seconds: float) -> Message | None:
         """The next ASGI message, or None after ``seconds`` without one."""
-        if self._on_asyncio:
-            # asyncio's own timeout: one timer handle a message, where anyio's cancel scope
-            # (for trio too) costs as much again as the rest of a chunk's Python code
-            try:
-                async with asyncio.timeout(seconds):
-                    return await self.receive()
-            except TimeoutError:
-                return None
-        with anyio.move_on_after(seconds):
+        loop = self._loop
+        if loop is None:  # trio: anyio's cancel scope
+            with anyio.move_on_after(seconds):
+                return await self.receive()
+            return None
+        # On asyncio a timeout or cancel scope for each message costs as much as the rest of a
+        # chunk's Python work (a timer set and cancelled, the running loop looked up several
+        # times). One timer serves the whole body instead: each wait only moves its expiry on,
+        # and the timer, when it fires early, sets itself again for the expiry as it now is.
+        self._expiry = loop.time() + seconds
+        if self._timer is None:
+            self._timer = loop.call_at(self._expiry, self._timer_fired)
+        self._expired = False
+        self._waiter = task = asyncio.current_task(loop)
+        try:
             return await self.receive()
-        return None
+        except asyncio.CancelledError:
+            if self._expired and task is not None and task.uncancel() == 0:
+                return None  # the timer's own cancellation, nothing else's
+            raise
+        finally:
+            self._waiter = None
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        if self._waiter is None or self._loop is None:
+            return  # not waiting: the next wait sets it again
+        if self._loop.time() < self._expiry:
+            self._timer = self._loop.call_at(self._expiry, self._timer_fired)
+            return
+        self._expired = True
+        self._waiter.cancel()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def _write(self, body: bytes) -> None:
         try:
@@ -285,12 +319,11 @@ class StreamedForm:
         self._body_ended = True
 
 
-def _on_asyncio() -> bool:
+def _running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
     try:
-        asyncio.get_running_loop()
+        return asyncio.get_running_loop()
     except RuntimeError:  # trio (through anyio)
-        return False
-    return True
+        return None
 
 
 def _describe(failure: ApiError | ClientDisconnected) -> str:
