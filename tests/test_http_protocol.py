@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,21 @@ def test_a_caller_stopping_mid_body_frees_the_connection_and_the_server_serves_o
         connection.sendall(request_head(port, "/api/files/store?store=a", len(whole)) + whole)
         status, _ = read_answer(connection)
     assert status == 200 and (directory / "after.bin").read_bytes() == b"after"
+
+
+def test_a_steady_upload_slower_in_all_than_the_idle_time_is_not_cut(site: Any) -> None:
+    # The idle deadline counts from the last piece: one timer serves the whole body and, firing
+    # while pieces still come, is set again for the later expiry instead of cutting the upload.
+    url, port, directory = site(upload_idle_timeout=1, upload_timeout=30)
+    pieces = [os.urandom(1000) for _ in range(6)]
+    body = field("name", "steady.bin") + file_head() + b"".join(pieces) + CLOSE
+    opening = body.index(pieces[0])
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(request_head(port, "/api/files/store?store=b", len(body)) + body[:opening])
+        for piece in pieces:
+            time.sleep(0.45)  # 2.7 s in all, never 1 s without a byte
+            connection.sendall(piece)
+        connection.sendall(CLOSE)
+        status, answer = read_answer(connection)
+    assert status == 200, answer
+    assert (directory / "steady.bin").read_bytes() == b"".join(pieces)
