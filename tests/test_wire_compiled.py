@@ -92,7 +92,7 @@ def struct_of(draw: st.DrawFn, children: st.SearchStrategy[Typed]) -> Typed:
         else:
             specs.append((f"f{i}", annotation))
     specs.sort(key=lambda spec: len(spec) == 3)  # fields with a default come last
-    cls: Any = dataclasses.make_dataclass(f"Generated{next(_counter)}", specs)
+    cls: Any = dataclasses.make_dataclass(f"Generated{next(_counter)}", specs, kw_only=draw(st.booleans()))
     return cls, st.builds(cls, **{f"f{i}": values for i, (_, values) in enumerate(fields)})
 
 
@@ -275,6 +275,13 @@ class Page:
     colours: list[Colour] = dataclasses.field(default_factory=list)
 
 
+@dataclasses.dataclass
+class Span:
+    size: int
+    unit: str = dataclasses.field(kw_only=True)  # required, and passed by name
+    start: float
+
+
 BENCHMARK = [Parameter("filter", UserFilter), Parameter("usernames", list[str]), Parameter("active", bool)]
 
 
@@ -295,6 +302,11 @@ BENCHMARK = [Parameter("filter", UserFilter), Parameter("usernames", list[str]),
             [Parameter("flag", bool | None), Parameter("level", Level, Level.low), Parameter("n", int)],
             [("flag", "off"), ("flag", "on"), ("n", "42")],
             {"flag": True, "level": Level.low, "n": 42},
+        ),
+        (
+            [Parameter("span", Span)],
+            [("span.unit", "m"), ("span.start", "-1.5"), ("span.size", "-3")],
+            {"span": Span(-3, -1.5, unit="m")},
         ),
     ],
 )

@@ -138,6 +138,7 @@ class _Leaf:
 class _Struct:
     tp: type
     fields: list[tuple[str, _Node, bool, bool]]  # name, node, required, None when absent
+    keyword_only: frozenset[str] = frozenset()  # the rest are passed by position (cheaper)
 
 
 _Node = _Leaf | _Struct
@@ -222,7 +223,7 @@ def _plan(tp: object, name: str, seen: frozenset[type]) -> _Node | None:
             fields.append((f.name, node, field.required, field.none_if_absent))
         if not fields:
             return None  # sent as a marker only: left to the general path
-        return _Struct(target, fields)
+        return _Struct(target, fields, frozenset(f.name for f in dataclasses.fields(target) if f.kw_only))
     return None
 
 
@@ -308,7 +309,8 @@ def _emit_value(src: _Source, depth: int, node: _Node, target: str) -> None:
         else:
             src.add(depth, f"{target} = {convert}({raw})")
         return
-    call = [f"{src.constant(node.tp)}("]
+    positional: list[str] = []
+    by_name: list[str] = []
     keywords: list[tuple[str, _Node, bool, bool, str]] = []
     for field_name, child, required, none_if_absent in node.fields:
         value = src.temporary()
@@ -316,8 +318,11 @@ def _emit_value(src: _Source, depth: int, node: _Node, target: str) -> None:
     if all(required for _, _, required, _, _ in keywords):
         for field_name, child, _, none_if_absent, value in keywords:
             _emit_field(src, depth, child, value, none_if_absent)
-            call.append(f"{field_name}={value}, ")
-        src.add(depth, f"{target} = {''.join(call)})")
+            if field_name in node.keyword_only:
+                by_name.append(f"{field_name}={value}")
+            else:
+                positional.append(value)
+        src.add(depth, f"{target} = {src.constant(node.tp)}({', '.join(positional + by_name)})")
         return
     given = src.temporary()  # fields with a default are passed only when sent
     src.add(depth, f"{given} = {{}}")
