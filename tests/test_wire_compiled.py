@@ -440,3 +440,11 @@ def test_result_encode_is_compiled() -> None:
     assert result.encode([User("bob", True)]) == [{"username": "bob", "active": True}]
     with pytest.raises(AttributeError, match="username"):
         result.encode([None])
+
+
+def test_pairs_may_come_from_any_iterable() -> None:
+    arguments = Arguments(BENCHMARK)
+    pairs = [("filter.name_gt", "b"), ("filter.name_lt", "w"), ("usernames", "bob"), ("active", "no")]
+    expected = {"filter": UserFilter("b", "w"), "usernames": ["bob"], "active": False}
+    assert arguments.decode_pairs(iter(pairs)) == arguments.decode_pairs(tuple(pairs)) == expected
+    assert arguments.decode_pairs(iter([*pairs, ("usernames.", "")])) == arguments.decode_in_full([*pairs, ("usernames.", "")])
