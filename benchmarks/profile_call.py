@@ -13,7 +13,8 @@ writing to a file. ``IN_FLIGHT`` calls run at once on uvloop, as a served benchm
 ``--valgrind`` runs this script twice under callgrind, with no calls and with ``CALLS`` calls
 after the same warm-up, and divides the difference: start-up and imports cancel out. Add
 ``--async`` to any of them for the ``async def`` variant (no thread hop), ``--memory`` for
-in-memory keys, ``--no-log`` without the access log.
+in-memory keys, ``--no-log`` without the access log, ``--ceiling`` for the raw ASGI app of the
+served benchmark's ceiling (what this harness and uvloop cost on their own).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def _app(database_url: str, log_file: Any, variant: set[str]) -> Any:
 
     from benchmarks.peers.interlink_default import list_users, list_users_async
 
+    if "ceiling" in variant:
+        from benchmarks.peers.ceiling_app import app
+
+        return app
     if "memory" in variant:
         api = ApiServer(authenticator=MemoryKeys({common.KEY_ID: (common.KEY_SECRET, Role(name="bench"))}), docs=False)
     else:
@@ -179,7 +184,8 @@ def instructions_per_call(flags: list[str]) -> float:
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
-    chosen = {name.removeprefix("--") for name in arguments if name in ("--async", "--memory", "--no-log")}
+    chosen = {name.removeprefix("--") for name in arguments
+              if name in ("--async", "--memory", "--no-log", "--ceiling")}
     flags = [f"--{name}" for name in sorted(chosen)]
     if "--calls" in arguments:
         calls_only(int(arguments[arguments.index("--calls") + 1]), chosen)
