@@ -165,31 +165,14 @@ class AccessLog:
 
     @staticmethod
     def line(scope: Scope, status: int, seconds: float) -> str:
-        shown = _PHRASES.get(status, str(status)) if status else "- (no response)"
         client = scope.get("client")
-        if type(client) is tuple and not scope.get("query_string"):
-            # A connection's calls share everything up to the status: made once per connection
-            # and path (a call to an API is mostly a keep-alive connection calling again).
-            key = (client, scope["method"], scope.get("root_path", ""), scope["path"], scope.get("http_version"))
-            start = _STARTS.get(key)
-            if start is None:
-                start = _start_of_line(scope)
-                if len(_STARTS) >= 4096:
-                    _STARTS.clear()
-                _STARTS[key] = start
-            return f"{start}{shown} {seconds * 1000:.1f} ms\n"
-        return f"{_start_of_line(scope)}{shown} {seconds * 1000:.1f} ms\n"
-
-
-_STARTS: dict[tuple[object, ...], str] = {}  # (client, method, root path, path, version) -> _start_of_line
-
-
-def _start_of_line(scope: Scope) -> str:
-    """An access log line up to its status: address, method, path and query, HTTP version."""
-    client = scope.get("client")
-    address = f"{client[0]}:{client[1]}" if client else "-"
-    path = _plain_path(scope.get("root_path", "") + scope["path"])
-    query: bytes = scope.get("query_string", b"")
-    if query:
-        path = f"{path}?{_plain(redact_query(query.decode('latin-1')))}"
-    return f'INFO:     {address} - "{scope["method"]} {path} HTTP/{scope.get("http_version", "1.1")}" '
+        address = f"{client[0]}:{client[1]}" if client else "-"
+        path = _plain_path(scope.get("root_path", "") + scope["path"])
+        query: bytes = scope.get("query_string", b"")
+        if query:
+            path = f"{path}?{_plain(redact_query(query.decode('latin-1')))}"
+        shown = _PHRASES.get(status, str(status)) if status else "- (no response)"
+        return (
+            f'INFO:     {address} - "{scope["method"]} {path} HTTP/{scope.get("http_version", "1.1")}" '
+            f"{shown} {seconds * 1000:.1f} ms\n"
+        )

@@ -98,18 +98,10 @@ def form_pairs(body: bytes, what: str = "form body") -> Pairs:
             return []
         if text.count("&") >= MAX_FIELDS:
             raise BadArguments(f"the {what} has more than {MAX_FIELDS} fields")
-        if "%3" in text:
-            # A key's colon, ``%3A``, is in almost every call's body. Neither ``&`` nor ``=`` nor
-            # ``%`` nor ``+``, a colon can be unescaped in the whole text before it is split,
-            # to the same pairs, leaving most bodies with no escape at all.
-            text = text.replace("%3A", ":").replace("%3a", ":")
-        plus = "+" in text
-        percent = "%" in text
-        if not plus and not percent:  # the pairs as they are, made in one comprehension
-            return [(name, value) for name, sep, value in [part.partition("=") for part in text.split("&")]
-                    if name or sep]  # an empty part (``a=1&&b=2``) is skipped
         pairs: Pairs = []
         append = pairs.append
+        plus = "+" in text
+        percent = "%" in text
         for part in text.split("&"):
             if not part:
                 continue

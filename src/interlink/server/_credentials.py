@@ -14,7 +14,6 @@ optional fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from interlink.credentials import KEY_ID_PATTERN, parse_authorisation, parse_basic_header, split_key_password
@@ -100,20 +99,8 @@ def _authorisation_value(value: object) -> str | None:
     return value
 
 
-_name_of = itemgetter(0)
-
-
 def pop_authorisation(pairs: list[tuple[str, FormValue]]) -> str | None:
     """Take every ``authorisation`` pair out of ``pairs``; at most one may be non-empty."""
-    # The names looked through in C: the field is sent once or not at all on almost every call.
-    names = list(map(_name_of, pairs))
-    if AUTHORISATION not in names:
-        return None
-    if names.count(AUTHORISATION) == 1:
-        index = names.index(AUTHORISATION)
-        text = _authorisation_value(pairs[index][1])
-        del pairs[index]
-        return text
     found: str | None = None
     index = 0
     while index < len(pairs):
