@@ -448,3 +448,9 @@ def test_pairs_may_come_from_any_iterable() -> None:
     expected = {"filter": UserFilter("b", "w"), "usernames": ["bob"], "active": False}
     assert arguments.decode_pairs(iter(pairs)) == arguments.decode_pairs(tuple(pairs)) == expected
     assert arguments.decode_pairs(iter([*pairs, ("usernames.", "")])) == arguments.decode_in_full([*pairs, ("usernames.", "")])
+
+
+@pytest.mark.parametrize("annotation", [Any, None, dt.datetime, bytes, dict[str, int]])
+def test_a_type_with_nothing_to_inline_keeps_its_shapes_encoder(annotation: Any) -> None:
+    result = Result(annotation)
+    assert result.encode == result.shape.encode

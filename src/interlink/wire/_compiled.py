@@ -451,6 +451,8 @@ class _Encoder:
 
 def compile_encoder(shape: Shape) -> Callable[[Any], Any]:
     """``shape.encode`` as one function: same output, same error when the value does not fit."""
+    if not isinstance(shape, (BoolShape, EnumShape, *_TEXT_SHAPES, OptionalShape, ListShape, StructShape)):
+        return shape.encode  # nothing to inline (None, Any, a datetime, bytes…)
     encoder = _Encoder()
     body = encoder.expression(shape, "value")
     src = encoder.src
