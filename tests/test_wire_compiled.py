@@ -347,6 +347,19 @@ class Checked:
         self.name = self.name.upper()
 
 
+@dataclasses.dataclass
+class Watched:
+    name: str
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value.upper() if isinstance(value, str) else value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    name: str
+
+
 @pydantic.dataclasses.dataclass
 class Validated:
     name: str
@@ -358,7 +371,7 @@ class Form(pydantic.BaseModel):
 
 @pytest.mark.parametrize(
     "annotation",
-    [Checked, Validated, Form, Annotated[str, pydantic.Field(min_length=3)], list[Annotated[int, pydantic.Field(gt=0)]],
+    [Checked, Watched, Validated, Form, Annotated[str, pydantic.Field(min_length=3)], list[Annotated[int, pydantic.Field(gt=0)]],
      Decimal, dt.datetime, uuid.UUID, dict[str, int], tuple[int, ...], list[UserFilter], FileUpload, Any],
 )
 def test_types_pydantic_checks_or_changes_are_not_compiled(annotation: Any) -> None:
@@ -454,3 +467,11 @@ def test_pairs_may_come_from_any_iterable() -> None:
 def test_a_type_with_nothing_to_inline_keeps_its_shapes_encoder(annotation: Any) -> None:
     result = Result(annotation)
     assert result.encode == result.shape.encode
+
+
+def test_a_frozen_dataclass_is_compiled() -> None:
+    arguments = Arguments([Parameter("x", Frozen)])
+    decoder, general = compiled(arguments)
+    assert decoder is not None
+    assert decoder([("x.name", "a")]) == {"x": Frozen("a")} == arguments.decode_in_full([("x.name", "a")])
+    assert general.calls == 0

@@ -237,9 +237,12 @@ def _plain_dataclass(tp: type) -> bool:
     init = tp.__dict__.get("__init__")
     if getattr(getattr(init, "__code__", None), "co_filename", None) != "<string>":
         return False  # a hand-written __init__
+    own_setattr = getattr(tp, "__setattr__") is not object.__setattr__
+    if own_setattr and not getattr(tp, "__dataclass_params__").frozen:
+        return False  # __init__ would go through it; pydantic sets the fields directly
     for f in dataclasses.fields(tp):
-        if not f.init or type(f.default).__module__.startswith("pydantic"):
-            return False  # init=False fields, or pydantic.Field(...) as the default
+        if not f.init or type(f.default).__module__.startswith("pydantic") or hasattr(type(f.default), "__set__"):
+            return False  # init=False fields, pydantic.Field(...) or a descriptor as the default
     return True
 
 
