@@ -2,7 +2,9 @@
 
 Compiled once per method. The form rules live in the shapes; pydantic then parses the text
 scalars, builds dataclasses and pydantic models, applies defaults and runs model validators,
-and gives the JSON Schema of the same description.
+and gives the JSON Schema of the same description. A method of plain scalars, lists of them
+and dataclasses also gets a form decoder written for it (``_compiled.py``) that answers the
+usual call without either, and hands every other call to this general path.
 """
 
 from __future__ import annotations
