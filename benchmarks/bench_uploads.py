@@ -1,7 +1,8 @@
 """A 1 GiB upload written to a file by a server on loopback: interlink's streamed `FileStream`
 against interlink's `FileUpload` and FastAPI's `UploadFile` (both spool the body to a temporary
 file before the method runs), and a bare ASGI app writing the raw body to a file as it arrives
-(no multipart parsing, no credentials: the ceiling of uvicorn on this machine).
+(no multipart parsing, no credentials) on uvicorn's HTTP protocol and on the one `interlink serve`
+runs (the ceiling of a site it serves on this machine).
 
 Each server is its own uvicorn process (interlink's run by `interlink serve`, as a user runs a
 site); the sender is this process, a raw socket sending 1 MiB blocks, fields first and the file
@@ -36,6 +37,9 @@ _PRELUDE = textwrap.dedent('''
     import uvicorn
     PORT, DIRECTORY = int(sys.argv[1]), sys.argv[2]
 ''')
+
+BARE_UVICORN = "bare ASGI app writing the raw body, uvicorn's HTTP protocol"
+BARE_INTERLINK = "bare ASGI app writing the raw body, interlink's HTTP protocol (ceiling)"
 
 PEERS = {
     "interlink `FileStream` (streamed)": _PRELUDE + textwrap.dedent('''
@@ -79,7 +83,7 @@ PEERS = {
             return started
         uvicorn.run(app, host="127.0.0.1", port=PORT, log_level="warning")
     '''),
-    "bare ASGI app writing the raw body (ceiling)": _PRELUDE + textwrap.dedent('''
+    BARE_UVICORN: _PRELUDE + textwrap.dedent('''
         async def app(scope, receive, send):
             if scope["type"] != "http":
                 return
@@ -98,6 +102,9 @@ PEERS = {
         uvicorn.run(app, host="127.0.0.1", port=PORT, log_level="warning")
     '''),
 }
+# the same app on the HTTP protocol `interlink serve` runs: the ceiling of a site served by it
+PEERS[BARE_INTERLINK] = PEERS[BARE_UVICORN].replace(
+    'log_level="warning")', 'log_level="warning", http="interlink.server._http_protocol:InterlinkHttpProtocol")')
 
 
 def _free_port() -> int:
@@ -184,23 +191,26 @@ def _measure(code: str) -> tuple[float, int, float]:
 
 
 def run() -> str:
+    load_before = os.getloadavg()
     rows = []
     for name, code in PEERS.items():
         throughput, peak, to_method = _measure(code)
         rows.append((name, throughput, peak, to_method))
     ceiling = rows[-1][1]
+    load = " / ".join("/".join(f"{value:.1f}" for value in loads) for loads in (load_before, os.getloadavg()))
     lines = [
         "## Uploads: 1 GiB to a file, streamed or spooled",
         "",
-        "One uvicorn process per server on loopback; a raw-socket sender (1 MiB blocks, the fields "
-        f"first, the file last); best of {ROUNDS} rounds. *Method started* is the time from the first "
-        "byte sent to the method's first chunk (streamed) or the method's start (spooled).",
+        "One uvicorn process per server on loopback (interlink's run by `interlink serve`); a raw-socket "
+        f"sender (1 MiB blocks, the fields first, the file last); best of {ROUNDS} rounds; `uptime`'s load "
+        f"averages before / after: {load} (other work shares the 2 cores). *Method started* is the time from "
+        "the first byte sent to the method's first chunk (streamed) or the method's start (spooled).",
         "",
         "| server | MiB/s | of the ceiling | peak RSS (MiB) | method started after |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for name, throughput, peak, to_method in rows:
-        started = "—" if "ceiling" in name else f"{to_method * 1000:.0f} ms"
+        started = "—" if name.startswith("bare ASGI") else f"{to_method * 1000:.0f} ms"
         lines.append(f"| {name} | {throughput:.0f} | {throughput / ceiling:.0%} | {peak / BLOCK:.0f} | {started} |")
     lines += [
         "",

@@ -31,7 +31,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 from pathlib import Path
 
-from benchmarks.bench_uploads import BLOCK, PEERS, SIZE, _free_port, _peak_rss, _upload
+from benchmarks.bench_uploads import (BARE_INTERLINK, BARE_UVICORN, BLOCK, PEERS, SIZE, _free_port, _peak_rss,
+                                      _upload)
 
 # nginx and the process tree are found as the several-machines rig of the tests finds them
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -43,8 +44,6 @@ STREAMED = "interlink `FileStream` (streamed)"
 HEADLINE = STREAMED + ", `interlink serve`"
 UVICORN_ROW = STREAMED + ", `uvicorn.run(api)`: uvicorn's own HTTP protocol"
 BARE = "bare ASGI app writing the raw body (no parsing, no credentials)"
-BARE_LINE = 'uvicorn.run(app, host="127.0.0.1", port=PORT, log_level="warning")'
-PROTOCOL = '"interlink.server._http_protocol:InterlinkHttpProtocol"'
 #: how bench_uploads starts interlink's server, and the same site run by uvicorn itself instead
 SERVE_LINE = 'main(["serve", "__main__:api", "--port", str(PORT)])'
 UVICORN_LINE = 'uvicorn.run(api, host="127.0.0.1", port=PORT, log_level="warning")'
@@ -261,14 +260,13 @@ def run() -> str:
                 "(`make system-deps` installs Debian's package).")
     load_before = os.getloadavg()
     site = PEERS[STREAMED]
-    bare = PEERS["bare ASGI app writing the raw body (ceiling)"]
     servers: dict[str, Callable[[int, Path], list[str]] | None] = {
         HEADLINE: _uvicorn(site),
         UVICORN_ROW: _uvicorn(site.replace(SERVE_LINE, UVICORN_LINE)),
         "FastAPI `UploadFile` (spooled)": _uvicorn(PEERS["FastAPI `UploadFile` (spooled)"]),
         "Django, default upload handlers (spooled; gunicorn)": _gunicorn,
-        BARE: _uvicorn(bare),
-        BARE + ", interlink's HTTP protocol": _uvicorn(bare.replace(BARE_LINE, BARE_LINE[:-1] + ", http=" + PROTOCOL + ")")),
+        BARE + ", uvicorn's HTTP protocol": _uvicorn(PEERS[BARE_UVICORN]),
+        BARE + ", interlink's HTTP protocol": _uvicorn(PEERS[BARE_INTERLINK]),
         CEILING: None,
     }
     results = dict(zip(servers, _measure(binary, list(servers.values()))))
@@ -300,7 +298,7 @@ def run() -> str:
         server = ("—", "—") if name == CEILING else (f"{result.server_cpu:.2f}", f"{result.server_rss:.0f}")
         lines.append(f"| {name} | {result.throughput:.0f} | {result.throughput / ceiling:.0%} | {server[0]} "
                      f"| {result.nginx_cpu:.2f} | {server[1]} | {result.nginx_rss:.0f} | {started} |")
-    streamed, bare_uvicorn = results[HEADLINE], results[BARE]
+    streamed, bare_uvicorn = results[HEADLINE], results[BARE + ", uvicorn's HTTP protocol"]
     median = streamed.to_method[len(streamed.to_method) // 2]
     met = streamed.throughput >= 0.8 * ceiling and streamed.server_rss < 100 and median < 0.05
     lines += [
