@@ -1,10 +1,11 @@
 """The work of a sync run, without Prefect: read pages, plan each record, write, record state.
 
 :func:`load_batch` takes one page of source records through the planner (``_plan.decide``) to
-the target and commits the id map and issues for it; :func:`run_sync` drives pages (fetched
-ahead on a thread while the previous page loads) and stores the cursor after each page, once
-everything before it is committed. ``interlink.flows``' Prefect flow calls the same two, so the
-rules live here once.
+the target and commits the id map and issues for it; :func:`run_sync` takes every page through
+the same steps (pages fetched ahead on a thread), overlapped: one page's writes are on their
+way to the target while the next is planned and marked in flight and the page before's outcome
+and cursor are committed, by one writer thread in order (:func:`_load_pages`). The Prefect
+tasks call :func:`load_batch`, so the rules live here once.
 
 Order of writes for a create, so that a run killed anywhere neither duplicates nor loses:
 
@@ -19,6 +20,7 @@ transaction, so a killed run re-reads that page; everything already committed is
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import queue
@@ -487,24 +489,38 @@ StoreJob = Callable[[Any], None]
 
 
 class _StoreWriter:
-    """A run's writes to the store, on one thread, in the order they were given.
+    """A run's writes to the store, on one thread, in the order they were given (from one
+    thread: the run's).
 
-    Writes given while a transaction commits go together in the next one (one commit, one
-    sync to disk, for the outcome of one page and the in-flight marks of the next). A write
-    that fails fails every write after it: nothing, a cursor least of all, is stored after a
-    write that was not."""
+    :meth:`later` keeps a write back until the next :meth:`write` (or :meth:`flush`), and
+    writes given while a transaction commits wait for the next one: they go together, in one
+    transaction (one commit, one sync to disk for a page's outcome and the next in-flight
+    marks). A write that fails fails every write after it: nothing, a cursor least of all, is
+    stored after a write that was not."""
 
     def __init__(self, database: Any, name: str) -> None:
-        self._database = database
-        self._jobs: queue.SimpleQueue[tuple[StoreJob, Future[None]] | None] = queue.SimpleQueue()
+        self.database = database
+        self._jobs: queue.SimpleQueue[list[tuple[StoreJob, Future[None]]] | None] = queue.SimpleQueue()
+        self._held: list[tuple[StoreJob, Future[None]]] = []
         self._failed: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name=f"sync-{name}-store", daemon=True)
         self._thread.start()
 
-    def write(self, job: StoreJob) -> Future[None]:
-        """Queue ``job(session)``; the future is done once its transaction has committed."""
+    def later(self, job: StoreJob) -> Future[None]:
+        """Hold ``job(session)`` back until the next write; done once that has committed. What
+        was held back before is queued now: one page's outcome waits at most one page."""
+        if self._held:
+            self._jobs.put(self._held)
+            self._held = []
         done: Future[None] = Future()
-        self._jobs.put((job, done))
+        self._held.append((job, done))
+        return done
+
+    def write(self, job: StoreJob) -> Future[None]:
+        """Queue ``job(session)`` after the writes held back; done once its transaction has committed."""
+        done: Future[None] = Future()
+        self._jobs.put([*self._held, (job, done)])
+        self._held = []
         return done
 
     def flush(self) -> None:
@@ -512,6 +528,11 @@ class _StoreWriter:
         self.write(lambda session: None).result()
 
     def close(self) -> None:
+        """Commit what is held back and queued, then stop the thread (again: nothing)."""
+        if not self._thread.is_alive():
+            return
+        if self._held:
+            self.write(lambda session: None)
         self._jobs.put(None)
         self._thread.join()
 
@@ -520,7 +541,7 @@ class _StoreWriter:
             first = self._jobs.get()
             if first is None:
                 return
-            group, last = [first], False
+            group, last = first, False
             while not last:
                 try:
                     queued = self._jobs.get_nowait()
@@ -529,15 +550,21 @@ class _StoreWriter:
                 if queued is None:
                     last = True
                 else:
-                    group.append(queued)
+                    group += queued
             self._commit(group)
             if last:
                 return
 
+    def _session(self) -> Any:
+        # A plain session: these writes hand no objects out (Database.session() also loads
+        # what detached users, roles and keys are read through, a cost a page here).
+        maker = getattr(self.database, "sessionmaker", None)
+        return maker.begin() if maker is not None else self.database.session()
+
     def _commit(self, group: list[tuple[StoreJob, Future[None]]]) -> None:
         if self._failed is None:
             try:
-                with self._database.session() as session:
+                with self._session() as session:
                     for job, _ in group:
                         job(session)
             except BaseException as error:  # noqa: BLE001 - handed to whoever waits on a write
@@ -638,7 +665,7 @@ class _Sending:
     total: int | None
 
 
-def _load_pages(sync: Sync, database: Any, pages: Iterator[Page], total: Counts, report: SyncRun,
+def _load_pages(sync: Sync, writer: _StoreWriter, pages: Iterator[Page], total: Counts, report: SyncRun,
                 on_page: ProgressHook | None) -> None:
     """The steps of :func:`load_batch` for every page, overlapped: while a page's writes are
     on their way to the target, the next page is planned and its creates marked in flight,
@@ -647,7 +674,7 @@ def _load_pages(sync: Sync, database: Any, pages: Iterator[Page], total: Counts,
     committed in flight before they are sent, its outcome and the cursor after it once it
     has been written, pages in order (one writer). A record read again before its page's
     outcome is committed (a source that moved it to a later page) waits for that commit."""
-    writer = _StoreWriter(database, sync.name)
+    database = writer.database
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{sync.name}-send")
     sending: _Sending | None = None
     unsettled: list[tuple[Future[None], set[str]]] = []  # (outcome committed, its source ids)
@@ -660,12 +687,13 @@ def _load_pages(sync: Sync, database: Any, pages: Iterator[Page], total: Counts,
             writer.flush()
             batch.forget_refused()
             raise
-        if any(item.result is None or not item.result.ok for item in batch.to_write):
+        if not all(item.result is not None and item.result.ok for item in batch.to_write):
             writer.flush()  # what follows may write to the store on its own: after the queued writes
             batch.handle_gone()
             batch.stop_on_one_error_for_all()
         outcome = batch.settle()
-        committed = writer.write(lambda session: outcome.store(session, page.cursor))
+        # Committed with the next page's in-flight marks: one transaction a page.
+        committed = writer.later(lambda session: outcome.store(session, page.cursor))
         unsettled[:] = [(done, ids) for done, ids in unsettled if not done.done()]
         unsettled.append((committed, set(batch.items)))
         _report_batch(report, len(batch.records), batch.counts)
@@ -691,22 +719,23 @@ def _load_pages(sync: Sync, database: Any, pages: Iterator[Page], total: Counts,
             batch.read_target()
             batch.plan()
             marks = _in_flight_rows(batch.to_write)
-            if marks:
-                writer.write(_saving_links(sync.name, marks)).result()  # in flight on disk before it is sent
+            marked = writer.write(_saving_links(sync.name, marks)) if marks else None
             previous, sending = sending, None
-            if previous is not None:
-                try:
-                    finish(previous)
-                except BaseException:
-                    if marks:  # marked, never sent: not in flight
-                        _forget_unsent(writer, sync, marks)
-                    raise
-            sending = _Sending(batch, sender.submit(_write, sync, batch.to_write),
+            try:
+                if previous is not None:
+                    finish(previous)  # while the marks commit
+                if marked is not None:
+                    marked.result()  # in flight on disk before a byte of the page is sent
+            except BaseException:
+                if marks:  # marked, never sent: not in flight
+                    _forget_unsent(writer, sync, marks)
+                raise
+            # In the run's context (its trace: a token request the writes make is one of its spans).
+            sending = _Sending(batch, sender.submit(contextvars.copy_context().run, _write, sync, batch.to_write),
                                sync.source.record_cursor(page.records[-1]), page.total)
         if sending is not None:
             page_sent, sending = sending, None
             finish(page_sent)
-        writer.flush()
     finally:
         if sending is not None:
             # Stopped while a page was on its way: let it finish, and keep its outcome.
@@ -716,7 +745,6 @@ def _load_pages(sync: Sync, database: Any, pages: Iterator[Page], total: Counts,
             except BaseException:  # noqa: BLE001 - the error that stopped the run is the one raised
                 pass
         sender.shutdown(wait=True)
-        writer.close()
 
 
 def _saving_links(name: str, rows: list[dict[str, Any]]) -> StoreJob:
@@ -747,7 +775,15 @@ def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
     with database.session() as session:
         state = get_sync_state(session, sync.name)
         cursor = (state.cursor or {}).get("value") if state and state.cursor else None
-        save_sync_counts(session, sync.name, {}, started_at=started, finished_at=None)
+
+    def record(counts: dict[str, Any], finished: bool) -> StoreJob:
+        finished_at = dt.datetime.now(dt.UTC) if finished else None
+        return lambda session: save_sync_counts(session, sync.name, counts, started_at=started,
+                                                finished_at=finished_at)
+
+    # The run's start is recorded with its first writes (one commit fewer a run).
+    writer = _StoreWriter(database, sync.name)
+    writer.later(record({}, finished=False))
     new_run = getattr(sync.target, "new_run", None)
     if callable(new_run):
         new_run()  # a target that learns about its peer (JsonApiTarget's filter probes) starts afresh
@@ -756,8 +792,9 @@ def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
         with keep_alive(sync.source.client, sync.target.client):
             pages = prefetch(sync.source.pages(cursor))
             if load is None:
-                _load_pages(sync, database, pages, total, report, on_page)
+                _load_pages(sync, writer, pages, total, report, on_page)
             else:
+                writer.flush()
                 for page in pages:
                     if page.records:
                         counts = load(sync, page.records, database)
@@ -769,16 +806,17 @@ def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
                         total.add(counts)
                     if on_page:
                         on_page(total, page.total)
+        writer.write(record(total.as_dict(), finished=True)).result()
     except Exception as error:
         # The run failed: recorded as finished with the reason, so `interlink sync status`
-        # shows it failed rather than still running.
+        # shows it failed rather than still running (after what the writer still had).
+        writer.close()
         with database.session() as session:
             save_sync_counts(session, sync.name, {**total.as_dict(), "failed": failure_line(error)[:500]},
                              started_at=started, finished_at=dt.datetime.now(dt.UTC))
         report.finished(total.as_dict(), error)
         raise
-    with database.session() as session:
-        save_sync_counts(session, sync.name, total.as_dict(), started_at=started,
-                         finished_at=dt.datetime.now(dt.UTC))
+    finally:
+        writer.close()
     report.finished(total.as_dict())
     return total

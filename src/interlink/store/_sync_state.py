@@ -142,13 +142,20 @@ def load_sync_links(session: Session, sync: str, source_ids: Iterable[str]) -> d
 def load_sync_link_states(session: Session, sync: str,
                           source_ids: Iterable[str]) -> dict[str, tuple[str | None, str | None, str | None]]:
     """What a run plans with, per id-map row of ``source_ids``: (target id, source hash, target
-    hash). Plain rows, no ORM objects: a run reads every record's row."""
+    hash). Plain rows, no ORM objects: a run reads every record's row (on SQLite as the
+    driver's own statement: SQLAlchemy's building of the ``IN`` list was most of this read)."""
     ids = list(dict.fromkeys(source_ids))
     found: dict[str, tuple[str | None, str | None, str | None]] = {}
+    sqlite = session.get_bind().dialect.name == "sqlite"
     columns = (_TABLE.c.source_id, _TABLE.c.target_id, _TABLE.c.source_hash, _TABLE.c.target_hash)
     for start in range(0, len(ids), 500):
-        rows = session.execute(select(*columns).where(_TABLE.c.sync == sync,
-                                                      _TABLE.c.source_id.in_(ids[start:start + 500])))
+        chunk = ids[start:start + 500]
+        if sqlite:
+            rows: Any = session.connection().exec_driver_sql(
+                f"SELECT source_id, target_id, source_hash, target_hash FROM {_TABLE.name} "
+                f"WHERE sync = ? AND source_id IN ({', '.join('?' * len(chunk))})", (sync, *chunk))
+        else:
+            rows = session.execute(select(*columns).where(_TABLE.c.sync == sync, _TABLE.c.source_id.in_(chunk)))
         found.update({source_id: (target_id, source_hash, target_hash)
                       for source_id, target_id, source_hash, target_hash in rows})
     return found
@@ -194,7 +201,7 @@ def _sqlite_upserts(session: Session, sync: str, dialect: Any, rows: Sequence[di
     """The upserts on SQLite through the driver's executemany with plain tuples: SQLAlchemy's
     per-row parameter processing (the same ``updated_at`` converted once per row) was most of
     this write's time. ``updated_at`` is converted once, by the column's own type."""
-    stamp = _TABLE.c.updated_at.type.bind_processor(dialect)
+    stamp = _TABLE.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
     stamp_value = stamp(now) if stamp else now
     shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
