@@ -1,24 +1,27 @@
-"""The HTTP/1.1 protocol ``interlink serve`` gives uvicorn: its httptools protocol, reading bodies
-in larger pieces and copying them less.
+"""The HTTP/1.1 protocol ``interlink serve`` gives uvicorn: uvicorn's httptools protocol, reading
+bodies in larger pieces and copying them less.
 
 uvicorn's own protocol takes what the event loop read (at most 256 kB, already copied once out
-of the loop's buffer), copies the body from it (httptools' ``on_body``), appends that to a
-``bytearray`` (a second copy), stops reading once 64 KiB wait there and copies the whole again
-into the ``bytes`` of each ASGI message. For a large upload those copies and the turns of the
-loop between 64 KiB messages cost more than reading the socket and writing the file.
+of the loop's buffer into ``bytes``), copies the body from it (httptools' ``on_body``), appends
+that to a ``bytearray`` (a second copy), stops reading once 64 KiB wait there and copies the
+whole again into the ``bytes`` of each ASGI message. For a large upload those copies and the
+turns of the loop between 64 KiB messages cost more than reading the socket and writing the file.
 
-This subclass changes three things and nothing about what is parsed or answered:
+Here, with nothing changed in what is parsed or answered:
 
-- the socket is read straight into a buffer of :data:`READ_SIZE` bytes (asyncio's and uvloop's
-  ``BufferedProtocol``), one buffer for every connection of a thread: httptools copies each
-  part it keeps out of it (headers, body pieces) before the next read;
-- the body's pieces wait as the ``bytes`` httptools made, and a message hands them on joined
-  (one piece, the usual case: no copy at all);
+- the socket is read straight into a buffer of :data:`READ_SIZE` bytes (a ``BufferedProtocol``,
+  which asyncio's and uvloop's transports fill in place), one buffer for every connection of a
+  thread: httptools copies each part it keeps (URL, headers, body pieces) out of it before the
+  loop reads again;
+- the body's pieces wait as the ``bytes`` httptools made, and each is handed on as one ASGI
+  message, as it is: no copy at all;
 - reading pauses once more than :data:`HIGH_WATER` bytes of body wait for the application,
-  instead of 64 KiB, so a message carries up to about a megabyte.
+  instead of 64 KiB.
 
 Memory per connection stays bounded: at most :data:`HIGH_WATER` plus one read of body waits.
-Every limit on bodies (size, time) is the application's, as before.
+Every limit on bodies (size, time) is the application's, as before. The classes rely on
+uvicorn's httptools protocol and request cycle as they are (their attributes and callbacks):
+``tests/test_http_protocol.py`` runs the streamed-upload tests through them.
 """
 
 from __future__ import annotations
