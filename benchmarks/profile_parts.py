@@ -36,6 +36,13 @@ def steps() -> dict[str, Callable[[], Any]]:
     authorisation = f"{common.KEY_ID}:{common.KEY_SECRET}"
     stored = hash_key_secret(common.KEY_SECRET)
     pool = ThreadPool()
+    from interlink.server._method import Method
+
+    from benchmarks.peers.interlink_default import list_users
+
+    method = Method(list_users, "home")
+    arguments = [pair for pair in pairs if pair[0] != "authorisation"]
+    result = common.list_users(common.UserFilter("b", "w"), list(common.USERNAMES), True)
     loop = asyncio.new_event_loop()
 
     async def hops() -> None:  # as many in flight as the served benchmark's connections
@@ -44,6 +51,9 @@ def steps() -> dict[str, Callable[[], Any]]:
     return {
         "splitting the form body": lambda: form_pairs(body),
         "taking the authorisation field out": lambda: pop_authorisation(list(pairs)),
+        "decoding the arguments": lambda: method.arguments.decode_pairs(arguments, None),
+        "the method itself": lambda: common.list_users(common.UserFilter("b", "w"), list(common.USERNAMES), True),
+        "encoding the result": lambda: method.result.encode(result),
         "reading keyid:secret": lambda: parse_authorisation(authorisation),
         "the key's SHA-256 and compare": lambda: check_key_secret(common.KEY_SECRET, stored),
         "the JSON of the result": lambda: dumps(answer),
