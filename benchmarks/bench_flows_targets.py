@@ -348,11 +348,11 @@ LIMITS = [
     "* What limits it. Against DRF JSON:API, the target: its one gunicorn worker (Python, the GIL) takes every "
     "create through Django, DRF's serializers and SQLite (one writer at a time); runs of the same work on this "
     "shared 2-core machine have differed by 10–25%. Against the project's server, interlink's own CPU time in "
-    "one Python process (the GIL): a run overlaps its pages (one page's writes on their way while the next is "
-    "planned and committed in flight and the page before's outcome is committed, one SQLite commit a page that "
-    "reaches the disk before the page is sent), so what is left is the work itself — reading and parsing the "
-    "source's pages and the target's answers, one hash per record, the id map's rows built and written twice "
-    "(in flight, then the outcome) — on threads that take turns on one core, beside the target's process on "
+    "one Python process (the GIL): a run overlaps its pages (one page's writes on their way while the page "
+    "after next is planned and committed in flight with the page before's outcome, one SQLite commit a page "
+    "that reaches the disk a page before that page is sent), so what is left is the work itself — reading and "
+    "parsing the source's pages and the target's answers, one hash per record, the id map's rows built and "
+    "written twice (in flight, then the outcome) — on threads that take turns on one core, beside the target's process on "
     "the other.",
 ]
 

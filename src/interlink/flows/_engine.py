@@ -20,6 +20,7 @@ transaction, so a killed run re-reads that page; everything already committed is
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import datetime as dt
 import json
@@ -656,6 +657,17 @@ def _report_batch(report: SyncRun, records: int, counts: Counts) -> None:
 
 
 @dataclass
+class _Planned:
+    """A page planned, its creates being committed in flight: the next to be sent."""
+
+    batch: _Batch
+    marks: list[dict[str, Any]]
+    marked: Future[None] | None  # done once the marks are committed
+    cursor: Any
+    total: int | None
+
+
+@dataclass
 class _Sending:
     """A page whose writes are on their way to the target."""
 
@@ -667,16 +679,20 @@ class _Sending:
 
 def _load_pages(sync: Sync, writer: _StoreWriter, pages: Iterator[Page], total: Counts, report: SyncRun,
                 on_page: ProgressHook | None) -> None:
-    """The steps of :func:`load_batch` for every page, overlapped: while a page's writes are
-    on their way to the target, the next page is planned and its creates marked in flight,
-    and the page before's outcome is committed, all on other threads than the one waiting for
-    the target. The order of the store's writes is :func:`load_batch`'s: a page's creates are
-    committed in flight before they are sent, its outcome and the cursor after it once it
-    has been written, pages in order (one writer). A record read again before its page's
-    outcome is committed (a source that moved it to a later page) waits for that commit."""
+    """The steps of :func:`load_batch` for every page, overlapped, on three threads besides the
+    one reading pages ahead: while page N's writes are on their way to the target (the sender),
+    page N+2 is planned (this thread) and its creates committed in flight, together with the
+    outcome of page N-1 (the one writer to the store). Page N+1, planned and marked a page
+    earlier, goes next: its marks have had a whole page's time to reach the disk.
+
+    The order of the store's writes is :func:`load_batch`'s: a page's creates are committed in
+    flight before a byte of it is sent, its outcome and the cursor after it once the target
+    has answered, pages in order. A record read again before its earlier page is settled (a
+    source that moved it to a later page) waits until that page's outcome is committed."""
     database = writer.database
     sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{sync.name}-send")
     sending: _Sending | None = None
+    waiting: collections.deque[_Planned] = collections.deque()  # planned and marked, not sent
     unsettled: list[tuple[Future[None], set[str]]] = []  # (outcome committed, its source ids)
 
     def finish(page: _Sending) -> None:
@@ -701,49 +717,69 @@ def _load_pages(sync: Sync, writer: _StoreWriter, pages: Iterator[Page], total: 
         if on_page:
             on_page(total, page.total)
 
+    def advance() -> None:
+        """Finish the page on its way, then send the oldest page waiting."""
+        nonlocal sending
+        previous, sending = sending, None
+        if previous is not None:
+            finish(previous)
+        if waiting:
+            ready = waiting[0]
+            if ready.marked is not None:
+                ready.marked.result()  # in flight on disk before a byte of the page is sent
+            # In the run's context (its trace: a token request the writes make is one of its spans).
+            writes = sender.submit(contextvars.copy_context().run, _write, sync, ready.batch.to_write)
+            sending = _Sending(ready.batch, writes, ready.cursor, ready.total)
+            waiting.popleft()
+
+    def unsettled_ids(batch: _Batch) -> bool:
+        ids = batch.items.keys()
+        return bool(sending is not None and ids & sending.batch.items.keys()
+                    or any(ids & planned.batch.items.keys() for planned in waiting)
+                    or any(ids & settling for done, settling in unsettled if not done.done()))
+
     try:
-        for page in pages:
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                break
+            except Exception:
+                # The source failed: the pages read before it are loaded, then the run stops.
+                while sending is not None or waiting:
+                    advance()
+                raise
             if not page.records:
                 if on_page:
                     on_page(total, page.total)
                 continue
             batch = _Batch(sync, database, page.records)
             batch.transform()
-            if (sending is not None and batch.items.keys() & sending.batch.items.keys()
-                    or any(batch.items.keys() & ids for done, ids in unsettled if not done.done())):
-                if sending is not None:
-                    page_sent, sending = sending, None
-                    finish(page_sent)
+            if unsettled_ids(batch):
+                while sending is not None or waiting:
+                    advance()
                 writer.flush()
             batch.read_links()
             batch.read_target()
             batch.plan()
             marks = _in_flight_rows(batch.to_write)
             marked = writer.write(_saving_links(sync.name, marks)) if marks else None
-            previous, sending = sending, None
-            try:
-                if previous is not None:
-                    finish(previous)  # while the marks commit
-                if marked is not None:
-                    marked.result()  # in flight on disk before a byte of the page is sent
-            except BaseException:
-                if marks:  # marked, never sent: not in flight
-                    _forget_unsent(writer, sync, marks)
-                raise
-            # In the run's context (its trace: a token request the writes make is one of its spans).
-            sending = _Sending(batch, sender.submit(contextvars.copy_context().run, _write, sync, batch.to_write),
-                               sync.source.record_cursor(page.records[-1]), page.total)
-        if sending is not None:
-            page_sent, sending = sending, None
-            finish(page_sent)
+            waiting.append(_Planned(batch, marks, marked, sync.source.record_cursor(page.records[-1]), page.total))
+            if len(waiting) > 1:
+                advance()
+        while sending is not None or waiting:
+            advance()
     finally:
+        # Stopped: the page on its way finishes and its outcome is kept; pages marked in flight
+        # but never sent are not in flight.
         if sending is not None:
-            # Stopped while a page was on its way: let it finish, and keep its outcome.
             try:
                 finish(sending)
-                writer.flush()
             except BaseException:  # noqa: BLE001 - the error that stopped the run is the one raised
                 pass
+        for planned in waiting:
+            if planned.marks:
+                _forget_unsent(writer, sync, planned.marks)
         sender.shutdown(wait=True)
 
 
