@@ -352,8 +352,8 @@ LIMITS = [
     "after next is planned and committed in flight with the page before's outcome, one SQLite commit a page "
     "that reaches the disk a page before that page is sent), so what is left is the work itself — reading and "
     "parsing the source's pages and the target's answers, one hash per record, the id map's rows built and "
-    "written twice (in flight, then the outcome) — on threads that take turns on one core, beside the target's process on "
-    "the other.",
+    "written twice (in flight, then the outcome) — on threads that take turns on one core, beside the "
+    "target's process on the other.",
 ]
 
 
