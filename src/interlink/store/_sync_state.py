@@ -111,8 +111,14 @@ def _state(session: Session, name: str) -> SyncState:
 
 
 def save_sync_cursor(session: Session, name: str, value: Any) -> None:
-    """Store the cursor; the caller commits it only after everything before it has committed."""
-    _state(session, name).cursor = {"value": value}
+    """Store the cursor; the caller commits it only after everything before it has committed.
+
+    One UPDATE where the sync's row exists (a run stores the cursor after every page: loading
+    the row as an object to change it cost more than the rest of the page's bookkeeping)."""
+    states = cast(Table, SyncState.__table__)
+    done = session.execute(update(states).where(states.c.name == name).values(cursor={"value": value}))
+    if not getattr(done, "rowcount", 0):
+        _state(session, name).cursor = {"value": value}
 
 
 def save_sync_counts(session: Session, name: str, counts: dict[str, Any], *, started_at: dt.datetime,
