@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
+import weakref
 from typing import Any
 
 from uvicorn._types import ASGIReceiveEvent, HTTPRequestEvent
@@ -56,55 +57,70 @@ class _ReadBuffer(threading.local):
 _read_buffer = _ReadBuffer()
 
 
-class _BodyPiecesCycle(RequestResponseCycle):
-    """uvicorn's request/response cycle with the body kept as the pieces httptools made, each
-    handed on as one message (no joining copy)."""
+class _Body:
+    """One request's body as the pieces httptools made, each handed on as one ASGI message (no
+    joining copy); ``receive`` replaces the request cycle's."""
 
-    pieces: collections.deque[bytes]
-    waiting: int
+    __slots__ = ("cycle", "pieces", "waiting")
+
+    def __init__(self, cycle: RequestResponseCycle) -> None:
+        # Weakly: the cycle holds this receive, and a reference cycle would leave each request's
+        # objects to the garbage collector instead of freeing them when the request is done.
+        self.cycle = weakref.ref(cycle)
+        self.pieces: collections.deque[bytes] = collections.deque()
+        self.waiting = 0  # bytes in pieces
 
     async def receive(self) -> ASGIReceiveEvent:
-        # uvicorn's receive, but a piece already waiting is handed on at once
-        if self.waiting_for_100_continue and not self.transport.is_closing():
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self.waiting_for_100_continue = False
-        if not self.disconnected and not self.response_complete:
+        # uvicorn's RequestResponseCycle.receive, but a piece already waiting is handed on at once
+        cycle = self.cycle()
+        if cycle is None:  # (only the cycle's own task calls this, and it holds the cycle)
+            return {"type": "http.disconnect"}
+        if cycle.waiting_for_100_continue and not cycle.transport.is_closing():
+            cycle.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            cycle.waiting_for_100_continue = False
+        if not cycle.disconnected and not cycle.response_complete:
             if not self.pieces:
-                self.flow.resume_reading()
-                await self.message_event.wait()
-            self.message_event.clear()
-        if self.disconnected or self.response_complete:
+                cycle.flow.resume_reading()
+                await cycle.message_event.wait()
+            cycle.message_event.clear()
+        if cycle.disconnected or cycle.response_complete:
             return {"type": "http.disconnect"}
         body = self.pieces.popleft() if self.pieces else b""
         self.waiting -= len(body)
         if self.waiting <= HIGH_WATER:
-            self.flow.resume_reading()
+            cycle.flow.resume_reading()
         message: HTTPRequestEvent = {"type": "http.request", "body": body,
-                                     "more_body": self.more_body or bool(self.pieces)}
+                                     "more_body": cycle.more_body or bool(self.pieces)}
         return message
 
 
 class _PiecesHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol keeping each request's body as pieces, up to :data:`HIGH_WATER`."""
 
-    cycle: _BodyPiecesCycle
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.request_body: _Body | None = None  # set before uvicorn's: one of the attributes made at first
+        super().__init__(config, server_state, app_state, _loop)
 
     def on_headers_complete(self) -> None:
         cycle = self.cycle
         super().on_headers_complete()
         if self.cycle is not cycle:
-            # uvicorn made the new request's cycle; before any of its body, it becomes ours
-            self.cycle.__class__ = _BodyPiecesCycle
-            self.cycle.pieces = collections.deque()
-            self.cycle.waiting = 0
+            # uvicorn made the new request's cycle; before any of its body, its receive becomes
+            # ours (an attribute of the instance: run_asgi hands the application self.receive).
+            # Not a change of the cycle's class: that would slow every attribute of it after.
+            self.request_body = _Body(self.cycle)
+            self.cycle.receive = self.request_body.receive  # type: ignore[method-assign]
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
         if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
             return
-        cycle.pieces.append(body)
-        cycle.waiting += len(body)
-        if cycle.waiting > HIGH_WATER:
+        request_body = self.request_body
+        assert request_body is not None  # made with the cycle, in on_headers_complete
+        request_body.pieces.append(body)
+        request_body.waiting += len(body)
+        if request_body.waiting > HIGH_WATER:
             self.flow.pause_reading()
         cycle.message_event.set()
 
