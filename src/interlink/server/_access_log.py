@@ -31,7 +31,8 @@ from .types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ACCESS_LOG", "AccessLog", "BufferedLines", "redact_query", "CREDENTIAL_NAMES"]
 
-#: The scope key under which AccessLog hands itself to an ApiServer it wraps.
+#: A scope key under which middleware between an AccessLog and an ApiServer may hand the log on
+#: (an AccessLog directly around an ApiServer hands itself over without it).
 ACCESS_LOG = "interlink.access_log"
 
 #: Query-string field names (decoded, case-folded) whose values are never logged: the one list
