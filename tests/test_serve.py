@@ -128,3 +128,37 @@ def test_an_upload_limit_out_of_range_is_one_line_saying_so(tmp_path: Path) -> N
     )
     assert done.returncode == 2
     assert "--upload-idle-timeout" in done.stderr and "Traceback" not in done.stderr
+
+
+CALLBACK_SITE = textwrap.dedent(
+    '''
+    from dataclasses import dataclass
+
+    from interlink import ApiServer, Role
+    from interlink.callbacks import Callback
+
+    api = ApiServer(docs=False)
+
+    @dataclass
+    class Paid:
+        amount: int
+
+    @api.method(module="orders", callbacks=[Callback("{$request.body#/callback_url}", body=Paid)])
+    def create(rl: Role, callback_url: str) -> str:
+        return "ok"
+    '''
+)
+
+
+def test_callbacks_that_nothing_delivers_are_one_line_before_serving(tmp_path: Path) -> None:
+    """Without Callbacks(api) attached, the site would fail at start-up with uvicorn's traceback."""
+    (tmp_path / "callbacksite.py").write_text(CALLBACK_SITE)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "interlink"), "serve", "callbacksite:api", "--port", str(free_port())],
+        cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "Started server" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "orders.create declares callbacks=[...], but nothing delivers them" in line
+    assert "interlink.callbacks.Callbacks(api)" in line

@@ -106,11 +106,15 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
 def _check_ready(app: Any) -> None:
     """What would stop an ApiServer at startup, said in one line before uvicorn starts: its
     database URL (a server may make a new database), and callbacks without a usable
-    ``INTERLINK_SECRET_KEY``."""
-    from interlink.server import ApiServer
+    ``INTERLINK_SECRET_KEY``; a method declaring callbacks that nothing delivers."""
+    from interlink.server import ApiServer, Pipeline
 
     if not isinstance(app, ApiServer):
         return
+    try:
+        Pipeline(app).check()
+    except TypeError as error:
+        raise CliError(str(error)) from None
     if isinstance(app.database, str) or (app.database is None and app.authenticator is None):
         check_database_url(app.database, create=True)
     if "interlink.callbacks" in sys.modules:  # loaded when the site attached Callbacks(api)

@@ -202,6 +202,12 @@ class Pipeline:
 
     # -- set-up ---------------------------------------------------------------------------
 
+    def check(self) -> None:
+        """Raise what would stop :meth:`setup` in the methods' own declarations (callbacks that
+        nothing delivers), without opening anything: for a command to say it before serving."""
+        for dispatch in self.dispatch.values():
+            call_hooks(dispatch.method, self.api)
+
     def setup(self) -> None:
         """Open the backend (the store), bind the extensions and compile every method's
         dispatch; idempotent, and safe to call from several threads at once."""
@@ -323,14 +329,21 @@ def arguments_of(request: Request) -> tuple[Pairs, JsonObject | None, str | None
 # -- compiling a method's dispatch --------------------------------------------------------------
 
 
-def compile_method(method: Method, pipeline: Pipeline) -> Run:
-    """The method's ``run``: access rule, decoding and dispatch decided once."""
-    hooks = [hook for extension in pipeline.api.extensions if (hook := extension.call_hook(method)) is not None]
+def call_hooks(method: Method, api: ApiServer) -> list[CallHook]:
+    """What the extensions run at the start of each call of ``method``; a ``TypeError`` for a
+    method whose declared callbacks nothing would deliver."""
+    hooks = [hook for extension in api.extensions if (hook := extension.call_hook(method)) is not None]
     if method.callbacks and not hooks:
         raise TypeError(
             f"{method.name} declares callbacks=[...], but nothing delivers them: attach "
             "interlink.callbacks.Callbacks(api) to the ApiServer"
         )
+    return hooks
+
+
+def compile_method(method: Method, pipeline: Pipeline) -> Run:
+    """The method's ``run``: access rule, decoding and dispatch decided once."""
+    hooks = call_hooks(method, pipeline.api)
     check = _access_rule(method)
     decode = _decoder(method, pipeline)
     if not hooks and method.call_parameter is None and not method.arguments.needs_models:
