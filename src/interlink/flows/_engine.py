@@ -695,7 +695,9 @@ def _load_pages(sync: Sync, writer: _StoreWriter, pages: Iterator[Page], total: 
     waiting: collections.deque[_Planned] = collections.deque()  # planned and marked, not sent
     unsettled: list[tuple[Future[None], set[str]]] = []  # (outcome committed, its source ids)
 
-    def finish(page: _Sending) -> None:
+    def answered(page: _Sending) -> None:
+        """Wait for the target's answers to the page; what is not a plain success is dealt
+        with now, before another page is sent (a run may stop on it)."""
         batch = page.batch
         try:
             page.writes.result()
@@ -707,6 +709,9 @@ def _load_pages(sync: Sync, writer: _StoreWriter, pages: Iterator[Page], total: 
             writer.flush()  # what follows may write to the store on its own: after the queued writes
             batch.handle_gone()
             batch.stop_on_one_error_for_all()
+
+    def settle(page: _Sending) -> None:
+        batch = page.batch
         outcome = batch.settle()
         # Committed with the next page's in-flight marks: one transaction a page.
         committed = writer.later(lambda session: outcome.store(session, page.cursor))
@@ -717,20 +722,32 @@ def _load_pages(sync: Sync, writer: _StoreWriter, pages: Iterator[Page], total: 
         if on_page:
             on_page(total, page.total)
 
+    def finish(page: _Sending) -> None:
+        answered(page)
+        settle(page)
+
     def advance() -> None:
-        """Finish the page on its way, then send the oldest page waiting."""
+        """Take the answers to the page on its way, send the oldest page waiting, then settle
+        the answered page (while the next one is on its way)."""
         nonlocal sending
         previous, sending = sending, None
         if previous is not None:
-            finish(previous)
+            answered(previous)
         if waiting:
             ready = waiting[0]
-            if ready.marked is not None:
-                ready.marked.result()  # in flight on disk before a byte of the page is sent
+            try:
+                if ready.marked is not None:
+                    ready.marked.result()  # in flight on disk before a byte of the page is sent
+            except BaseException:
+                if previous is not None:
+                    settle(previous)  # answered: its outcome is kept
+                raise
             # In the run's context (its trace: a token request the writes make is one of its spans).
             writes = sender.submit(contextvars.copy_context().run, _write, sync, ready.batch.to_write)
             sending = _Sending(ready.batch, writes, ready.cursor, ready.total)
             waiting.popleft()
+        if previous is not None:
+            settle(previous)
 
     def unsettled_ids(batch: _Batch) -> bool:
         ids = batch.items.keys()
