@@ -12,7 +12,7 @@ from ._json import parse_json
 from ._limits import INT_MAX, INT_MIN, MAX_DEPTH, MAX_FIELDS, MAX_NAME_LENGTH, MAX_NUMBER_LENGTH
 from ._result import Result
 from ._schema import WireJsonSchema
-from ._shape import SEED_FALSE, SEED_TRUE, Node, Shape, build_tree, shape_of, shape_of_value
+from ._shape import FALSE_TEXTS, TRUE_TEXTS, Node, Shape, build_tree, shape_of, shape_of_value
 from ._stream import FileStream, UploadCut
 from ._values import FileUpload, FormValue, Model, WireError
 
@@ -31,8 +31,8 @@ __all__ = [
     "Node",
     "Parameter",
     "Result",
-    "SEED_FALSE",
-    "SEED_TRUE",
+    "FALSE_TEXTS",
+    "TRUE_TEXTS",
     "Shape",
     "UploadCut",
     "WireError",

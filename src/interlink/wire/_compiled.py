@@ -34,8 +34,8 @@ from pydantic.dataclasses import is_pydantic_dataclass
 
 from ._limits import MAX_NUMBER_LENGTH
 from ._shape import (
-    SEED_FALSE,
-    SEED_TRUE,
+    FALSE_TEXTS,
+    TRUE_TEXTS,
     BoolShape,
     EnumShape,
     FloatShape,
@@ -66,7 +66,7 @@ class _NotSimple(Exception):
 
 # -- scalars: text -> the value pydantic would have given ------------------------------------
 
-_BOOLS: dict[str, bool] = {**dict.fromkeys(SEED_TRUE, True), **dict.fromkeys(SEED_FALSE, False)}
+_BOOLS: dict[str, bool] = {**dict.fromkeys(TRUE_TEXTS, True), **dict.fromkeys(FALSE_TEXTS, False)}
 # Digits with an optional minus sign and fraction: float() and pydantic read these alike. Exponents,
 # underscores, blanks, 'inf' and the rest are left to pydantic.
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?").fullmatch

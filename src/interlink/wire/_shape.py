@@ -44,8 +44,9 @@ ModelLoader = Callable[[type, str], object]
 """Loads a Model instance by its class and api_id; ``None`` when there is no such row."""
 Pairs = list[tuple[str, FormValue]]
 
-SEED_TRUE = frozenset({"1", "True", "true", "Yes", "yes", "On", "on"})
-SEED_FALSE = frozenset({"0", "False", "false", "No", "no", "Off", "off"})
+# The texts of a bool, as the API-calls specification spells them.
+TRUE_TEXTS = frozenset({"1", "True", "true", "Yes", "yes", "On", "on"})
+FALSE_TEXTS = frozenset({"0", "False", "false", "No", "no", "Off", "off"})
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MARKER = ""
 
@@ -412,9 +413,9 @@ class BoolShape(SingleShape):
 
     def from_text(self, text: FormValue, path: str, load: ModelLoader | None) -> Any:
         text = require_text(text, path)
-        if text in SEED_TRUE:
+        if text in TRUE_TEXTS:
             return True
-        if text in SEED_FALSE:
+        if text in FALSE_TEXTS:
             return False
         raise WireError(path, "not a bool: send 1/0, true/false, yes/no or on/off")
 
