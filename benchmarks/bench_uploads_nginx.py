@@ -44,6 +44,7 @@ STREAMED = "interlink `FileStream` (streamed)"
 HEADLINE = STREAMED + ", `interlink serve`"
 UVICORN_ROW = STREAMED + ", `uvicorn.run(api)`: uvicorn's own HTTP protocol"
 BARE = "bare ASGI app writing the raw body (no parsing, no credentials)"
+BARE_ON_INTERLINK = BARE + ", interlink's HTTP protocol"
 #: how bench_uploads starts interlink's server, and the same site run by uvicorn itself instead
 SERVE_LINE = 'main(["serve", "__main__:api", "--port", str(PORT)])'
 UVICORN_LINE = 'uvicorn.run(api, host="127.0.0.1", port=PORT, log_level="warning")'
@@ -266,7 +267,7 @@ def run() -> str:
         "FastAPI `UploadFile` (spooled)": _uvicorn(PEERS["FastAPI `UploadFile` (spooled)"]),
         "Django, default upload handlers (spooled; gunicorn)": _gunicorn,
         BARE + ", uvicorn's HTTP protocol": _uvicorn(PEERS[BARE_UVICORN]),
-        BARE + ", interlink's HTTP protocol": _uvicorn(PEERS[BARE_INTERLINK]),
+        BARE_ON_INTERLINK: _uvicorn(PEERS[BARE_INTERLINK]),
         CEILING: None,
     }
     results = dict(zip(servers, _measure(binary, list(servers.values()))))
@@ -312,10 +313,12 @@ def run() -> str:
         f"64 KiB): {streamed.server_cpu:.2f} CPU s/GiB where uvicorn's own protocol takes "
         f"{results[UVICORN_ROW].server_cpu:.2f}. "
         f"A bare ASGI app that only writes the raw body gets {bare_uvicorn.throughput:.0f} MiB/s on uvicorn's "
-        "protocol. What is left to the ceiling is one process on two shared cores doing in Python what nginx "
-        "does in C: reading the socket and writing the file cost about what nginx's whole worker does, and "
-        "copying each piece out of the read buffer, finding the multipart boundary in it and a few dozen "
-        "microseconds of Python a piece come on top; nginx relaying the body and the sender share the same cores. "
+        "protocol. A server behind nginx reads each upload in one process, so its CPU seconds per GiB set the "
+        "pace, as nginx's own set the ceiling's: reaching 80% of it would take a server spending at most "
+        f"{results[CEILING].nginx_cpu / 0.8:.2f} CPU s/GiB (nginx's in the ceiling row over 0.8), where the bare "
+        f"app on interlink's protocol, reading the socket and writing the file, spends "
+        f"{results[BARE_ON_INTERLINK].server_cpu:.2f}. The streamed method adds "
+        "finding the multipart boundary in each piece and the Python work of each piece of 256 KiB. "
         "Each round's file is removed after it, so the writes stay in the page cache: these are the servers' own "
         "speeds, not the disk's (with a disk setting the pace, every peer slows toward its speed, the ceiling "
         "most). Rounds vary on a shared machine.",
