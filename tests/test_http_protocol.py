@@ -298,3 +298,14 @@ def test_a_steady_upload_slower_in_all_than_the_idle_time_is_not_cut(site: Any) 
         status, answer = read_answer(connection)
     assert status == 200, answer
     assert (directory / "steady.bin").read_bytes() == b"".join(pieces)
+
+
+def test_an_untested_uvicorn_release_is_served_by_its_own_protocol(capsys: Any) -> None:
+    """The protocol leans on uvicorn's internals: a release it was not tested with is not given it."""
+    from interlink.cli._serve import HTTP_PROTOCOL, TESTED_UVICORN, _http_protocol
+
+    assert _http_protocol(TESTED_UVICORN[-1] + "1") == HTTP_PROTOCOL
+    assert capsys.readouterr().err == ""
+    assert _http_protocol("9.1.0") == "auto"
+    [line] = capsys.readouterr().err.splitlines()
+    assert "uvicorn 9.1.0" in line and "uvicorn's own" in line

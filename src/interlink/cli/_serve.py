@@ -43,6 +43,18 @@ def load_target(target: str) -> Any:
 LOOPS = {"auto": "interlink.server:new_event_loop", "asyncio": "asyncio", "uvloop": "uvloop"}
 #: uvicorn's httptools protocol reading bodies in larger pieces (server/_http_protocol.py says why)
 HTTP_PROTOCOL = "interlink.server._http_protocol:InterlinkHttpProtocol"
+#: uvicorn releases whose protocol internals HTTP_PROTOCOL was written and tested against; with
+#: any other, uvicorn's own protocol serves (the same answers; large uploads are slower)
+TESTED_UVICORN = ("0.55.",)
+
+
+def _http_protocol(uvicorn_version: str) -> str:
+    if uvicorn_version.startswith(TESTED_UVICORN):
+        return HTTP_PROTOCOL
+    click.echo(f"interlink serve: uvicorn {uvicorn_version} is newer or older than the releases its HTTP "
+               f"protocol was tested with ({', '.join(v + 'x' for v in TESTED_UVICORN)}): serving with "
+               "uvicorn's own (large uploads are slower)", err=True)
+    return "auto"
 
 
 @click.command(short_help="Serve an interlink ApiServer (or any ASGI app) under uvicorn.")
@@ -95,12 +107,12 @@ def serve(ctx: click.Context, target: str, host: str, port: int, workers: int, r
             os.environ[LIMIT_ENVS[name]] = "" if value is None else str(value)
         uvicorn.run("interlink.cli._serve:worker_app", factory=True, host=host, port=port, workers=workers,
                     reload=reload, log_level="info", proxy_headers=False, access_log=False, loop=LOOPS[loop],
-                    http=HTTP_PROTOCOL)
+                    http=_http_protocol(uvicorn.__version__))
     else:
         from interlink.server import AccessLog
 
         uvicorn.run(AccessLog(app) if access_log else app, host=host, port=port, log_level="info",
-                    proxy_headers=False, access_log=False, loop=LOOPS[loop], http=HTTP_PROTOCOL)
+                    proxy_headers=False, access_log=False, loop=LOOPS[loop], http=_http_protocol(uvicorn.__version__))
 
 
 def _check_ready(app: Any) -> None:
