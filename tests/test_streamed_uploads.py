@@ -418,3 +418,57 @@ def test_a_cut_upload_leaves_nothing_in_the_calls_transaction(database: Any) -> 
         names = set(session.scalars(select(User.username)))
     assert "whole" in names
     assert "halfway" not in names
+
+
+# -- what an upload holds once it is answered --------------------------------------------------
+
+@pytest.mark.parametrize("limits, path, pieces, status", [
+    # the method reads the first bytes and answers, the rest of the body never read
+    ({}, "/api/files/head", [b"hello world" * 100, b"more"], 200),
+    # the body grows over the limit while the method reads
+    ({"max_upload_size": 4096}, "/api/files/digest", [b"x" * 1000, b"y" * 8000], 413),
+])
+def test_an_upload_answered_before_its_body_ended_is_freed_at_once(
+        tmp_path: Path, monkeypatch: Any, limits: dict[str, Any], path: str, pieces: list[bytes], status: int) -> None:
+    # Its idle timer must not keep the form (and the receive's unread pieces) for the whole
+    # upload_idle_timeout after the answer.
+    import asyncio
+    import gc
+    import weakref
+
+    from interlink.server import _app
+    from interlink.server._streamed_form import StreamedForm
+
+    forms: list[weakref.ref[Any]] = []
+
+    class Recorded(StreamedForm):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            forms.append(weakref.ref(self))
+
+    monkeypatch.setattr(_app, "StreamedForm", Recorded)
+    api = make_api(tmp_path, upload_idle_timeout=600, **limits)
+    messages = [body_of(file_head(), pieces[0]), *pieces[1:]]
+    sent: list[dict[str, Any]] = []
+
+    async def call() -> None:
+        queue = [{"type": "http.request", "body": body, "more_body": True} for body in messages]
+
+        async def receive() -> dict[str, Any]:
+            if queue:
+                return queue.pop(0)
+            await asyncio.Event().wait()  # the rest of the body never comes
+            raise AssertionError
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": path, "query_string": b"",
+                 "headers": [(b"content-type", CONTENT_TYPE), (b"authorization", BASIC)],
+                 "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "scheme": "http", "root_path": ""}
+        await api(scope, receive, send)
+        assert sent[0]["status"] == status, sent
+        gc.collect()
+        assert [form() for form in forms] == [None]
+
+    asyncio.run(call())

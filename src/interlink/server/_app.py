@@ -327,21 +327,24 @@ class ApiApp:
         if request.length is not None and request.length > limits.max_size:
             raise PayloadTooLarge(f"the body is larger than the limit of {limits.max_size} bytes")
         form = StreamedForm(receive, boundary_of(content_type), field, limits)
-        request.form = await form.fields()
         try:
-            result = await self.pipeline.call(dispatch, request)
-        except Exception as exc:
-            if form.failure is not None:  # the upload was cut: that is the answer
-                raise form.failure from None
-            if (isinstance(exc, BadArguments) and form.stream is not None and exc.field
-                    and exc.field != field and exc.field.split(".", 1)[0] not in form.names_before_file()):
-                raise BadArguments(
-                    f"{exc.message}: send the fields before the file part {field!r}", field=exc.field
-                ) from None
-            raise
-        if form.failure is not None:  # the method carried on past UploadCut
-            raise form.failure
-        return result
+            request.form = await form.fields()
+            try:
+                result = await self.pipeline.call(dispatch, request)
+            except Exception as exc:
+                if form.failure is not None:  # the upload was cut: that is the answer
+                    raise form.failure from None
+                if (isinstance(exc, BadArguments) and form.stream is not None and exc.field
+                        and exc.field != field and exc.field.split(".", 1)[0] not in form.names_before_file()):
+                    raise BadArguments(
+                        f"{exc.message}: send the fields before the file part {field!r}", field=exc.field
+                    ) from None
+                raise
+            if form.failure is not None:  # the method carried on past UploadCut
+                raise form.failure
+            return result
+        finally:
+            form.close()
 
     async def openapi(self, request: StarletteRequest) -> Response:
         if self._openapi is None:

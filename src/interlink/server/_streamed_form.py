@@ -232,6 +232,11 @@ class StreamedForm:
         self._expired = True
         self._waiter.cancel()
 
+    def close(self) -> None:
+        """Done with the body, read to its end or not: its timer goes, so the loop does not keep
+        this form (and what ``receive`` holds unread) until the idle time is up."""
+        self._stop_timer()
+
     def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
