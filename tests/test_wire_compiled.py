@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from interlink.wire import INT_MAX, INT_MIN, Arguments, FileUpload, Parameter, Result, WireError, shape_of
+from interlink.wire import INT_MAX, INT_MIN, MAX_DEPTH, Arguments, FileUpload, Parameter, Result, WireError, shape_of
 from interlink.wire._compiled import compile_encoder, compile_form_decoder
 
 
@@ -380,6 +380,17 @@ def test_types_pydantic_checks_or_changes_are_not_compiled(annotation: Any) -> N
     assert arguments.decode_pairs == arguments.decode_in_full
 
 
+def test_names_deeper_than_the_wire_allows_are_not_compiled() -> None:
+    """The general path refuses a name of more than MAX_DEPTH parts, however deep the type."""
+    nested: Any = dataclasses.make_dataclass("Level0", [("x", int)])
+    for level in range(1, MAX_DEPTH):
+        nested = dataclasses.make_dataclass(f"Level{level}", [("c", nested)])
+    arguments = Arguments([Parameter("p", nested)])
+    assert compiled(arguments)[0] is None
+    with pytest.raises(WireError, match="nested deeper"):
+        arguments.decode_pairs([("p" + ".c" * (MAX_DEPTH - 1) + ".x", "1")])
+
+
 def test_the_checks_of_types_left_to_pydantic_still_apply() -> None:
     arguments = Arguments([Parameter("x", Checked), Parameter("y", Annotated[str, pydantic.Field(min_length=3)])])
     assert arguments.decode_pairs([("x.name", "ab"), ("y", "abc")]) == {"x": Checked("AB"), "y": "abc"}
@@ -463,7 +474,26 @@ def test_pairs_may_come_from_any_iterable() -> None:
     assert arguments.decode_pairs(iter([*pairs, ("usernames.", "")])) == arguments.decode_in_full([*pairs, ("usernames.", "")])
 
 
-@pytest.mark.parametrize("annotation", [Any, None, dt.datetime, bytes, dict[str, int]])
+def test_an_iterator_that_fails_half_way_fails_as_before() -> None:
+    """The shapes read the rest of a generator after the compiled encoder's error: that error
+    stands, rather than a list without the items read before it."""
+
+    @dataclasses.dataclass
+    class User:
+        username: str
+
+    result = Result(list[User])
+    with pytest.raises(AttributeError, match="username"):
+        result.encode(user for user in [None, User("bob"), User("carol")])
+
+
+def test_field_names_that_are_not_attribute_names_are_encoded_by_the_shapes() -> None:
+    odd = pydantic.create_model("Odd", **{"class": (int, ...), "two words": (str, ...)})  # type: ignore[call-overload]
+    value = odd(**{"class": 1, "two words": "x"})
+    assert Result(list[odd]).encode([value]) == [{"class": 1, "two words": "x"}]  # type: ignore[valid-type]
+
+
+@pytest.mark.parametrize("annotation", [Any, None, dt.datetime, bytes, dict[str, int], Decimal, uuid.UUID, dt.date, Colour])
 def test_a_type_with_nothing_to_inline_keeps_its_shapes_encoder(annotation: Any) -> None:
     result = Result(annotation)
     assert result.encode == result.shape.encode

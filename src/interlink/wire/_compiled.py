@@ -25,6 +25,7 @@ import copy
 import dataclasses
 import enum
 import inspect
+import keyword
 import re
 import types
 import typing
@@ -32,7 +33,7 @@ from typing import Any, Callable, Protocol
 
 from pydantic.dataclasses import is_pydantic_dataclass
 
-from ._limits import MAX_NUMBER_LENGTH
+from ._limits import MAX_DEPTH, MAX_NAME_LENGTH, MAX_NUMBER_LENGTH
 from ._shape import (
     FALSE_TEXTS,
     TRUE_TEXTS,
@@ -365,6 +366,8 @@ def compile_form_decoder(parameters: dict[str, tuple[Any, object]], general: For
             return None
         nodes[name] = node
     leaves = [leaf for node in nodes.values() for leaf in _leaves(node)]
+    if any(len(leaf.name) > MAX_NAME_LENGTH or leaf.name.count(".") >= MAX_DEPTH for leaf in leaves):
+        return None  # names the general path refuses, whatever the type says
     for i, leaf in enumerate(leaves):
         leaf.index = i
     src = _Source()
@@ -439,7 +442,7 @@ class _Encoder:
         if type(shape) is ListShape:
             item = src.temporary()
             return f"[{self.expression(shape.item, item)} for {item} in {value}]"
-        if type(shape) is StructShape and id(shape) not in self.compiling:
+        if type(shape) is StructShape and id(shape) not in self.compiling and all(map(_attribute_name, shape.fields)):
             self.compiling.add(id(shape))
             t = value if value.isidentifier() else src.temporary()
             fields = ", ".join(f"{name!r}: {self.expression(field.shape, f'{t}.{name}')}" for name, field in shape.fields.items())
@@ -452,18 +455,26 @@ class _Encoder:
         return f"{src.constant(shape.encode)}({value})"
 
 
+def _attribute_name(name: str) -> bool:
+    """A field name that can be written as ``value.name`` (a pydantic model's need not be)."""
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
 def compile_encoder(shape: Shape) -> Callable[[Any], Any]:
     """``shape.encode`` as one function: same output, same error when the value does not fit."""
-    if not isinstance(shape, (BoolShape, EnumShape, *_TEXT_SHAPES, OptionalShape, ListShape, StructShape)):
-        return shape.encode  # nothing to inline (None, Any, a datetime, bytes…)
     encoder = _Encoder()
     body = encoder.expression(shape, "value")
     src = encoder.src
+    if not body.startswith(("(", "[", "{")):  # the shape's own encode, or an enum's `value.name`
+        return shape.encode  # nothing to inline (None, Any, a datetime, a Decimal, bytes…)
     general = src.constant(shape.encode)
     src.constants["_ABSENT"] = _ABSENT
     src.add(0, "def encode(value):")
     src.add(1, "try:")
     src.add(2, f"return {body}")
-    src.add(1, "except Exception:")  # encoded again by the shapes, for their exact error
-    src.add(2, f"return {general}(value)")
+    src.add(1, "except Exception:")
+    # Encoded again by the shapes, for their exact error. Should they not fail, the value was
+    # an iterator the first try had partly read: its error stands (not a list short of items).
+    src.add(2, f"{general}(value)")
+    src.add(2, "raise")
     return typing.cast(Callable[[Any], Any], src.function("encode"))
