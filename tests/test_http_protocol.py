@@ -309,3 +309,20 @@ def test_an_untested_uvicorn_release_is_served_by_its_own_protocol(capsys: Any) 
     assert _http_protocol("9.1.0") == "auto"
     [line] = capsys.readouterr().err.splitlines()
     assert "uvicorn 9.1.0" in line and "uvicorn's own" in line
+
+
+def test_a_body_sent_in_tiny_chunks_is_handed_on_in_few_messages(recorder: tuple[Recorder, int]) -> None:
+    # A client may send a chunked body a byte a chunk: kept as a piece (and a message) each, the
+    # pieces waiting would cost tens of bytes of memory for each byte of body, and the method a
+    # message for each. Small pieces are gathered instead, as uvicorn's own protocol does.
+    app, port = recorder
+    content = os.urandom(200_000)
+    chunked = b"".join(b"1\r\n" + content[i:i + 1] + b"\r\n" for i in range(len(content))) + b"0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked)
+        status, answer = read_answer(connection)
+    assert status == 200
+    assert answer.split()[:2] == [str(len(content)).encode(), hashlib.sha256(content).hexdigest().encode()]
+    (messages,) = app.messages
+    assert len(messages) <= len(content) // 1000, len(messages)  # (uvicorn's: one a read)
+    assert all(more for _, more in messages[:-1]) and not messages[-1][1]

@@ -14,11 +14,13 @@ Here, with nothing changed in what is parsed or answered:
   thread: httptools copies each part it keeps (URL, headers, body pieces) out of it before the
   loop reads again;
 - the body's pieces wait as the ``bytes`` httptools made, and each is handed on as one ASGI
-  message, as it is: no copy at all;
+  message, as it is: no copy at all. Pieces under :data:`SMALL_PIECE` in a row (a chunked
+  body sent in tiny chunks) are gathered into one instead, as uvicorn's protocol does;
 - reading pauses once more than :data:`HIGH_WATER` bytes of body wait for the application,
   instead of 64 KiB.
 
-Memory per connection stays bounded: at most :data:`HIGH_WATER` plus one read of body waits.
+Memory per connection stays bounded: at most :data:`HIGH_WATER` plus one read of body waits,
+in pieces of at least :data:`SMALL_PIECE` bytes or gathered ones (never a piece per byte).
 Every limit on bodies (size, time) is the application's, as before. The classes rely on
 uvicorn's httptools protocol and request cycle as they are (their attributes and callbacks):
 ``tests/test_http_protocol.py`` runs the streamed-upload tests through them.
@@ -37,12 +39,16 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-__all__ = ["HIGH_WATER", "READ_SIZE", "InterlinkHttpProtocol"]
+__all__ = ["HIGH_WATER", "READ_SIZE", "SMALL_PIECE", "InterlinkHttpProtocol"]
 
 #: bytes one read of the socket may bring in
 READ_SIZE = 256 * 1024
 #: bytes of body waiting for the application past which the connection stops reading
 HIGH_WATER = 256 * 1024
+#: body pieces shorter than this are gathered (up to GATHERED bytes) instead of kept and handed
+#: on one by one: a piece each would cost an object and an ASGI message per few bytes of body
+SMALL_PIECE = 4 * 1024
+GATHERED = 64 * 1024
 
 
 class _ReadBuffer(threading.local):
@@ -67,7 +73,8 @@ class _Body:
         # Weakly: the cycle holds this receive, and a reference cycle would leave each request's
         # objects to the garbage collector instead of freeing them when the request is done.
         self.cycle = weakref.ref(cycle)
-        self.pieces: collections.deque[bytes] = collections.deque()
+        # the pieces as httptools made them, small ones in a row gathered into a bytearray
+        self.pieces: collections.deque[bytes | bytearray] = collections.deque()
         self.waiting = 0  # bytes in pieces
 
     async def receive(self) -> ASGIReceiveEvent:
@@ -85,8 +92,9 @@ class _Body:
             cycle.message_event.clear()
         if cycle.disconnected or cycle.response_complete:
             return {"type": "http.disconnect"}
-        body = self.pieces.popleft() if self.pieces else b""
-        self.waiting -= len(body)
+        piece = self.pieces.popleft() if self.pieces else b""
+        self.waiting -= len(piece)
+        body = bytes(piece) if isinstance(piece, bytearray) else piece  # (a gathered one: copied)
         if self.waiting <= HIGH_WATER:
             cycle.flow.resume_reading()
         message: HTTPRequestEvent = {"type": "http.request", "body": body,
@@ -118,7 +126,15 @@ class _PiecesHttpToolsProtocol(HttpToolsProtocol):
             return
         request_body = self.request_body
         assert request_body is not None  # made with the cycle, in on_headers_complete
-        request_body.pieces.append(body)
+        pieces = request_body.pieces
+        if (len(body) < SMALL_PIECE and pieces
+                and len(pieces[-1]) < (GATHERED if type(pieces[-1]) is bytearray else SMALL_PIECE)):
+            # a small piece after a small or gathered one joins it (a lone one is kept as it is)
+            if type(pieces[-1]) is bytes:
+                pieces[-1] = bytearray(pieces[-1])
+            pieces[-1] += body
+        else:
+            pieces.append(body)
         request_body.waiting += len(body)
         if request_body.waiting > HIGH_WATER:
             self.flow.pause_reading()
