@@ -326,3 +326,34 @@ def test_a_body_sent_in_tiny_chunks_is_handed_on_in_few_messages(recorder: tuple
     (messages,) = app.messages
     assert len(messages) <= len(content) // 1000, len(messages)  # (uvicorn's: one a read)
     assert all(more for _, more in messages[:-1]) and not messages[-1][1]
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_websocket_upgrade_is_handed_to_uvicorns_websocket_protocol(loop: str) -> None:
+    # The wrapper reads into its own buffer; an upgrade gives the transport to uvicorn's WebSocket
+    # protocol, which reads as it always does (both event loops switch the way they read).
+    from websockets.sync.client import connect
+
+    async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            assert (await receive())["type"] == "websocket.connect"
+            await send({"type": "websocket.accept"})
+            while (message := await receive())["type"] != "websocket.disconnect":
+                await send({"type": "websocket.send", "bytes": hashlib.sha256(message["bytes"]).digest()})
+        elif scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    server = UvicornThread(echo, loop=loop, **PROTOCOL)
+    server.start()
+    try:
+        content = os.urandom(3 * READ_SIZE)
+        with connect(f"ws://127.0.0.1:{server.port}/", max_size=None) as websocket:
+            for message in (b"first", content):
+                websocket.send(message)
+                assert websocket.recv(timeout=30) == hashlib.sha256(message).digest()
+        with socket.create_connection(("127.0.0.1", server.port)) as connection:
+            connection.sendall(post("/", b""))
+            assert read_answer(connection) == (200, b"ok")
+    finally:
+        server.stop()
