@@ -14,6 +14,7 @@ import enum
 import inspect
 import itertools
 import json
+import re
 import typing
 import uuid
 from decimal import Decimal
@@ -165,6 +166,8 @@ def calls(draw: st.DrawFn) -> tuple[Method, list[tuple[str, Any]]]:
     arguments = Arguments(method.parameters)
     sent = {k: v for k, v in method.values.items() if draw(st.integers(0, 5)) > 0}  # some left out
     pairs: list[tuple[str, Any]] = through_http(arguments.collate(sent))
+    if draw(st.booleans()):  # lists as browsers send them: x=a&x=b, not x.0=a&x.1=b
+        pairs = [(re.sub(r"\.[0-9]+$", "", name), value) for name, value in pairs]
     vocabulary = [n for p in method.parameters for n in names_of(p.annotation, p.name)] + ["", "other"]
     for _ in range(draw(st.integers(0, 4))):  # a few changes: add, drop, repeat, alter
         change = draw(st.sampled_from(["add", "drop", "repeat", "alter"]))
