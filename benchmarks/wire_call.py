@@ -3,8 +3,10 @@
 
     python -m benchmarks.wire_call [N]          # µs per call, best of many rounds
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-        python -m benchmarks.wire_call --decode 2000   # instructions: (3000 calls - 1000) / 2000,
-                                                       # less the same for --none (making the pairs)
+        python -m benchmarks.wire_call --decode N      # one part, N calls, for an instruction count
+
+Instructions per call: the count with N=3000 less the count with N=1000, over 2000 (so that the
+start-up cancels out), less the same for ``--none`` (making the pairs).
 
 The method, its body and its answer are the ones ``make bench`` serves (``benchmarks/peers``);
 the pairs are what the pipeline hands the decoder (the form, ``authorisation`` taken out).

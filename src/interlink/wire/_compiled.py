@@ -131,7 +131,9 @@ class _Leaf:
     name: str
     kind: str  # "single", "bool" or "list"
     convert: Callable[[object], Any]  # one text -> its value (an item's, for a list)
-    optional: bool = False  # `T | None`: an empty value (or a list of one empty value) is None
+    # `bool | None` or `list[T] | None`: one empty value is None. (For any other `T | None`
+    # the leaf's `convert` says so itself.)
+    optional: bool = False
     index: int = 0
 
 
