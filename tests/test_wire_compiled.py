@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pydantic
 import pytest
+from pydantic_core import core_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -372,9 +373,39 @@ class Form(pydantic.BaseModel):
     name: str
 
 
+@dataclasses.dataclass
+class SaysHow:
+    name: str
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: pydantic.GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_after_validator_function(lambda value: cls(value.name.upper()), handler(source))
+
+
+class Shade(enum.Enum):
+    dark = 1
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: pydantic.GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_plain_validator_function(lambda value: cls.dark)
+
+
+class Counted:
+    made = 0
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        Counted.made += 1
+        return super().__new__(cls)
+
+
+@dataclasses.dataclass
+class Made(Counted):
+    name: str
+
+
 @pytest.mark.parametrize(
     "annotation",
-    [Checked, Watched, Validated, Form, Annotated[str, pydantic.Field(min_length=3)], list[Annotated[int, pydantic.Field(gt=0)]],
+    [Checked, Watched, Validated, Form, SaysHow, Shade, Made, Annotated[str, pydantic.Field(min_length=3)], list[Annotated[int, pydantic.Field(gt=0)]],
      Decimal, dt.datetime, uuid.UUID, dict[str, int], tuple[int, ...], list[UserFilter], FileUpload, Any],
 )
 def test_types_pydantic_checks_or_changes_are_not_compiled(annotation: Any) -> None:
@@ -399,6 +430,8 @@ def test_the_checks_of_types_left_to_pydantic_still_apply() -> None:
     assert arguments.decode_pairs([("x.name", "ab"), ("y", "abc")]) == {"x": Checked("AB"), "y": "abc"}
     with pytest.raises(WireError, match="at least 3"):
         arguments.decode_pairs([("x.name", "ab"), ("y", "ab")])
+    arguments = Arguments([Parameter("x", SaysHow), Parameter("y", Shade), Parameter("z", Made)])
+    assert arguments.decode_pairs([("x.name", "ab"), ("y", "dark"), ("z.name", "c")]) == {"x": SaysHow("AB"), "y": Shade.dark, "z": Made("c")}
 
 
 # -- the encoder ----------------------------------------------------------------------------------

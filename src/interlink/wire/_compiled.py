@@ -173,9 +173,14 @@ def _scalar(tp: object) -> tuple[str, Callable[[object], Any]] | None:
         return "single", _float
     if tp is bool:
         return "bool", _bool
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+    if isinstance(tp, type) and issubclass(tp, enum.Enum) and not _validated_its_own_way(tp):
         return "single", _enum(tp)
     return None
+
+
+def _validated_its_own_way(tp: type) -> bool:
+    """A type that tells pydantic how to validate it: pydantic runs that, so only the general path may."""
+    return hasattr(tp, "__get_pydantic_core_schema__") or hasattr(tp, "__get_validators__")
 
 
 def _item_convert(tp: object) -> Callable[[object], Any] | None:
@@ -235,8 +240,10 @@ def _plain_dataclass(tp: type) -> bool:
     with its own ``__init__`` (which sets the same fields, and the same defaults)."""
     if "__dataclass_fields__" not in tp.__dict__ or hasattr(tp, "__pydantic_config__"):
         return False
-    if is_pydantic_dataclass(tp) or hasattr(tp, "__post_init__"):
+    if is_pydantic_dataclass(tp) or hasattr(tp, "__post_init__") or _validated_its_own_way(tp):
         return False  # a pydantic dataclass (validators), or code run after the fields are set
+    if getattr(tp, "__new__") is not object.__new__:
+        return False  # called by tp(...), but not by pydantic
     init = tp.__dict__.get("__init__")
     if getattr(getattr(init, "__code__", None), "co_filename", None) != "<string>":
         return False  # a hand-written __init__
