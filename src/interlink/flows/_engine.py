@@ -225,7 +225,7 @@ class _Batch:
 
     def read_links(self) -> None:
         """Transaction 1: the id-map rows of these records."""
-        from interlink.store._sync_state import load_sync_link_states
+        from interlink.store import load_sync_link_states
 
         with self.database.session() as session:
             self.links = {sid: LinkView(*row)
