@@ -357,3 +357,44 @@ def test_a_websocket_upgrade_is_handed_to_uvicorns_websocket_protocol(loop: str)
             assert read_answer(connection) == (200, b"ok")
     finally:
         server.stop()
+
+
+def test_a_request_pipelined_behind_one_still_being_read_holds_at_most_the_high_water_mark() -> None:
+    # The first request's body has all arrived, in many pieces; each piece it reads must not let
+    # the connection read on into the second request's body, which waits for its turn.
+    import asyncio
+
+    kept: dict[str, int] = {}
+
+    async def reader(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        kept[scope["path"]] = receive.__self__.waiting  # what waited for the method when it started
+        more = True
+        while more:
+            more = (await receive())["more_body"]
+            await asyncio.sleep(0.001)  # the loop reads meanwhile
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    server = UvicornThread(reader, **PROTOCOL)
+    server.start()
+    piece = os.urandom(8 * 1024)
+    first = b"".join(b"%x\r\n" % len(piece) + piece + b"\r\n" for _ in range(128)) + b"0\r\n\r\n"
+    second = b"z" * (32 * 1024 * 1024)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as connection:
+            sender = threading.Thread(target=connection.sendall, args=(
+                b"POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + first
+                + post("/second", second),), daemon=True)
+            sender.start()
+            connection.settimeout(60)
+            received = b""
+            while received.count(b"HTTP/1.1 200") < 2 or not answers_complete(received):
+                chunk = connection.recv(65536)
+                assert chunk, received
+                received += chunk
+            sender.join(60)
+    finally:
+        server.stop()
+    assert kept["/second"] <= HIGH_WATER + 2 * READ_SIZE, kept
