@@ -425,6 +425,16 @@ def test_names_deeper_than_the_wire_allows_are_not_compiled() -> None:
         arguments.decode_pairs([("p" + ".c" * (MAX_DEPTH - 1) + ".x", "1")])
 
 
+@pytest.mark.parametrize(
+    ("pairs", "expected"), [([("_hidden", "7")], ("error", "_hidden", "Extra inputs are not permitted")), ([], canonical({"shown": 1}))]
+)
+def test_a_parameter_pydantic_takes_for_private_is_not_compiled(pairs: list[tuple[str, str]], expected: Any) -> None:
+    """The general path refuses `_hidden` when sent, and leaves it to the method's default."""
+    arguments = Arguments([Parameter("_hidden", int, 5), Parameter("shown", int, 1)])
+    assert arguments.decode_pairs == arguments.decode_in_full
+    assert outcome(arguments.decode_pairs, pairs) == expected
+
+
 def test_the_checks_of_types_left_to_pydantic_still_apply() -> None:
     arguments = Arguments([Parameter("x", Checked), Parameter("y", Annotated[str, pydantic.Field(min_length=3)])])
     assert arguments.decode_pairs([("x.name", "ab"), ("y", "abc")]) == {"x": Checked("AB"), "y": "abc"}
@@ -533,6 +543,27 @@ def test_field_names_that_are_not_attribute_names_are_encoded_by_the_shapes() ->
 def test_a_type_with_nothing_to_inline_keeps_its_shapes_encoder(annotation: Any) -> None:
     result = Result(annotation)
     assert result.encode == result.shape.encode
+
+
+@dataclasses.dataclass
+class LocalNames:
+    t1: int
+    value: str
+    item: list[int]
+    v0: bool = dataclasses.field(kw_only=True)
+    pairs: int | None = dataclasses.field(default=None, kw_only=True)
+
+
+def test_names_like_the_decoders_own_locals() -> None:
+    """Parameter and field names reach the decoder's source only quoted or as keywords."""
+    names = ["pairs", "load", "i", "name", "value", "item", "v0", "a_0", "t1", "c0", "ABSENT", "NotSimple"]
+    arguments = Arguments([Parameter("pairs", LocalNames), *(Parameter(n, int, 5) for n in names[1:])])
+    decoder, general = compiled(arguments)
+    assert decoder is not None
+    pairs = [("pairs.t1", "1"), ("pairs.value", "x"), ("pairs.item", "2"), ("pairs.item", "3"), ("pairs.v0", "on"), ("c0", "7")]
+    expected = {"pairs": LocalNames(1, "x", [2, 3], v0=True), **dict.fromkeys(names[1:], 5), "c0": 7}
+    assert decoder(pairs) == expected == arguments.decode_in_full(pairs)
+    assert general.calls == 0
 
 
 def test_a_frozen_dataclass_is_compiled() -> None:

@@ -72,10 +72,12 @@ class Arguments:
         self.model.__doc__ = f"Arguments of {title}"
         #: Form pairs -> keyword arguments. Compiled for methods of plain scalars, lists and
         #: dataclasses (``_compiled.py``), which hands anything unusual to the general path.
-        self.decode_pairs: FormDecoder = (
-            compile_form_decoder({n: (p.annotation, p.default) for n, p in self.parameters.items()}, self.decode_in_full)
-            or self.decode_in_full
-        )
+        self.decode_pairs: FormDecoder = self.decode_in_full
+        # Only when each parameter is a field of the model: pydantic takes a `_name` for a
+        # private attribute, and the general path refuses it when sent.
+        if self.model.model_fields.keys() == self.parameters.keys():
+            annotated = {n: (p.annotation, p.default) for n, p in self.parameters.items()}
+            self.decode_pairs = compile_form_decoder(annotated, self.decode_in_full) or self.decode_in_full
 
     def decode_in_full(self, pairs: Iterable[tuple[str, FormValue]], load: ModelLoader | None = None) -> dict[str, Any]:
         """The general path: every form rule and limit, pydantic's checks, the exact errors."""
