@@ -398,3 +398,32 @@ def test_a_request_pipelined_behind_one_still_being_read_holds_at_most_the_high_
     finally:
         server.stop()
     assert kept["/second"] <= HIGH_WATER + 2 * READ_SIZE, kept
+
+
+def test_a_streamed_answer_whose_first_piece_comes_later_has_its_head_sent_at_once() -> None:
+    # Server-sent events, a long poll: the head (status and headers) tells the client the answer
+    # has begun, and must not wait for a first piece of body that may come much later.
+    import asyncio
+
+    later = threading.Event()
+
+    async def events(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        while not later.is_set():
+            await asyncio.sleep(0.01)
+        await send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": False})
+
+    server = UvicornThread(events, **PROTOCOL)
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as connection:
+            connection.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            connection.settimeout(10)
+            head = connection.recv(65536)
+            later.set()
+            assert head.startswith(b"HTTP/1.1 200") and b"data: 1" not in head, head
+    finally:
+        later.set()
+        server.stop()

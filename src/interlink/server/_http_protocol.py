@@ -110,7 +110,8 @@ class _HeadWithBody:
     together — for a small answer one system call and one TCP segment instead of two, and a
     client that reads the whole answer at once. uvicorn writes a body (if empty, ``b""``) for
     every response but a HEAD one, which keeps the plain transport; a response that ends early
-    closes the connection, which sends a waiting head first, as uvicorn's own would have."""
+    closes the connection, which sends a waiting head first, as uvicorn's own would have. A
+    chunked (streamed) answer's head is not held: its first piece may be long in coming."""
 
     __slots__ = ("head", "started", "transport")
 
@@ -122,7 +123,13 @@ class _HeadWithBody:
     def write(self, data: bytes) -> None:
         if not self.started:
             self.started = True
-            self.head = data
+            if b"\r\ntransfer-encoding: chunked\r\n" in data:
+                # A streamed answer (uvicorn chunks every one without a Content-Length): its
+                # first piece may come much later (server-sent events, a long poll), and the
+                # head, which tells the client the answer has begun, must not wait for it.
+                self.transport.write(data)
+            else:
+                self.head = data
             return
         head = self.head
         if head is not None:
