@@ -512,6 +512,13 @@ def test_result_encode_is_compiled() -> None:
         result.encode([None])
 
 
+def test_the_general_paths_error_carries_nothing_of_the_compiled_one() -> None:
+    arguments = Arguments(BENCHMARK)
+    with pytest.raises(WireError) as raised:
+        arguments.decode_pairs([("filter.name_gt", "b"), ("filter.name_lt", "w"), ("usernames", "x"), ("active", "hunter2")])
+    assert raised.value.__context__ is None
+
+
 def test_pairs_may_come_from_any_iterable() -> None:
     arguments = Arguments(BENCHMARK)
     pairs = [("filter.name_gt", "b"), ("filter.name_lt", "w"), ("usernames", "bob"), ("active", "no")]

@@ -414,9 +414,11 @@ def compile_form_decoder(parameters: dict[str, tuple[Any, object]], general: For
                 src.add(3, f"{value} = {src.constant(default)}")
             except TypeError:  # pydantic hands each call its own copy of a mutable default
                 src.add(3, f"{value} = {src.constant(copy.deepcopy)}({src.constant(default)})")
+    src.add(2, f"return {{{', '.join(out)}}}")
     src.add(1, "except _GENERAL:")
-    src.add(2, f"return {src.constant(general)}(pairs, load)")
-    src.add(1, f"return {{{', '.join(out)}}}")
+    src.add(2, "pass")
+    # Called after the except: its errors do not carry ours (a KeyError naming the caller's text).
+    src.add(1, f"return {src.constant(general)}(pairs, load)")
     return typing.cast(FormDecoder, src.function("decode_pairs"))
 
 
