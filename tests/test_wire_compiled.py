@@ -403,9 +403,14 @@ class Made(Counted):
     name: str
 
 
+@dataclasses.dataclass
+class Bounded:
+    name: str = dataclasses.field(metadata={"max_length": 2})
+
+
 @pytest.mark.parametrize(
     "annotation",
-    [Checked, Watched, Validated, Form, SaysHow, Shade, Made, Annotated[str, pydantic.Field(min_length=3)], list[Annotated[int, pydantic.Field(gt=0)]],
+    [Checked, Watched, Validated, Form, SaysHow, Shade, Made, Bounded, Annotated[str, pydantic.Field(min_length=3)], list[Annotated[int, pydantic.Field(gt=0)]],
      Decimal, dt.datetime, uuid.UUID, dict[str, int], tuple[int, ...], list[UserFilter], FileUpload, Any],
 )
 def test_types_pydantic_checks_or_changes_are_not_compiled(annotation: Any) -> None:
@@ -440,6 +445,8 @@ def test_the_checks_of_types_left_to_pydantic_still_apply() -> None:
     assert arguments.decode_pairs([("x.name", "ab"), ("y", "abc")]) == {"x": Checked("AB"), "y": "abc"}
     with pytest.raises(WireError, match="at least 3"):
         arguments.decode_pairs([("x.name", "ab"), ("y", "ab")])
+    with pytest.raises(WireError, match="at most 2"):
+        Arguments([Parameter("x", Bounded)]).decode_pairs([("x.name", "abc")])
     arguments = Arguments([Parameter("x", SaysHow), Parameter("y", Shade), Parameter("z", Made)])
     assert arguments.decode_pairs([("x.name", "ab"), ("y", "dark"), ("z.name", "c")]) == {"x": SaysHow("AB"), "y": Shade.dark, "z": Made("c")}
 

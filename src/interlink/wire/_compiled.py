@@ -253,6 +253,8 @@ def _plain_dataclass(tp: type) -> bool:
     for f in dataclasses.fields(tp):
         if not f.init or type(f.default).__module__.startswith("pydantic") or hasattr(type(f.default), "__set__"):
             return False  # init=False fields, pydantic.Field(...) or a descriptor as the default
+        if f.metadata:
+            return False  # pydantic reads it as Field(...)'s arguments: field(metadata={"gt": 0})
     return True
 
 
