@@ -408,9 +408,24 @@ class Bounded:
     name: str = dataclasses.field(metadata={"max_length": 2})
 
 
+@dataclasses.dataclass
+class Upper:
+    name: str
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def upper(cls, name: str) -> str:
+        return name.upper()
+
+
+@dataclasses.dataclass
+class UpperToo(Upper):
+    other: str = ""
+
+
 @pytest.mark.parametrize(
     "annotation",
-    [Checked, Watched, Validated, Form, SaysHow, Shade, Made, Bounded, Annotated[str, pydantic.Field(min_length=3)], list[Annotated[int, pydantic.Field(gt=0)]],
+    [Checked, Watched, Validated, Form, SaysHow, Shade, Made, Bounded, Upper, UpperToo, Annotated[str, pydantic.Field(min_length=3)], list[Annotated[int, pydantic.Field(gt=0)]],
      Decimal, dt.datetime, uuid.UUID, dict[str, int], tuple[int, ...], list[UserFilter], FileUpload, Any],
 )
 def test_types_pydantic_checks_or_changes_are_not_compiled(annotation: Any) -> None:
@@ -447,6 +462,7 @@ def test_the_checks_of_types_left_to_pydantic_still_apply() -> None:
         arguments.decode_pairs([("x.name", "ab"), ("y", "ab")])
     with pytest.raises(WireError, match="at most 2"):
         Arguments([Parameter("x", Bounded)]).decode_pairs([("x.name", "abc")])
+    assert Arguments([Parameter("x", UpperToo)]).decode_pairs([("x.name", "ab")]) == {"x": UpperToo("AB")}
     arguments = Arguments([Parameter("x", SaysHow), Parameter("y", Shade), Parameter("z", Made)])
     assert arguments.decode_pairs([("x.name", "ab"), ("y", "dark"), ("z.name", "c")]) == {"x": SaysHow("AB"), "y": Shade.dark, "z": Made("c")}
 

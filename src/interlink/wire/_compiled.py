@@ -244,6 +244,8 @@ def _plain_dataclass(tp: type) -> bool:
         return False  # a pydantic dataclass (validators), or code run after the fields are set
     if getattr(tp, "__new__") is not object.__new__:
         return False  # called by tp(...), but not by pydantic
+    if any(type(member).__module__.startswith("pydantic") for klass in tp.__mro__ for member in vars(klass).values()):
+        return False  # pydantic's validators (field_validator, model_validator) on a plain dataclass
     init = tp.__dict__.get("__init__")
     if getattr(getattr(init, "__code__", None), "co_filename", None) != "<string>":
         return False  # a hand-written __init__
