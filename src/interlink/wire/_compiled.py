@@ -11,8 +11,9 @@ produced. It only ever answers a call it is sure of: anything else — a name it
 (markers, indexed items, unknown or too-long names), a value sent twice, a value that does not
 convert by the simplest rule, a missing field — makes it hand the same pairs to the general
 path, which gives the answer or the exact error it always gave, with every limit enforced. Types
-whose values pydantic would change or check (constraints in ``Annotated``, pydantic models and
-dataclasses, ``__post_init__``, dates, decimals, models loaded by id) are not compiled at all.
+whose values pydantic would change or check (constraints in ``Annotated`` or a field's metadata,
+pydantic models and dataclasses, pydantic validators or schema hooks on a type, ``__post_init__``,
+dates, decimals, models loaded by id) are not compiled at all.
 
 The **result encoder** is one expression per type, the shapes' ``encode`` rules inlined; on any
 error it encodes the value again by the shapes, so a result that does not fit its type fails
