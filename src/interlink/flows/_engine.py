@@ -528,6 +528,11 @@ class _StoreWriter:
         """Wait until everything given so far is committed; raises the first failed write's error."""
         self.write(lambda session: None).result()
 
+    def raise_failure(self) -> None:
+        """Raise the failed write's error if one has failed by now (without waiting for any)."""
+        if self._failed is not None:
+            raise self._failed
+
     def close(self) -> None:
         """Commit what is held back and queued, then stop the thread (again: nothing)."""
         if not self._thread.is_alive():
@@ -736,16 +741,21 @@ def _load_pages(sync: Sync, writer: _StoreWriter, pages: Iterator[Page], total: 
         if waiting:
             ready = waiting[0]
             try:
+                # A store write already failed: no more pages go out (a page without creates
+                # waits on no write of its own, and would be sent with nothing recorded).
+                writer.raise_failure()
                 if ready.marked is not None:
                     ready.marked.result()  # in flight on disk before a byte of the page is sent
             except BaseException:
                 if previous is not None:
                     settle(previous)  # answered: its outcome is kept
                 raise
+            # Out of ``waiting`` before it is sent: stopped anywhere from here on (an interrupt
+            # between two lines), its creates stay in flight rather than being forgotten as unsent.
+            waiting.popleft()
             # In the run's context (its trace: a token request the writes make is one of its spans).
             writes = sender.submit(contextvars.copy_context().run, _write, sync, ready.batch.to_write)
             sending = _Sending(ready.batch, writes, ready.cursor, ready.total)
-            waiting.popleft()
         if previous is not None:
             settle(previous)
 
@@ -834,12 +844,13 @@ def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
         return lambda session: save_sync_counts(session, sync.name, counts, started_at=started,
                                                 finished_at=finished_at)
 
-    # The run's start is recorded with its first writes (one commit fewer a run).
-    writer = _StoreWriter(database, sync.name)
-    writer.later(record({}, finished=False))
     new_run = getattr(sync.target, "new_run", None)
     if callable(new_run):
         new_run()  # a target that learns about its peer (JsonApiTarget's filter probes) starts afresh
+    # The run's start is recorded with its first writes (one commit fewer a run). The writer's
+    # thread starts just before the block whose end closes it, so nothing can leave it waiting.
+    writer = _StoreWriter(database, sync.name)
+    writer.later(record({}, finished=False))
     total = Counts()
     try:
         with keep_alive(sync.source.client, sync.target.client):

@@ -1,0 +1,154 @@
+"""A run's overlapped pages (interlink.flows' _load_pages) stopped at its awkward moments: a
+record reaches the target once however the run stops, and a failed store write stops the run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from interlink.flows import Page, Sync, TargetError, WriteResult, run_sync, store_of
+from interlink.flows import _engine
+
+PAGE, PAGES = 3, 8
+
+
+class PagedSource:
+    """Records ``1..PAGE*PAGES`` in pages of ``PAGE``, read from a cursor on."""
+
+    client = None
+
+    def __init__(self) -> None:
+        self.names = {key: f"name {key}" for key in range(1, PAGE * PAGES + 1)}
+
+    def pages(self, since: Any) -> Any:
+        keys = [key for key in sorted(self.names) if since is None or key > since]
+        for start in range(0, len(keys), PAGE):
+            yield Page([{"key": key, "name": self.names[key]} for key in keys[start:start + PAGE]], len(keys))
+
+    def record_id(self, record: dict[str, Any]) -> str:
+        return str(record["key"])
+
+    def record_cursor(self, record: dict[str, Any]) -> Any:
+        return record["key"]
+
+
+class CountingTarget:
+    """A target in a dict that counts every create and update it is sent."""
+
+    client: Any = None
+    match: str | None = "key"
+    updated: str | None = None
+    batch_size = 10
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.created: Counter[str] = Counter()
+        self.updates = 0
+        self.fail_create: str | None = None
+        self.update_pause = 0.0
+
+    def create(self, attributes: dict[str, Any]) -> Any:
+        if attributes["key"] == self.fail_create:
+            raise TargetError("the target went away")
+        target_id = f"t{len(self.rows) + 1}"
+        self.rows[target_id] = dict(attributes)
+        self.created[attributes["key"]] += 1
+        return WriteResult(True, 201, target_id, dict(attributes))
+
+    def update(self, target_id: str, attributes: dict[str, Any]) -> Any:
+        import time
+
+        time.sleep(self.update_pause)
+        self.updates += 1
+        self.rows[target_id].update(attributes)
+        return WriteResult(True, 200, target_id, dict(self.rows[target_id]))
+
+    def read(self, target_ids: Any) -> dict[str, dict[str, Any]]:
+        return {i: self.rows[i] for i in target_ids if i in self.rows}
+
+    def find(self, source_ids: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+        return {a["key"]: (i, a) for i, a in self.rows.items() if a["key"] in set(source_ids)}
+
+    def supports_atomic(self) -> bool:
+        return False
+
+    def write_atomic(self, operations: Any) -> Any:
+        raise AssertionError("not offered")
+
+
+def make_sync(tmp_path: Any) -> Sync:
+    return Sync("paged", source=PagedSource(), transform=lambda r: {"name": r["name"]}, target=CountingTarget(),
+                database=f"sqlite:///{tmp_path / 'state.db'}", register=False, concurrency=1)
+
+
+def test_a_target_error_in_the_middle_of_a_run_leaves_nothing_to_create_twice(tmp_path: Any) -> None:
+    sync = make_sync(tmp_path)
+    target: CountingTarget = sync.target  # type: ignore[assignment]
+    target.fail_create = "11"  # the middle of page 4: 10 is created, 11 fails, 12 is not sent
+    with pytest.raises(TargetError):
+        run_sync(sync)
+    assert set(target.created) == {str(key) for key in range(1, 11)}
+    target.fail_create = None
+    counts = run_sync(sync)
+    assert counts.adopted == 1  # 10: in flight when the run stopped, found at the target
+    assert target.created == Counter({str(key): 1 for key in range(1, PAGE * PAGES + 1)})
+
+
+def test_a_run_interrupted_just_after_a_page_is_sent_keeps_its_creates_in_flight(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    sync = make_sync(tmp_path)
+    target: CountingTarget = sync.target  # type: ignore[assignment]
+    sent = []
+
+    def interrupted(*args: Any) -> Any:
+        sent.append(args)
+        if len(sent) == 2:  # the second page has gone to the target, the run has not noted it
+            raise KeyboardInterrupt
+        return _Sending(*args)
+
+    _Sending = _engine._Sending
+    monkeypatch.setattr(_engine, "_Sending", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(sync)
+    monkeypatch.undo()
+    assert set(target.created) == {str(key) for key in range(1, 2 * PAGE + 1)}
+    run_sync(sync)
+    assert target.created == Counter({str(key): 1 for key in range(1, PAGE * PAGES + 1)})
+
+
+def test_a_store_write_that_fails_stops_the_run_before_the_remaining_pages_are_sent(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import interlink.store
+
+    sync = make_sync(tmp_path)
+    target: CountingTarget = sync.target  # type: ignore[assignment]
+    run_sync(sync)
+    source: PagedSource = sync.source  # type: ignore[assignment]
+    source.names = {key: f"renamed {key}" for key in source.names}  # every page only updates
+    with store_of(sync).session() as session:
+        interlink.store.save_sync_cursor(session, "paged", None)
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(interlink.store, "save_sync_links", broken)
+    target.update_pause = 0.05  # a page takes 150 ms to send; the failed commit takes a few
+    with pytest.raises(RuntimeError, match="the disk is full"):
+        run_sync(sync)
+    assert target.updates <= PAGE * (PAGES - 2)
+
+
+def test_a_target_that_fails_to_start_a_run_leaves_no_store_thread(tmp_path: Any) -> None:
+    import threading
+
+    sync = make_sync(tmp_path)
+
+    def new_run() -> None:
+        raise TargetError("no such target")
+
+    sync.target.new_run = new_run  # type: ignore[attr-defined]
+    with pytest.raises(TargetError):
+        run_sync(sync)
+    assert not [thread for thread in threading.enumerate() if thread.name == "sync-paged-store"]
