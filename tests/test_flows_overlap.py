@@ -152,3 +152,45 @@ def test_a_target_that_fails_to_start_a_run_leaves_no_store_thread(tmp_path: Any
     with pytest.raises(TargetError):
         run_sync(sync)
     assert not [thread for thread in threading.enumerate() if thread.name == "sync-paged-store"]
+
+
+
+def _ended(threads: set[Any]) -> bool:
+    """Whether these threads end within two seconds."""
+    import time
+
+    deadline = time.monotonic() + 2
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(t.is_alive() for t in threads)
+
+
+def _reading_ahead(before: set[Any]) -> set[Any]:
+    import threading
+
+    return {t for t in threading.enumerate() if t.name == "sync-prefetch" and t not in before}
+
+
+def test_a_run_that_fails_stops_reading_ahead(tmp_path: Any) -> None:
+    import threading
+
+    sync = make_sync(tmp_path)
+    target: CountingTarget = sync.target  # type: ignore[assignment]
+    target.fail_create = "4"  # page 2 of 8: the source has pages left to read ahead
+    before = set(threading.enumerate())
+    with pytest.raises(TargetError) as stopped:
+        run_sync(sync)
+    assert stopped.value.__traceback__ is not None  # the run's frames, the generator among them, still held
+    assert _ended(_reading_ahead(before))
+
+
+def test_reading_ahead_ends_when_stopped_with_the_last_page_read() -> None:
+    import threading
+    import time
+
+    before = set(threading.enumerate())
+    pages = _engine.prefetch(iter([Page([], 0), Page([], 0)]), ahead=1)
+    next(pages)
+    time.sleep(0.3)  # the second page fills the one slot; the end of the pages waits for another
+    pages.close()
+    assert _ended(_reading_ahead(before))

@@ -26,9 +26,9 @@ import datetime as dt
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -582,26 +582,30 @@ class _StoreWriter:
                 done.set_exception(self._failed)
 
 
-def prefetch(pages: Iterator[Page], ahead: int = 2) -> Iterator[Page]:
+def prefetch(pages: Iterator[Page], ahead: int = 2) -> Generator[Page, None, None]:
     """Pages read on a thread up to ``ahead`` pages in advance, while the caller loads."""
     slots: queue.Queue[Any] = queue.Queue(maxsize=ahead)
     done = object()
     stop = threading.Event()
 
+    def offer(item: Any) -> bool:
+        """Put ``item`` in a slot unless the consumer has stopped (then no slot may ever free)."""
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for page in pages:
-                while not stop.is_set():
-                    try:
-                        slots.put(page, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(page):
                     return
-            slots.put(done)
+            offer(done)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer
-            slots.put(error)
+            offer(error)
 
     thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
     thread.start()
@@ -853,8 +857,9 @@ def _run_sync(sync: Sync, database: Any | None, on_page: ProgressHook | None,
     writer.later(record({}, finished=False))
     total = Counts()
     try:
-        with keep_alive(sync.source.client, sync.target.client):
-            pages = prefetch(sync.source.pages(cursor))
+        # Closed however the run ends, so the thread reading ahead stops now, not when the
+        # generator is collected (an error's traceback keeps it, and its thread, alive).
+        with keep_alive(sync.source.client, sync.target.client), closing(prefetch(sync.source.pages(cursor))) as pages:
             if load is None:
                 _load_pages(sync, writer, pages, total, report, on_page)
             else:
