@@ -4,8 +4,9 @@
 the target and commits the id map and issues for it; :func:`run_sync` takes every page through
 the same steps (pages fetched ahead on a thread), overlapped: one page's writes are on their
 way to the target while the next is planned and marked in flight and the page before's outcome
-and cursor are committed, by one writer thread in order (:func:`_load_pages`). The Prefect
-tasks call :func:`load_batch`, so the rules live here once.
+and cursor are committed, by one writer thread in order (:func:`_load_pages`). Prefect's
+``sync_records`` task calls :func:`run_sync` and its ``load_batch`` task :func:`load_batch`, so
+the rules live in this module only.
 
 Order of writes for a create, so that a run killed anywhere neither duplicates nor loses:
 
