@@ -194,3 +194,27 @@ def test_reading_ahead_ends_when_stopped_with_the_last_page_read() -> None:
     time.sleep(0.3)  # the second page fills the one slot; the end of the pages waits for another
     pages.close()
     assert _ended(_reading_ahead(before))
+
+
+class FailingSource(PagedSource):
+    """Three pages, then the source fails."""
+
+    def pages(self, since: Any) -> Any:
+        for number, page in enumerate(super().pages(since)):
+            if number == 3:
+                raise OSError("the source went away")
+            yield page
+
+
+def test_the_pages_read_before_a_source_error_are_loaded_and_their_cursor_stored(tmp_path: Any) -> None:
+    from interlink.store import get_sync_state
+
+    sync = make_sync(tmp_path)
+    sync.source = FailingSource()
+    target: CountingTarget = sync.target  # type: ignore[assignment]
+    with pytest.raises(OSError, match="the source went away"):
+        run_sync(sync)
+    assert target.created == Counter({str(key): 1 for key in range(1, 3 * PAGE + 1)})
+    with store_of(sync).session() as session:
+        state = get_sync_state(session, "paged")
+        assert state is not None and state.cursor == {"value": 3 * PAGE} and "the source went away" in (state.last_counts or {})["failed"]
