@@ -109,7 +109,7 @@ def test_an_api_server_writes_its_own_lines_once_and_only_behind_the_log() -> No
     lines: list[str] = []
     api = echo_api()
     logged = AccessLog(api, write=lines.append)
-    assert logged.records_itself
+    assert logged.api_server is api
 
     async def go() -> list[int]:
         statuses = []

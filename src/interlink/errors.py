@@ -112,6 +112,11 @@ class PayloadTooLarge(ApiError):
     status = 413
     code = "payload_too_large"
 
+    @classmethod
+    def over(cls, limit: int) -> PayloadTooLarge:
+        """The error for a body past ``limit`` bytes, worded the same wherever it is found."""
+        return cls(f"the body is larger than the limit of {limit} bytes")
+
 
 class UnsupportedMediaType(ApiError):
     status = 415

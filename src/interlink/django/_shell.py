@@ -256,7 +256,7 @@ class DjangoShell:
         except ValueError:
             raise BadArguments("Content-Length is not a number") from None
         if length > limit:
-            raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+            raise PayloadTooLarge.over(limit)
         kind = (request.content_type or "").lower()
         query_string = _query_string(request)
         query = query_pairs(query_string) if query_string else []
@@ -266,7 +266,7 @@ class DjangoShell:
             if kind == "application/x-www-form-urlencoded" or (kind == "" and not length):
                 body = request.body
                 if len(body) > limit:
-                    raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+                    raise PayloadTooLarge.over(limit)
                 form = form_pairs(body) if body else None
             elif kind == "multipart/form-data":
                 form = self._multipart_pairs(request, stream)

@@ -29,11 +29,7 @@ from interlink import urls as _urls
 
 from .types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ACCESS_LOG", "AccessLog", "BufferedLines", "redact_query", "CREDENTIAL_NAMES"]
-
-#: A scope key under which middleware between an AccessLog and an ApiServer may hand the log on
-#: (an AccessLog directly around an ApiServer hands itself over without it).
-ACCESS_LOG = "interlink.access_log"
+__all__ = ["AccessLog", "BufferedLines", "redact_query", "CREDENTIAL_NAMES"]
 
 #: Query-string field names (decoded, case-folded) whose values are never logged: the one list
 #: of ``interlink.urls``, which also redacts the URLs the CLI and the clients print.
@@ -125,7 +121,6 @@ class AccessLog:
         # An ApiServer records its own method calls (it knows their status without a wrapper
         # around ``send``): it is handed this log directly; the rest goes through logged().
         self.api_server = app if isinstance(app, ApiServer) else None
-        self.records_itself = self.api_server is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from interlink.errors import ApiError, BadArguments, PayloadTooLarge
 from interlink.identity import Authenticator, Backend
 
-from ._access_log import ACCESS_LOG, AccessLog
+from ._access_log import AccessLog
 from ._answer import INTERNAL_ERROR, JSON_HEADERS, error_answer
 from ._authentication import Authentication
 from ._body import (
@@ -190,8 +190,7 @@ class ApiApp:
     # -- ASGI ---------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        log: AccessLog | None = scope.get(ACCESS_LOG) if scope["type"] == "http" else None
-        await self.logged_by(log, scope, receive, send)
+        await self.logged_by(None, scope, receive, send)  # (behind AccessLog: logged_by, directly)
 
     def logged_by(self, log: AccessLog | None, scope: Scope, receive: Receive, send: Send) -> Awaitable[int | None]:
         """Serve one ASGI connection, its line written to ``log``; what ``AccessLog`` calls.
@@ -287,13 +286,13 @@ class ApiApp:
             pass
         elif kind == "application/x-www-form-urlencoded" or (kind == "" and not length):
             if length is not None and length > limit:
-                raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+                raise PayloadTooLarge.over(limit)
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
                 # The whole body in one message (a small call): read here, no coroutine of its own.
                 body = message.get("body", b"")
                 if len(body) > limit:
-                    raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+                    raise PayloadTooLarge.over(limit)
             else:
                 body = await read_body(receive, limit, length, first=message)
             form = form_pairs(body) if body else None
@@ -325,7 +324,7 @@ class ApiApp:
         limits = UploadLimits(api.max_upload_size, api.max_body_size, api.upload_timeout, api.upload_idle_timeout)
         request = await self.read_request(scope, receive, with_body=False)
         if request.length is not None and request.length > limits.max_size:
-            raise PayloadTooLarge(f"the body is larger than the limit of {limits.max_size} bytes")
+            raise PayloadTooLarge.over(limits.max_size)
         form = StreamedForm(receive, boundary_of(content_type), field, limits)
         try:
             request.form = await form.fields()

@@ -32,7 +32,7 @@ def content_type_of(headers: list[tuple[bytes, bytes]]) -> tuple[str, int | None
 async def read_body(receive: Receive, limit: int, declared: int | None, first: Message | None = None) -> bytes:
     """The whole body within ``limit`` bytes; ``first``: its first message, already received."""
     if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+        raise PayloadTooLarge.over(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -46,7 +46,7 @@ async def read_body(receive: Receive, limit: int, declared: int | None, first: M
         if chunk:
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+                raise PayloadTooLarge.over(limit)
             chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks) if len(chunks) != 1 else chunks[0]
@@ -145,7 +145,7 @@ async def multipart_pairs(scope: Scope, receive: Receive, limit: int) -> Pairs:
         message = await receive()
         seen += len(message.get("body", b""))
         if seen > limit:
-            raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+            raise PayloadTooLarge.over(limit)
         return message
 
     request = Request(scope, limited_receive)

@@ -191,7 +191,7 @@ class StreamedForm:
         body: bytes = message.get("body", b"")
         self._size += len(body)
         if self._size > self.limits.max_size:
-            raise PayloadTooLarge(f"the body is larger than the limit of {self.limits.max_size} bytes")
+            raise PayloadTooLarge.over(self.limits.max_size)
         self._more = bool(message.get("more_body", False))
         if not self._more:
             self._stop_timer()
