@@ -218,3 +218,30 @@ def test_the_pages_read_before_a_source_error_are_loaded_and_their_cursor_stored
     with store_of(sync).session() as session:
         state = get_sync_state(session, "paged")
         assert state is not None and state.cursor == {"value": 3 * PAGE} and "the source went away" in (state.last_counts or {})["failed"]
+
+
+def test_runs_on_an_in_memory_store_write_it_from_the_run_thread() -> None:
+    # Every session of an in-memory SQLite store shares one connection: a second thread's
+    # transaction on it commits or rolls back the run's (sqlite3: "cannot commit - no
+    # transaction is active"), so runs came apart every few.
+    import threading
+
+    from interlink.store import get_sync_state, load_sync_links
+
+    writers: set[str] = set()
+
+    def page_done(total: Any, pages: Any) -> None:
+        writers.update(t.name for t in threading.enumerate() if t.name.endswith("-store"))
+
+    for number in range(4):
+        source = PagedSource()
+        source.names = {key: f"name {key}" for key in range(1, 900 + 1)}
+        sync = Sync(f"memory-{number}", source=source, transform=lambda r: {"name": r["name"]},
+                    target=CountingTarget(), database="sqlite://", register=False, concurrency=1)
+        assert run_sync(sync, on_page=page_done).created == 900
+        assert not writers  # no thread of its own writes the store (deterministic, unlike the race)
+        with store_of(sync).session() as session:
+            links = load_sync_links(session, sync.name, [str(key) for key in range(1, 900 + 1)])
+            assert len(links) == 900 and all(link.target_id for link in links.values())
+            state = get_sync_state(session, sync.name)
+            assert state is not None and state.cursor == {"value": 900}

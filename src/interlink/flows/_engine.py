@@ -498,21 +498,33 @@ class _StoreWriter:
     writes given while a transaction commits wait for the next one: they go together, in one
     transaction (one commit, one sync to disk for a page's outcome and the next in-flight
     marks). A write that fails fails every write after it: nothing, a cursor least of all, is
-    stored after a write that was not."""
+    stored after a write that was not.
+
+    A store whose every session shares one connection (in-memory SQLite) is written on the
+    run's own thread, as each write is given: two threads' transactions on one connection
+    would commit or roll back each other's statements."""
 
     def __init__(self, database: Any, name: str) -> None:
         self.database = database
         self._jobs: queue.SimpleQueue[list[tuple[StoreJob, Future[None]]] | None] = queue.SimpleQueue()
         self._held: list[tuple[StoreJob, Future[None]]] = []
         self._failed: BaseException | None = None
-        self._thread = threading.Thread(target=self._work, name=f"sync-{name}-store", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if not _one_connection(database):
+            self._thread = threading.Thread(target=self._work, name=f"sync-{name}-store", daemon=True)
+            self._thread.start()
+
+    def _queue(self, group: list[tuple[StoreJob, Future[None]]]) -> None:
+        if self._thread is None:
+            self._commit(group)
+        else:
+            self._jobs.put(group)
 
     def later(self, job: StoreJob) -> Future[None]:
         """Hold ``job(session)`` back until the next write; done once that has committed. What
         was held back before is queued now: one page's outcome waits at most one page."""
         if self._held:
-            self._jobs.put(self._held)
+            self._queue(self._held)
             self._held = []
         done: Future[None] = Future()
         self._held.append((job, done))
@@ -521,8 +533,8 @@ class _StoreWriter:
     def write(self, job: StoreJob) -> Future[None]:
         """Queue ``job(session)`` after the writes held back; done once its transaction has committed."""
         done: Future[None] = Future()
-        self._jobs.put([*self._held, (job, done)])
-        self._held = []
+        group, self._held = [*self._held, (job, done)], []
+        self._queue(group)
         return done
 
     def flush(self) -> None:
@@ -536,10 +548,12 @@ class _StoreWriter:
 
     def close(self) -> None:
         """Commit what is held back and queued, then stop the thread (again: nothing)."""
-        if not self._thread.is_alive():
+        if self._thread is not None and not self._thread.is_alive():
             return
         if self._held:
             self.write(lambda session: None)
+        if self._thread is None:
+            return
         self._jobs.put(None)
         self._thread.join()
 
@@ -581,6 +595,15 @@ class _StoreWriter:
                 done.set_result(None)
             else:
                 done.set_exception(self._failed)
+
+
+def _one_connection(database: Any) -> bool:
+    """Whether every session of ``database`` gets the one same connection (or, worse, one per
+    thread: another thread would not see the run's in-memory tables)."""
+    from sqlalchemy.pool import SingletonThreadPool, StaticPool
+
+    pool = getattr(getattr(database, "engine", None), "pool", None)
+    return isinstance(pool, (StaticPool, SingletonThreadPool))
 
 
 def prefetch(pages: Iterator[Page], ahead: int = 2) -> Generator[Page, None, None]:
