@@ -71,3 +71,27 @@ def test_a_secret_that_does_not_decrypt_stops_only_its_own_messages(
     with database.session() as session:
         reasons = [a.error for a in session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.outbox_id == stuck.id))]
     assert len(reasons) == 2 and reasons[1] in ("", None)
+
+
+def test_an_endpoint_whose_secret_does_not_decrypt_is_not_marked_failing(
+    database: Any, live_server: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from interlink.callbacks import WebhookEndpoint, add_endpoint
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    monkeypatch.setenv("INTERLINK_SECRET_KEY", old)
+    monkeypatch.delenv("INTERLINK_CALLBACK_ALLOWED_NETWORKS", raising=False)
+    receiver = Receiver()
+    url = live_server(receiver.app)
+    with database.session() as session:
+        add_endpoint(session, f"{url}/hooks", policy=AddressPolicy(LOOPBACK))  # its secret: under the old key
+    Outbox(database, allowed_networks=LOOPBACK).emit("invoice.paid", {"a": 1})
+    monkeypatch.setenv("INTERLINK_SECRET_KEY", new)
+    deliver(database)
+
+    (stuck,) = messages(database).values()
+    assert stuck.state == "pending" and "webhook endpoint" in stuck.last_error and not receiver.received
+    with database.session() as session:
+        endpoint = session.scalar(select(WebhookEndpoint))
+        # Failing since this attempt would have it disabled after days of a key left unfixed.
+        assert endpoint is not None and endpoint.enabled and endpoint.failing_since is None

@@ -327,7 +327,10 @@ class DeliveryWorker:
                     # attempt, leave the outcome.
                     updates.append({**change, "keep": True})
                     continue
-                endpoint = None if row.endpoint_id is None else endpoints.get(row.endpoint_id)
+                # Not sent for a secret of ours that does not decrypt: the receiver did not fail,
+                # so its endpoint is neither marked failing nor, days on, disabled for it.
+                endpoint = None if row.endpoint_id is None or attempt.job.unreadable_secret \
+                    else endpoints.get(row.endpoint_id)
                 failing_since = None if endpoint is None else endpoint.failing_since
                 decision = decide(outcome, row.attempts + 1, now, failing_since=failing_since)
                 if decision.state == "delivered":
