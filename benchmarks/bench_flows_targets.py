@@ -15,7 +15,8 @@ threads, a bearer token checked per request, no Atomic Operations), and the Open
   client secret in the body) and one POST on a new connection. The project's server checks that
   token; DRF checks its own token, not the provider's: there the pattern's cost is the fetching.
 * **the target's ceiling**: a hand-tuned loader with what interlink has and nothing else: one
-  token, keep-alive connections, the source read page by page (200), and the same batching and
+  token, keep-alive connections, the source read page by page (200) with the next page read
+  while one is written (as interlink reads ahead), and the same batching and
   concurrency as interlink: Atomic Operations batches of 100, one at a time, where the target
   offers them (the project's server), else 8 single POSTs in flight (DRF JSON:API); no
   bookkeeping.
@@ -107,17 +108,26 @@ def ceiling(source: str, target: str, token: str, atomic: bool) -> tuple[float, 
         client().post("/operations", content=json.dumps({"atomic:operations": ops}), headers={
             "Content-Type": f'{JSONAPI}; ext="https://jsonapi.org/ext/atomic"'}).raise_for_status()
 
-    start, cpu = time.perf_counter(), time.process_time()
-    with httpx.Client(timeout=60) as reader, ThreadPoolExecutor(CONCURRENCY) as pool:
-        url = f"{source}/api/customers?page_size=200"
+    def pages(reader: httpx.Client) -> Any:
+        url: str | None = f"{source}/api/customers?page_size=200"
         while url:
             body = reader.get(url).json()
-            if atomic:
-                for first in range(0, len(body["results"]), BATCH):
-                    batch(body["results"][first:first + BATCH])
-            else:
-                list(pool.map(post, body["results"]))
+            yield body["results"]
             url = body["next"]
+
+    start, cpu = time.perf_counter(), time.process_time()
+    with httpx.Client(timeout=60) as reader, ThreadPoolExecutor(CONCURRENCY) as pool, \
+            ThreadPoolExecutor(1) as ahead:
+        # The next page is read while this one is written, as interlink reads ahead.
+        source_pages = pages(reader)
+        upcoming = ahead.submit(next, source_pages, None)
+        while (results := upcoming.result()) is not None:
+            upcoming = ahead.submit(next, source_pages, None)
+            if atomic:
+                for first in range(0, len(results), BATCH):
+                    batch(results[first:first + BATCH])
+            else:
+                list(pool.map(post, results))
     return time.perf_counter() - start, time.process_time() - cpu
 
 
