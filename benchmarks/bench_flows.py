@@ -215,6 +215,9 @@ def prefect_server(home: str) -> Iterator[dict[str, str]]:
     finally:
         server.server_process.terminate()  # not .stop(): it logs to a handler closed at exit
         server.server_process.wait(10)
+        # Prefect keeps one server object per port (None: any free one); marked stopped, the
+        # next section's prefect_server() in this process starts a server again.
+        server.running = False
 
 
 def run() -> str:
