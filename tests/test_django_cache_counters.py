@@ -51,8 +51,8 @@ def _password(shell: DjangoShell, username: str, password: str) -> int:
     return shell.answer(request, "home/notes").status_code
 
 
-@pytest.mark.parametrize("first", ["key", "password"])
-def test_wrong_passwords_are_counted_whichever_kind_of_call_came_first(first: str) -> None:
+def _shell_after(first: str) -> tuple[DjangoShell, Any, str, str]:
+    """A new shell whose first call was keyed or made with a password: (shell, user, key id, secret)."""
     user = new_user(password=PASSWORD)
     key_id, secret = new_key(user)
     shell = DjangoShell(api)
@@ -60,6 +60,12 @@ def test_wrong_passwords_are_counted_whichever_kind_of_call_came_first(first: st
         assert _keyed(shell, key_id, secret) == 200
     else:
         assert _password(shell, user.username, PASSWORD) == 200
+    return shell, user, key_id, secret
+
+
+@pytest.mark.parametrize("first", ["key", "password"])
+def test_wrong_passwords_are_counted_whichever_kind_of_call_came_first(first: str) -> None:
+    shell, user, key_id, secret = _shell_after(first)
     statuses = [_password(shell, user.username, "wrong") for _ in range(12)]
     assert 500 not in statuses, statuses
     assert statuses[0] == 401
@@ -69,13 +75,7 @@ def test_wrong_passwords_are_counted_whichever_kind_of_call_came_first(first: st
 
 @pytest.mark.parametrize("first", ["key", "password"])
 def test_wrong_keys_are_answered_401_whichever_kind_of_call_came_first(first: str) -> None:
-    user = new_user(password=PASSWORD)
-    key_id, secret = new_key(user)
-    shell = DjangoShell(api)
-    if first == "key":
-        assert _keyed(shell, key_id, secret) == 200
-    else:
-        assert _password(shell, user.username, PASSWORD) == 200
+    shell, _, key_id, secret = _shell_after(first)
     statuses = [_keyed(shell, key_id, "x" * 40) for _ in range(3)]
     assert statuses == [401, 401, 401]
     assert _keyed(shell, key_id, secret) == 200
