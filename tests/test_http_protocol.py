@@ -28,6 +28,7 @@ from test_streamed_uploads import (  # noqa: F401 - collected again here, on thi
     file_head,
     read_answer,
     request_head,
+    sites,
     wait_for,
     test_a_chunked_body_growing_over_the_limit_is_a_413_and_nothing_is_kept,
     test_a_client_dripping_the_body_hits_the_deadline,
@@ -56,21 +57,8 @@ PROTOCOL = {"http": InterlinkHttpProtocol}
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Callable[..., tuple[str, int, Path]]]:
-    """``site(**limits)`` -> (base URL, port, storage directory) of a new server on this protocol."""
-    servers: list[UvicornThread] = []
-
-    def start(**limits: Any) -> tuple[str, int, Path]:
-        directory = tmp_path / f"store{len(servers)}"
-        directory.mkdir()
-        server = UvicornThread(make_api(directory, **limits), **PROTOCOL)
-        servers.append(server)
-        url = server.start()
-        return url, server.port, directory
-
-    EVENTS.clear()
-    yield start
-    for server in servers:
-        server.stop()
+    """The upload tests' sites, on this protocol."""
+    yield from sites(tmp_path, **PROTOCOL)
 
 
 @pytest.fixture(scope="module")

@@ -86,15 +86,15 @@ def answered(connection: socket.socket) -> bool:
         return False
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Callable[..., tuple[str, int, Path]]]:
-    """``site(**limits)`` -> (base URL, port, storage directory) of a new server."""
+def sites(tmp_path: Path, **server_options: Any) -> Iterator[Callable[..., tuple[str, int, Path]]]:
+    """``site(**limits)`` -> (base URL, port, storage directory) of a new server (uvicorn's
+    ``server_options``: its HTTP protocol, say)."""
     servers: list[UvicornThread] = []
 
     def start(**limits: Any) -> tuple[str, int, Path]:
         directory = tmp_path / f"store{len(servers)}"
         directory.mkdir()
-        server = UvicornThread(make_api(directory, **limits))
+        server = UvicornThread(make_api(directory, **limits), **server_options)
         servers.append(server)
         url = server.start()
         return url, server.port, directory
@@ -103,6 +103,11 @@ def site(tmp_path: Path) -> Iterator[Callable[..., tuple[str, int, Path]]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Callable[..., tuple[str, int, Path]]]:
+    yield from sites(tmp_path)
 
 
 def store(url: str, content: bytes, *, query: str = "?store=b", name: str = "a.bin") -> httpx.Response:
