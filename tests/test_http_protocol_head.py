@@ -1,11 +1,12 @@
-"""interlink serve's HTTP protocol sends a response's head with the first write of its body.
+"""interlink serve's HTTP protocol sends what an answer writes during a turn of the event loop
+at the end of that turn.
 
 uvicorn writes the status line and headers on ``http.response.start`` and the body on
-``http.response.body``: two system calls and two TCP segments for every small answer. The
-protocol holds the head until the body's first write. These tests check what must not change:
-a HEAD answer, a streamed answer whose later pieces must not wait, an application that fails
-after starting its answer, and the order of writes (the unit test at the end, with a transport
-that records them).
+``http.response.body``: two system calls and two TCP segments for every small answer, each
+waking the client. The protocol gathers an answer's writes of one turn into one. These tests
+check what must not change: a HEAD answer, a streamed answer whose later pieces must not wait,
+an application that fails after starting its answer, and the writes themselves (the unit tests
+at the end, with a transport that records them, on a real event loop).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from servers import UvicornThread
 
-from interlink.server._http_protocol import InterlinkHttpProtocol, _HeadWithBody
+from interlink.server._http_protocol import SEND_AT_ONCE, InterlinkHttpProtocol, _AnswerWriter
 
 PROTOCOL = {"http": InterlinkHttpProtocol}
 released = threading.Event()
@@ -116,21 +117,45 @@ class Recording:
         return f"extra {name}"
 
 
-def test_the_head_leaves_with_the_first_write_of_the_body_and_nothing_else_waits() -> None:
-    transport = Recording()
-    response = _HeadWithBody(transport)  # type: ignore[arg-type]
-    response.write(b"HEAD;")
-    assert transport.writes == []
-    response.write(b"body 1;")
-    response.write(b"body 2;")
-    large = b"x" * 100_000
-    assert transport.writes == [b"HEAD;body 1;", b"body 2;"]
-    second = _HeadWithBody(transport)  # type: ignore[arg-type]
-    second.write(b"HEAD;")
-    second.write(large)
-    assert transport.writes[-1] == b"HEAD;" + large
-    assert second.get_extra_info("peername") == "extra peername"
-    closing = _HeadWithBody(transport)  # type: ignore[arg-type]
-    closing.write(b"HEAD;")
-    closing.close()
-    assert transport.writes[-1] == b"HEAD;" and transport.closed and closing.is_closing()
+def test_an_answers_writes_of_one_turn_leave_together_at_its_end() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        first, second = Recording(), Recording()
+        one, two = _AnswerWriter(first, loop), _AnswerWriter(second, loop)  # type: ignore[arg-type]
+
+        async def answer() -> list[list[bytes]]:
+            one.write(b"HEAD 1;")
+            two.write(b"HEAD 2;")
+            one.write(b"body 1;")
+            two.write(b"body 2;")
+            seen = [list(first.writes), list(second.writes)]  # nothing sent within the turn
+            await asyncio.sleep(0)
+            seen += [list(first.writes), list(second.writes)]
+            one.write(b"more 1;")  # a later turn: sent at its end
+            await asyncio.sleep(0)
+            seen.append(list(first.writes))
+            return seen
+
+        seen = loop.run_until_complete(answer())
+        assert seen == [[], [], [b"HEAD 1;body 1;"], [b"HEAD 2;body 2;"], [b"HEAD 1;body 1;", b"more 1;"]]
+    finally:
+        loop.close()
+
+
+def test_a_large_write_and_a_close_are_sent_at_once() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        transport = Recording()
+        writer = _AnswerWriter(transport, loop)  # type: ignore[arg-type]
+        large = b"x" * SEND_AT_ONCE
+        writer.write(b"HEAD;")
+        writer.write(large)  # the transport's own flow control sees it now
+        assert transport.writes == [b"HEAD;" + large]
+        writer.write(b"HEAD;")
+        writer.close()
+        assert transport.writes[-1] == b"HEAD;" and transport.closed and writer.is_closing()
+        assert writer.get_extra_info("peername") == "extra peername"
+        loop.run_until_complete(asyncio.sleep(0))  # the turn's end finds nothing more to send
+        assert len(transport.writes) == 2
+    finally:
+        loop.close()

@@ -104,48 +104,66 @@ class _Body:
         return message
 
 
-class _HeadWithBody:
-    """One response's way to the connection: its head (status line and headers, which uvicorn
-    writes on ``http.response.start``) waits for the first write of its body, and the two leave
-    together — for a small answer one system call and one TCP segment instead of two, and a
-    client that reads the whole answer at once. uvicorn writes a body (if empty, ``b""``) for
-    every response but a HEAD one, which keeps the plain transport; a response that ends early
-    closes the connection, which sends a waiting head first, as uvicorn's own would have. A
-    chunked (streamed) answer's head is not held: its first piece may be long in coming."""
+class _Turn(threading.local):
+    """The answers written to during the current turn of this thread's event loop."""
 
-    __slots__ = ("head", "started", "transport")
+    def __init__(self) -> None:
+        self.written: list[_AnswerWriter] = []
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+
+_turn = _Turn()
+
+#: bytes of one answer past which they are sent at once, not at the end of the turn: the
+#: transport's own flow control (``pause_writing``) then holds a large or streamed answer back
+SEND_AT_ONCE = 64 * 1024
+
+
+def _send_turn(written: list[_AnswerWriter]) -> None:
+    for writer in written:
+        writer.send()
+    written.clear()
+
+
+class _AnswerWriter:
+    """One response's way to the connection: what it writes during a turn of the event loop
+    leaves together at the end of that turn. uvicorn writes the head (status line and headers)
+    on ``http.response.start`` and the body on ``http.response.body``: sent as written, a small
+    answer costs two system calls and two TCP segments, and each, sent the moment it is ready,
+    wakes the client again. Sent at the end of the turn, a small answer is one write, and the
+    answers of the turn go out back to back (measured on an ``async def`` method: a quarter less
+    server CPU per call). Nothing waits longer than the turn; a close sends what waits first."""
+
+    __slots__ = ("loop", "pieces", "size", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self.transport = transport
-        self.started = False
-        self.head: bytes | None = None
+        self.loop = loop
+        self.pieces: list[bytes] = []
+        self.size = 0
 
     def write(self, data: bytes) -> None:
-        if not self.started:
-            self.started = True
-            if b"\r\ntransfer-encoding: chunked\r\n" in data:
-                # A streamed answer (uvicorn chunks every one without a Content-Length): its
-                # first piece may come much later (server-sent events, a long poll), and the
-                # head, which tells the client the answer has begun, must not wait for it.
+        pieces = self.pieces
+        if not pieces:
+            written = _turn.written
+            if not written:
+                self.loop.call_soon(_send_turn, written)
+            written.append(self)
+        pieces.append(data)
+        self.size += len(data)
+        if self.size >= SEND_AT_ONCE:
+            self.send()
+
+    def send(self) -> None:
+        pieces = self.pieces
+        if pieces:
+            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            pieces.clear()
+            self.size = 0
+            if not self.transport.is_closing():
                 self.transport.write(data)
-            else:
-                self.head = data
-            return
-        head = self.head
-        if head is not None:
-            self.head = None
-            if len(data) < 65536:
-                data = head + data
-            else:
-                self.transport.writelines((head, data))  # no copy of a large body
-                return
-        self.transport.write(data)
 
     def close(self) -> None:
-        head = self.head
-        if head is not None:
-            self.head = None
-            self.transport.write(head)
+        self.send()
         self.transport.close()
 
     def is_closing(self) -> bool:
@@ -172,10 +190,7 @@ class _PiecesHttpToolsProtocol(HttpToolsProtocol):
             # Not a change of the cycle's class: that would slow every attribute of it after.
             self.request_body = _Body(self.cycle)
             self.cycle.receive = self.request_body.receive  # type: ignore[method-assign]
-            if self.cycle.scope["method"] != "HEAD" and not self.cycle.waiting_for_100_continue:
-                # (a HEAD answer writes no body to send its head with; a 100 Continue must go
-                # out at once, through the transport itself)
-                self.cycle.transport = _HeadWithBody(self.transport)  # type: ignore[assignment]
+            self.cycle.transport = _AnswerWriter(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
