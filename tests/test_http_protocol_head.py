@@ -159,3 +159,26 @@ def test_a_large_write_and_a_close_are_sent_at_once() -> None:
         assert len(transport.writes) == 2
     finally:
         loop.close()
+
+
+def test_what_an_answer_wrote_this_turn_is_sent_before_a_shutdown_closes_the_connection() -> None:
+    from types import SimpleNamespace
+
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from interlink.server._http_protocol import _PiecesHttpToolsProtocol
+
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = _PiecesHttpToolsProtocol(Config(app), ServerState(), {}, loop)
+        transport = Recording()
+        writer = _AnswerWriter(transport, loop)  # type: ignore[arg-type]
+        protocol.transport = transport  # type: ignore[assignment]
+        protocol.cycle = SimpleNamespace(transport=writer, response_complete=True)  # type: ignore[assignment]
+        writer.write(b"HEAD;")
+        writer.write(b"body;")
+        protocol.shutdown()  # the server stopping, in the turn the answer was finished
+        assert transport.writes == [b"HEAD;body;"] and transport.closed
+    finally:
+        loop.close()

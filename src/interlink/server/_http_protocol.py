@@ -192,6 +192,20 @@ class _PiecesHttpToolsProtocol(HttpToolsProtocol):
             self.cycle.receive = self.request_body.receive  # type: ignore[method-assign]
             self.cycle.transport = _AnswerWriter(self.transport, self.loop)  # type: ignore[assignment]
 
+    def _send_answer(self) -> None:
+        # What the current answer wrote this turn, before the protocol itself writes or closes.
+        writer = getattr(self.cycle, "transport", None)
+        if type(writer) is _AnswerWriter:
+            writer.send()
+
+    def send_400_response(self, msg: str) -> None:
+        self._send_answer()
+        super().send_400_response(msg)
+
+    def shutdown(self) -> None:
+        self._send_answer()
+        super().shutdown()
+
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
         if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
