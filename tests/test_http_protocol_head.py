@@ -182,3 +182,24 @@ def test_what_an_answer_wrote_this_turn_is_sent_before_a_shutdown_closes_the_con
         assert transport.writes == [b"HEAD;body;"] and transport.closed
     finally:
         loop.close()
+
+
+def test_a_loop_closed_mid_turn_does_not_hold_up_the_next_loop_of_its_thread() -> None:
+    first_loop = asyncio.new_event_loop()
+    stranded = _AnswerWriter(Recording(), first_loop)  # type: ignore[arg-type]
+    stranded.write(b"never sent: its loop is closed before the turn ends")
+    first_loop.close()
+    loop = asyncio.new_event_loop()
+    try:
+        transport = Recording()
+        writer = _AnswerWriter(transport, loop)  # type: ignore[arg-type]
+
+        async def answer() -> None:
+            writer.write(b"HEAD;")
+            writer.write(b"body;")
+            await asyncio.sleep(0)
+
+        loop.run_until_complete(answer())
+        assert transport.writes == [b"HEAD;body;"]
+    finally:
+        loop.close()

@@ -108,6 +108,7 @@ class _Turn(threading.local):
     """The answers written to during the current turn of this thread's event loop."""
 
     def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.written: list[_AnswerWriter] = []
 
 
@@ -144,7 +145,11 @@ class _AnswerWriter:
     def write(self, data: bytes) -> None:
         pieces = self.pieces
         if not pieces:
-            written = _turn.written
+            turn = _turn
+            if turn.loop is not self.loop:
+                # A new loop in this thread (one closed before its turn ended left its list)
+                turn.loop, turn.written = self.loop, []
+            written = turn.written
             if not written:
                 self.loop.call_soon(_send_turn, written)
             written.append(self)
