@@ -7,8 +7,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from test_flows import DictTarget
 
-from interlink.flows import Page, Sync, TargetError, WriteResult, run_sync, store_of
+from interlink.flows import Page, Sync, TargetError, run_sync, store_of
 from interlink.flows import _engine
 
 PAGE, PAGES = 3, 8
@@ -34,16 +35,11 @@ class PagedSource:
         return record["key"]
 
 
-class CountingTarget:
+class CountingTarget(DictTarget):
     """A target in a dict that counts every create and update it is sent."""
 
-    client: Any = None
-    match: str | None = "key"
-    updated: str | None = None
-    batch_size = 10
-
     def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Any]] = {}
+        super().__init__()
         self.created: Counter[str] = Counter()
         self.updates = 0
         self.fail_create: str | None = None
@@ -52,30 +48,15 @@ class CountingTarget:
     def create(self, attributes: dict[str, Any]) -> Any:
         if attributes["key"] == self.fail_create:
             raise TargetError("the target went away")
-        target_id = f"t{len(self.rows) + 1}"
-        self.rows[target_id] = dict(attributes)
         self.created[attributes["key"]] += 1
-        return WriteResult(True, 201, target_id, dict(attributes))
+        return super().create(attributes)
 
     def update(self, target_id: str, attributes: dict[str, Any]) -> Any:
         import time
 
         time.sleep(self.update_pause)
         self.updates += 1
-        self.rows[target_id].update(attributes)
-        return WriteResult(True, 200, target_id, dict(self.rows[target_id]))
-
-    def read(self, target_ids: Any) -> dict[str, dict[str, Any]]:
-        return {i: self.rows[i] for i in target_ids if i in self.rows}
-
-    def find(self, source_ids: Any) -> dict[str, tuple[str, dict[str, Any]]]:
-        return {a["key"]: (i, a) for i, a in self.rows.items() if a["key"] in set(source_ids)}
-
-    def supports_atomic(self) -> bool:
-        return False
-
-    def write_atomic(self, operations: Any) -> Any:
-        raise AssertionError("not offered")
+        return super().update(target_id, attributes)
 
 
 def make_sync(tmp_path: Any) -> Sync:
