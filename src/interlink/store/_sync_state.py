@@ -116,9 +116,23 @@ def save_sync_cursor(session: Session, name: str, value: Any) -> None:
     One UPDATE where the sync's row exists (a run stores the cursor after every page: loading
     the row as an object to change it cost more than the rest of the page's bookkeeping)."""
     states = cast(Table, SyncState.__table__)
-    done = session.execute(update(states).where(states.c.name == name).values(cursor={"value": value}))
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        # The driver's own statement, its values converted by the columns' own types (the
+        # Core UPDATE's compiling and processing was most of a page's cursor write).
+        done: Any = session.connection().exec_driver_sql(
+            f"UPDATE {states.name} SET cursor = ?, updated_at = ? WHERE name = ?",
+            (_bound(states.c.cursor, dialect, {"value": value}), _bound(states.c.updated_at, dialect, utcnow()), name))
+    else:
+        done = session.execute(update(states).where(states.c.name == name).values(cursor={"value": value}))
     if not getattr(done, "rowcount", 0):
         _state(session, name).cursor = {"value": value}
+
+
+def _bound(column: Any, dialect: Any, value: Any) -> Any:
+    """``value`` as the driver gets it for ``column`` (its type's bind processing)."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process else value
 
 
 def save_sync_counts(session: Session, name: str, counts: dict[str, Any], *, started_at: dt.datetime,
@@ -291,11 +305,23 @@ def list_sync_issues(session: Session, sync: str | None = None, kind: str | None
 
 def resolve_sync_issues(session: Session, sync: str, source_ids: Iterable[str], kind: str | None = None) -> None:
     """Mark the open issues of these records settled (a later run wrote them)."""
-    query = select(SyncIssue.id, SyncIssue.source_id).where(SyncIssue.sync == sync, SyncIssue.resolved.is_(False))
-    if kind is not None:
-        query = query.where(SyncIssue.kind == kind)
     # Open issues are few; one read of them is cheaper than an UPDATE with every written id.
+    # A run asks after every page, mostly to find none: on SQLite the driver's own statement
+    # (the ORM's execution of the query was most of a page's store work besides the id map).
+    rows: Any
+    if session.get_bind().dialect.name == "sqlite":
+        if session.autoflush:
+            session.flush()  # as the ORM's query would: an issue added in this session is open
+        issues = cast(Table, SyncIssue.__table__)
+        rows = session.connection().exec_driver_sql(
+            f"SELECT id, source_id FROM {issues.name} WHERE sync = ? AND resolved = 0"
+            + (" AND kind = ?" if kind is not None else ""), (sync, kind) if kind is not None else (sync,))
+    else:
+        query = select(SyncIssue.id, SyncIssue.source_id).where(SyncIssue.sync == sync, SyncIssue.resolved.is_(False))
+        if kind is not None:
+            query = query.where(SyncIssue.kind == kind)
+        rows = session.execute(query)
     wanted = set(source_ids)
-    settled = [issue_id for issue_id, source_id in session.execute(query) if source_id in wanted]
+    settled = [issue_id for issue_id, source_id in rows if source_id in wanted]
     for start in range(0, len(settled), 500):
         session.execute(update(SyncIssue).where(SyncIssue.id.in_(settled[start:start + 500])).values(resolved=True))
