@@ -2,19 +2,28 @@
 `interlink serve`, and the same site under `uvicorn.run(api)`, uvicorn's own HTTP protocol) against
 FastAPI's `UploadFile` and Django's default upload handlers (both spool the file to a temporary
 file before the code handling it runs), a bare ASGI app writing the raw body (no parsing, no
-credentials; on uvicorn's HTTP protocol and on interlink's), and nginx writing the body to disk
-itself (`client_body_in_file_only`, the ceiling: no server behind it reads the body).
+credentials; on uvicorn's HTTP protocol and on interlink's), the least any server can do
+(benchmarks/peers/raw_upload.py: a blocking raw socket that reads the request head and copies the
+body to a file, with splice(2) or with `recv_into` + `os.write`; no HTTP framework, a bound and not
+a product path), and nginx writing the body to disk itself (`client_body_in_file_only`, the
+ceiling: no server behind it reads the body).
 
 nginx is Debian's, started as the several-machines rig starts it (as the current user, everything
 under a temporary directory, one worker), with `proxy_request_buffering off` and
 `client_body_buffer_size 1m` in front of the servers (docs/how-to/route-uploads.md), so the body is
 passed on as it arrives, in pieces of up to 1 MiB. Each server is one process: uvicorn for interlink
-and FastAPI, `gunicorn --workers 1` (sync) for a bare Django view. The sender is the raw-socket
-sender of bench_uploads (1 MiB blocks, the fields first, the file last). Reported: throughput (best
-of the rounds), CPU seconds per GiB of the server's processes and of nginx's worker (the least
-round's), peak RSS (/proc VmHWM) of the server's process (gunicorn: its worker) and of nginx's
-worker, and how long after the first byte was sent the code handling the file had it (the
-streamed method: its first chunk; the spooled ones: the file object).
+and FastAPI, `gunicorn --workers 1` (sync) for a bare Django view, plain Python for the raw-socket
+upstreams. The sender is the raw-socket sender of bench_uploads (1 MiB blocks, the fields first,
+the file last), in this process. Reported: throughput (best of the rounds), CPU seconds per GiB of
+the server's processes and of nginx's worker (the least round's; the sender's too, in the notes
+for the splice row and the ceiling), peak RSS (/proc VmHWM) of the server's process (gunicorn:
+its worker) and of nginx's worker, and how long after the first byte was sent the code handling
+the file had it (the streamed method: its first chunk; the spooled ones: the file object).
+
+Whoever writes the file (the server; nginx in the ceiling) pays for the page cache's pages, and on
+this virtual machine that cost swings: a GiB written into pages freed a moment before takes about
+0.2 CPU s, into pages the guest has meanwhile reported free to the host (virtio-balloon free page
+reporting, within seconds) 1.3 to 2.5 s, so a row's rounds differ by more than the machine's load.
 """
 
 from __future__ import annotations
@@ -45,6 +54,13 @@ HEADLINE = STREAMED + ", `interlink serve`"
 UVICORN_ROW = STREAMED + ", `uvicorn.run(api)`: uvicorn's own HTTP protocol"
 BARE = "bare ASGI app writing the raw body (no parsing, no credentials)"
 BARE_ON_INTERLINK = BARE + ", interlink's HTTP protocol"
+LEAST = "the least a server can do"
+SPLICE_ROW = (LEAST + ": splice(2) socket → pipe → file, 1 MiB at a time, no HTTP framework "
+              "(bound, not a product path)")
+RECV_ROW = (LEAST + " without splice: `recv_into` a 1 MiB buffer + `os.write`, no HTTP framework "
+            "(bound, not a product path)")
+#: the raw-socket upstream of those two rows, run as a plain script (its argument picks the copy)
+RAW_UPLOAD = Path(__file__).resolve().parent / "peers" / "raw_upload.py"
 #: how bench_uploads starts interlink's server, and the same site run by uvicorn itself instead
 SERVE_LINE = 'main(["serve", "__main__:api", "--port", str(PORT)])'
 UVICORN_LINE = 'uvicorn.run(api, host="127.0.0.1", port=PORT, log_level="warning")'
@@ -171,6 +187,7 @@ class _Result(NamedTuple):
     to_method: list[float]  # each round's seconds from the first byte sent to the method, lowest first
     server_cpu: float  # CPU s/GiB, least round
     nginx_cpu: float
+    sender_cpu: float  # CPU s/GiB of this process, which sends, least round
 
 
 class _Peer:
@@ -185,7 +202,7 @@ class _Peer:
         self.to_method: list[float] = []  # every round's: a busy moment of the machine shows in one
         #: CPU seconds (user + system) per GiB of the server's processes and of nginx's worker, the
         #: round's least: less swayed by the machine's other work than the wall clock
-        self.server_cpu = self.nginx_cpu = float("inf")
+        self.server_cpu = self.nginx_cpu = self.sender_cpu = float("inf")
 
     def start(self) -> None:
         (self.directory / "nginx").mkdir(parents=True)
@@ -201,8 +218,10 @@ class _Peer:
         servers = [self.process.pid, *children(self.process.pid)] if self.process else []
         workers = children(self.nginx.pid) if self.nginx else []
         server_before, nginx_before = _cpu_seconds(servers), _cpu_seconds(workers)
+        sender_before = time.process_time()
         elapsed, method_after = _upload(self.port, "/api/files/store" if self.server else "/ceiling")
         gibibytes = SIZE / 1024**3
+        self.sender_cpu = min(self.sender_cpu, (time.process_time() - sender_before) / gibibytes)
         self.server_cpu = min(self.server_cpu, (_cpu_seconds(servers) - server_before) / gibibytes)
         self.nginx_cpu = min(self.nginx_cpu, (_cpu_seconds(workers) - nginx_before) / gibibytes)
         self.best = min(self.best, elapsed)
@@ -218,7 +237,7 @@ class _Peer:
             server_rss = max(_peak_rss(pid) for pid in [self.process.pid, *children(self.process.pid)]) / BLOCK
         nginx_rss = max((_peak_rss(pid) for pid in children(self.nginx.pid)), default=0) / BLOCK if self.nginx else 0
         return _Result(SIZE / self.best / BLOCK, server_rss, nginx_rss, sorted(self.to_method),
-                       self.server_cpu, self.nginx_cpu)
+                       self.server_cpu, self.nginx_cpu, self.sender_cpu)
 
     def stop(self) -> None:
         if self.nginx is not None:
@@ -254,6 +273,10 @@ def _gunicorn(port: int, directory: Path) -> list[str]:
             "--bind", f"127.0.0.1:{port}", "--timeout", "600", "--log-level", "warning"]
 
 
+def _raw(mode: str) -> Callable[[int, Path], list[str]]:
+    return lambda port, directory: [sys.executable, str(RAW_UPLOAD), str(port), str(directory), mode]
+
+
 def run() -> str:
     binary = nginx_binary()
     if binary is None:
@@ -268,6 +291,8 @@ def run() -> str:
         "Django, default upload handlers (spooled; gunicorn)": _gunicorn,
         BARE + ", uvicorn's HTTP protocol": _uvicorn(PEERS[BARE_UVICORN]),
         BARE_ON_INTERLINK: _uvicorn(PEERS[BARE_INTERLINK]),
+        SPLICE_ROW: _raw("splice"),
+        RECV_ROW: _raw("recv"),
         CEILING: None,
     }
     results = dict(zip(servers, _measure(binary, list(servers.values()))))
@@ -280,8 +305,9 @@ def run() -> str:
         "",
         "Debian's nginx (1 worker, `proxy_request_buffering off` and `client_body_buffer_size 1m` in front of the "
         "servers, as docs/how-to/route-uploads.md recommends) on loopback; one server process each (uvicorn; "
-        "gunicorn's one sync worker for Django); interlink's site run by `interlink serve` as a user runs it, and "
-        "the same site under `uvicorn.run(api)`; the raw-socket sender of the section above; best of "
+        "gunicorn's one sync worker for Django; plain Python for the raw-socket upstreams); interlink's site run "
+        "by `interlink serve` as a user runs it, and the same site under `uvicorn.run(api)`; the raw-socket "
+        "sender of the section above; best of "
         f"{ROUNDS} rounds, taken in turn with every server up; `uptime`'s load averages (1/5/15 min) {load} "
         "(other work shares the 2 cores). *CPU s/GiB*: user and system CPU seconds of the server's process "
         "and of nginx's worker per GiB, the least round's (the wall clock's rate also depends on what else runs). "
@@ -294,13 +320,15 @@ def run() -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, result in results.items():
-        started = ("—" if name == CEILING or name.startswith(BARE)
+        started = ("—" if name == CEILING or name.startswith((BARE, LEAST))
                    else " / ".join(f"{seconds * 1000:.0f}" for seconds in result.to_method) + " ms")
         server = ("—", "—") if name == CEILING else (f"{result.server_cpu:.2f}", f"{result.server_rss:.0f}")
         lines.append(f"| {name} | {result.throughput:.0f} | {result.throughput / ceiling:.0%} | {server[0]} "
                      f"| {result.nginx_cpu:.2f} | {server[1]} | {result.nginx_rss:.0f} | {started} |")
     streamed, bare_uvicorn = results[HEADLINE], results[BARE + ", uvicorn's HTTP protocol"]
     median = streamed.to_method[len(streamed.to_method) // 2]
+    splice, recv, ceiling_row = results[SPLICE_ROW], results[RECV_ROW], results[CEILING]
+    reachable = splice.throughput >= 0.8 * ceiling
     met = streamed.throughput >= 0.8 * ceiling and streamed.server_rss < 100 and median < 0.05
     lines += [
         "",
@@ -319,6 +347,23 @@ def run() -> str:
         f"app on interlink's protocol, reading the socket and writing the file, spends "
         f"{results[BARE_ON_INTERLINK].server_cpu:.2f}. The streamed method adds "
         "finding the multipart boundary in each piece and the Python work of each piece of 256 KiB. "
+        "The least a server can do (benchmarks/peers/raw_upload.py: a blocking socket, the head read, the body "
+        f"copied to the file unparsed) reaches {splice.throughput:.0f} MiB/s with splice(2) "
+        f"({splice.throughput / ceiling:.0%} of the ceiling, {splice.server_cpu:.2f} server CPU s/GiB) and "
+        f"{recv.throughput:.0f} MiB/s with `recv_into` + `os.write` ({recv.throughput / ceiling:.0%}, "
+        f"{recv.server_cpu:.2f}): "
+        + ("80% of the ceiling is within reach of a server behind this nginx here. " if reachable else
+           f"{0.8 * ceiling - splice.throughput:.0f} MiB/s short of 80%, so no server behind this nginx reaches "
+           "it on this machine. ")
+        + f"Passing the body on, nginx's worker spends {splice.nginx_cpu:.2f} CPU s/GiB (splice row) where writing "
+        f"it to a file took {ceiling_row.nginx_cpu:.2f}: alone, on a core of its own, that caps it at "
+        f"{1024 / splice.nginx_cpu:.0f} MiB/s ({1024 / splice.nginx_cpu / ceiling:.0%} of the ceiling); and the "
+        f"sender ({splice.sender_cpu:.2f} CPU s/GiB), nginx and the server share the 2 cores, "
+        f"{splice.sender_cpu + splice.nginx_cpu + splice.server_cpu:.2f} CPU s/GiB in all for the splice row, "
+        f"{ceiling_row.sender_cpu + ceiling_row.nginx_cpu:.2f} for the ceiling (sender and nginx): at 80% of the "
+        f"ceiling ({0.8 * ceiling:.0f} MiB/s) the splice row's three processes would need "
+        f"{0.8 * ceiling / 1024 * (splice.sender_cpu + splice.nginx_cpu + splice.server_cpu):.2f} CPU seconds a "
+        "second of the 2 cores' 2.00. "
         "Each round's file is removed after it, so the writes stay in the page cache: these are the servers' own "
         "speeds, not the disk's (with a disk setting the pace, every peer slows toward its speed, the ceiling "
         "most). Rounds vary on a shared machine.",
