@@ -228,7 +228,7 @@ class _Batch:
         """Transaction 1: the id-map rows of these records."""
         from interlink.store import load_sync_link_states
 
-        with _plain_session(self.database) as session:
+        with self.database.session() as session:
             self.links = {sid: LinkView(*row)
                           for sid, row in load_sync_link_states(session, self.sync.name, self.items).items()}
 
@@ -576,10 +576,16 @@ class _StoreWriter:
             if last:
                 return
 
+    def _session(self) -> Any:
+        # A plain session: these writes hand no objects out (Database.session() also loads
+        # what detached users, roles and keys are read through, a cost a page here).
+        maker = getattr(self.database, "sessionmaker", None)
+        return maker.begin() if maker is not None else self.database.session()
+
     def _commit(self, group: list[tuple[StoreJob, Future[None]]]) -> None:
         if self._failed is None:
             try:
-                with _plain_session(self.database) as session:
+                with self._session() as session:
                     for job, _ in group:
                         job(session)
             except BaseException as error:  # noqa: BLE001 - handed to whoever waits on a write
@@ -589,14 +595,6 @@ class _StoreWriter:
                 done.set_result(None)
             else:
                 done.set_exception(self._failed)
-
-
-def _plain_session(database: Any) -> Any:
-    """A session in a transaction that hands no objects out: the id map's reads and writes of
-    every page (Database.session() also loads what detached users, roles and keys are read
-    through, a cost a page here)."""
-    maker = getattr(database, "sessionmaker", None)
-    return maker.begin() if maker is not None else database.session()
 
 
 def _one_connection(database: Any) -> bool:
