@@ -16,13 +16,21 @@ def free_port() -> int:
 
 
 class UvicornThread:
-    """Serves ``app`` on 127.0.0.1 (a port the kernel picks unless given); ``start()`` -> base URL."""
+    """Serves ``app`` on 127.0.0.1 (a port the kernel picks unless given); ``start()`` -> base URL.
+
+    As ``interlink serve`` runs uvicorn, unless a test says otherwise: interlink's HTTP protocol
+    (which answers an ApiServer's method calls directly) and no X-Forwarded-For middleware.
+    tests/test_http_protocol_direct.py checks the answers against uvicorn's own protocol."""
 
     def __init__(self, app: Any, port: int = 0, **config: Any) -> None:
         import uvicorn
 
+        from interlink.server._http_protocol import InterlinkHttpProtocol
+
         config.setdefault("lifespan", "auto")
         config.setdefault("log_level", "warning")
+        config.setdefault("http", InterlinkHttpProtocol)
+        config.setdefault("proxy_headers", False)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self.port = port

@@ -48,6 +48,8 @@ from ._streamed_form import StreamedForm, UploadLimits, boundary_of
 from ._threads import ThreadPool
 from .types import Receive, Scope, Send
 
+Headers = list[tuple[bytes, bytes]]
+
 if TYPE_CHECKING:
     from ._api import ApiServer
     from ._client_address import ClientAddress
@@ -223,34 +225,11 @@ class ApiApp:
         start = perf_counter() if log is not None else 0.0
         logged = 500  # if the call is cancelled or fails past its error handling
         try:
-            headers = JSON_HEADERS
-            pipeline = self.pipeline
-            streamed = False
-            try:
-                dispatch = pipeline.find(route, scope["method"])
-                if not pipeline.ready:
-                    await anyio.to_thread.run_sync(self.setup)
-                if dispatch.method.stream_parameter is None:
-                    body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive)))
-                else:
-                    streamed = True
-                    body = dumps(await self.call_streamed(dispatch, scope, receive))
-                status = 200
-            except ApiError as exc:
-                status, headers, body = error_answer(exc)
-                if streamed and status in (408, 413):
-                    # A streamed body too large or too slow: the rest is not worth reading
-                    # (the server would read and drop it to keep the connection).
-                    headers = [*headers, (b"connection", b"close")]
-            except ClientDisconnected:
+            answer = await self.answer(scope, receive, route)
+            if answer is None:
                 logged = 0
                 return 0
-            except ResultMismatch as exc:
-                logger.error("%s", exc)
-                status, body = 500, INTERNAL_ERROR
-            except Exception:
-                logger.exception("error in %s", route.replace("/", "."))
-                status, body = 500, INTERNAL_ERROR
+            status, headers, body = answer
             await send({"type": "http.response.start", "status": status,
                         "headers": [*headers, (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
@@ -260,9 +239,47 @@ class ApiApp:
             if log is not None:
                 log.record(scope, logged, perf_counter() - start)
 
-    async def read_request(self, scope: Scope, receive: Receive, with_body: bool = True) -> AsgiRequest:
+    async def answer(self, scope: Scope, receive: Receive, route: str,
+                     body: bytes | None = None) -> tuple[int, Headers, bytes] | None:
+        """The status, headers (without Content-Length) and body that answer one method call,
+        or None when the caller went away before it was read; what every HTTP shell of this app
+        sends (``call_method`` as ASGI messages, interlink's HTTP protocol as bytes). ``body``:
+        the whole request body when the shell already has it (a form or JSON call then reads
+        nothing from ``receive``)."""
+        headers = JSON_HEADERS
+        pipeline = self.pipeline
+        streamed = False
+        try:
+            dispatch = pipeline.find(route, scope["method"])
+            if not pipeline.ready:
+                await anyio.to_thread.run_sync(self.setup)
+            if dispatch.method.stream_parameter is None:
+                body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive, body=body)))
+            else:
+                streamed = True
+                body = dumps(await self.call_streamed(dispatch, scope, receive))
+            return 200, headers, body
+        except ApiError as exc:
+            status, headers, body = error_answer(exc)
+            if streamed and status in (408, 413):
+                # A streamed body too large or too slow: the rest is not worth reading
+                # (the server would read and drop it to keep the connection).
+                headers = [*headers, (b"connection", b"close")]
+            return status, headers, body
+        except ClientDisconnected:
+            return None
+        except ResultMismatch as exc:
+            logger.error("%s", exc)
+        except Exception:
+            logger.exception("error in %s", route.replace("/", "."))
+        return 500, headers, INTERNAL_ERROR
+
+    async def read_request(self, scope: Scope, receive: Receive, with_body: bool = True,
+                           body: bytes | None = None) -> AsgiRequest:
         """The request's headers, query pairs and body (pairs or a JSON object), read once;
-        with ``with_body=False`` the body is left to the caller (a streamed upload)."""
+        with ``with_body=False`` the body is left to the caller (a streamed upload). ``body``:
+        the whole body, when the shell has it already (a multipart one is read from
+        ``receive`` all the same)."""
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         kind = ""
         length: int | None = None
@@ -287,8 +304,10 @@ class ApiApp:
         elif kind == "application/x-www-form-urlencoded" or (kind == "" and not length):
             if length is not None and length > limit:
                 raise PayloadTooLarge.over(limit)
-            message = await receive()
-            if message["type"] == "http.request" and not message.get("more_body", False):
+            if body is not None:
+                if len(body) > limit:
+                    raise PayloadTooLarge.over(limit)
+            elif (message := await receive())["type"] == "http.request" and not message.get("more_body", False):
                 # The whole body in one message (a small call): read here, no coroutine of its own.
                 body = message.get("body", b"")
                 if len(body) > limit:
@@ -299,7 +318,11 @@ class ApiApp:
         elif kind == "multipart/form-data":
             form = await multipart_pairs(scope, receive, limit)
         elif kind == "application/json":
-            json_arguments = json_body(await read_body(receive, limit, length))  # always an object
+            if body is None:
+                body = await read_body(receive, limit, length)
+            elif len(body) > limit:
+                raise PayloadTooLarge.over(limit)
+            json_arguments = json_body(body)  # always an object
         else:
             raise unsupported(kind)
         request = AsgiRequest(scope, raw_headers, query, form, json_arguments, authorization,

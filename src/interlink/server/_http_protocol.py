@@ -30,14 +30,24 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import threading
 import weakref
-from typing import Any
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
 
 from uvicorn._types import ASGIReceiveEvent, HTTPRequestEvent
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
+
+from .types import Receive, Scope, Send
+
+from ._answer import JSON_HEADERS
+
+if TYPE_CHECKING:
+    from ._access_log import AccessLog
+    from ._app import ApiApp, Headers
 
 __all__ = ["HIGH_WATER", "READ_SIZE", "SMALL_PIECE", "InterlinkHttpProtocol"]
 
@@ -185,6 +195,7 @@ class _PiecesHttpToolsProtocol(HttpToolsProtocol):
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.request_body: _Body | None = None  # set before uvicorn's: one of the attributes made at first
         super().__init__(config, server_state, app_state, _loop)
+        self.direct = _direct_target(self.app)
 
     def on_headers_complete(self) -> None:
         cycle = self.cycle
@@ -194,8 +205,99 @@ class _PiecesHttpToolsProtocol(HttpToolsProtocol):
             # ours (an attribute of the instance: run_asgi hands the application self.receive).
             # Not a change of the cycle's class: that would slow every attribute of it after.
             self.request_body = _Body(self.cycle)
+            self.cycle.request_body = self.request_body  # type: ignore[attr-defined]  # for _call_directly
             self.cycle.receive = self.request_body.receive  # type: ignore[method-assign]
             self.cycle.transport = _AnswerWriter(self.transport, self.loop)  # type: ignore[assignment]
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        direct = self.direct
+        if direct is not None and app is self.app and cycle.scope["method"] == "POST":
+            api_app = direct[0]
+            path = cycle.scope["path"]
+            if path.startswith(api_app.prefix) and path != api_app.openapi_path:
+                # A method call: answered by the ApiApp directly (uvicorn's request cycle still
+                # runs it, with its error handling; see _call_directly)
+                app = functools.partial(self._call_directly, cycle)
+        super()._start_asgi_task(cycle, app)
+
+    async def _call_directly(self, cycle: RequestResponseCycle, scope: Scope, receive: Receive, send: Send) -> None:
+        """One method call of an ApiServer served by this protocol: ``ApiApp.answer``, the same
+        as for every ASGI server, its answer written as bytes. The ASGI ``send`` of uvicorn's
+        cycle checks every header of every answer against two regular expressions and works
+        out the framing from them; here the headers are the ApiApp's own, known to be valid,
+        and the framing is always a Content-Length: the same bytes, written with less work."""
+        assert self.direct is not None
+        api_app, log = self.direct
+        start = perf_counter() if log is not None else 0.0
+        logged = 500  # if the call is cancelled or fails past its error handling
+        try:
+            body = None
+            if not cycle.more_body and not cycle.waiting_for_100_continue:
+                # the whole body has come: handed over as it is (uvicorn's receive would first
+                # write "100 Continue" to a caller that asked for it, and so does ours)
+                pieces = cycle.request_body.pieces  # type: ignore[attr-defined]
+                if len(pieces) == 1 and type(pieces[0]) is bytes:
+                    body = pieces[0]
+                elif not pieces:
+                    body = b""
+            answer = await api_app.answer(scope, receive, scope["path"][len(api_app.prefix):], body)
+            if answer is None:  # the caller went away
+                logged = 0
+                return
+            status, headers, body = answer
+            logged = status
+            if cycle.flow.write_paused and not cycle.disconnected:
+                await cycle.flow.drain()
+            if not cycle.disconnected:  # (gone meanwhile: nothing to write, as uvicorn's send)
+                _write_answer(cycle, status, headers, body)
+        finally:
+            if log is not None:
+                log.record(scope, logged, perf_counter() - start)
+
+    # -- keep-alive: one timer per idle spell, not one per request -----------------------------
+    # uvicorn cancels its keep-alive timer whenever the connection reads and makes a new one
+    # after every answer: a timer made and cancelled per request. Here the timer, once armed,
+    # stays; each answer only notes when the connection went idle, and a timer that fires early
+    # (the connection was busy since) waits for the rest of the time. The same rule: a
+    # connection idle for ``timeout_keep_alive`` seconds after its last answer is closed.
+
+    idle_since: float | None = None
+
+    def _unset_keepalive_if_required(self) -> None:
+        self.idle_since = None  # busy: reading, or answering
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, with the timer above
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.idle_since = None
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self.idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
+                                                                self.timeout_keep_alive_handler)
+
+    def timeout_keep_alive_handler(self) -> None:
+        self.timeout_keep_alive_task = None
+        idle_since = self.idle_since
+        if idle_since is None or self.transport.is_closing():
+            return  # busy: the next answer arms the timer again
+        left = idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self.timeout_keep_alive_handler)
+        else:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def _send_answer(self) -> None:
         # What the current answer wrote this turn, before the protocol itself writes or closes.
@@ -269,3 +371,64 @@ class InterlinkHttpProtocol(asyncio.BufferedProtocol):
         # httptools parses the memoryview in place; what it passes on (URL, headers, body
         # pieces) are copies, made before the next read reuses the buffer
         self.http.data_received(_read_buffer.view[:nbytes])  # type: ignore[arg-type]
+
+
+def _direct_target(app: Any) -> tuple[ApiApp, AccessLog | None] | None:
+    """The ApiApp whose method calls the protocol answers directly, and the access log they
+    are written to: when uvicorn serves an ApiServer, bare or in interlink's AccessLog (as
+    ``interlink serve`` does); None for any other application."""
+    from ._access_log import AccessLog
+    from ._api import ApiServer
+
+    if isinstance(app, AccessLog) and app.api_server is not None:
+        return app.api_server.app, app
+    if isinstance(app, ApiServer):
+        return app.app, None
+    return None
+
+
+def _write_answer(cycle: RequestResponseCycle, status: int, headers: Headers, body: bytes) -> None:
+    """What uvicorn's ``send`` writes for a whole answer with a Content-Length (the default
+    headers, ``server`` and ``date``, first; ``connection: close`` when the connection will
+    not be kept), then what it does once the answer is complete."""
+    cycle.response_started = True
+    cycle.waiting_for_100_continue = False
+    closes = headers is not JSON_HEADERS and any(name == b"connection" for name, _ in headers)
+    if closes:  # the ApiApp sends only "connection: close"
+        cycle.keep_alive = False
+    head = [STATUS_LINE[status], _header_lines(cycle.default_headers), _header_lines(headers),
+            b"content-length: ", str(len(body)).encode(), b"\r\n"]
+    if not cycle.keep_alive and not closes:
+        head.append(b"connection: close\r\n")
+    head += (b"\r\n", body)
+    transport = cycle.transport
+    transport.write(b"".join(head))
+    cycle.response_complete = True
+    cycle.message_event.set()
+    if not cycle.keep_alive:
+        transport.close()
+    cycle.on_response()
+
+
+class _HeaderLines(threading.local):
+    """The last list of headers turned into lines, per thread: the default headers (a new list
+    each second, for its ``date``) and the ApiApp's JSON headers are the same list answer after
+    answer."""
+
+    def __init__(self) -> None:
+        self.cached: dict[int, tuple[Headers, bytes]] = {}
+
+
+_header_cache = _HeaderLines()
+
+
+def _header_lines(headers: Headers) -> bytes:
+    cached = _header_cache.cached
+    entry = cached.get(id(headers))
+    if entry is not None and entry[0] is headers:
+        return entry[1]
+    lines = b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers)
+    if len(cached) >= 8:  # a few lists answer after answer; a new one each time is not kept long
+        cached.clear()
+    cached[id(headers)] = (headers, lines)
+    return lines
