@@ -75,3 +75,22 @@ def test_an_issue_recorded_earlier_in_the_same_transaction_is_closed(database: A
     with database.session() as session:
         assert list_sync_issues(session, "customers") == []
         assert [i.resolved for i in list_sync_issues(session, "customers", include_resolved=True)] == [True]
+
+
+def test_id_map_rows_of_any_key_order_and_only_an_id_are_written_as_given(database: Any) -> None:
+    # SQLite takes each row's values out by its keys' order, found once per order: rows that
+    # name their columns in other orders, or none, must still land in their own columns.
+    from interlink.store import load_sync_links, save_sync_links
+
+    with database.session() as session:
+        save_sync_links(session, "customers", [
+            {"source_id": "a"},
+            {"target_hash": "t-b", "source_id": "b", "target_id": "2"},
+            {"source_id": "c", "target_id": "3", "target_hash": "t-c"},
+            {"source_version": "v-d", "target_id": "4", "source_id": "d", "extra": "ignored"},
+        ])
+    with database.session() as session:
+        rows = {sid: (r.target_id, r.source_hash, r.target_hash, r.source_version, r.target_version)
+                for sid, r in load_sync_links(session, "customers", ["a", "b", "c", "d"]).items()}
+    assert rows == {"a": (None, None, None, None, None), "b": ("2", None, "t-b", None, None),
+                    "c": ("3", None, "t-c", None, None), "d": ("4", None, None, "v-d", None)}

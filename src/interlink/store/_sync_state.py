@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import JSON, Boolean, Integer, String, Table, bindparam, delete, insert, select, update
@@ -225,12 +226,21 @@ def _sqlite_upserts(session: Session, sync: str, dialect: Any, rows: Sequence[di
     stamp_value = stamp(now) if stamp else now
     shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
-        columns = tuple(column for column in _LINK_COLUMNS if column in row)
-        shapes.setdefault(columns, []).append(
-            (sync, row["source_id"], *(row[column] for column in columns), stamp_value))
+        columns, values = _row_shape(tuple(row))
+        shapes.setdefault(columns, []).append((sync, *values(row), stamp_value))
     connection = session.connection()
     for columns, params in shapes.items():
         connection.exec_driver_sql(_sqlite_upsert_sql(columns), params)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_shape(keys: tuple[str, ...]) -> tuple[tuple[str, ...], Callable[[dict[str, Any]], tuple[Any, ...]]]:
+    """The columns a row of these keys sets, and what takes its values out (source id first):
+    found once per key order, not per row (rows of one page share theirs)."""
+    columns = tuple(column for column in _LINK_COLUMNS if column in keys)
+    if not columns:
+        return columns, lambda row: (row["source_id"],)
+    return columns, operator.itemgetter("source_id", *columns)
 
 
 @functools.cache
