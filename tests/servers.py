@@ -19,7 +19,8 @@ class UvicornThread:
     """Serves ``app`` on 127.0.0.1 (a port the kernel picks unless given); ``start()`` -> base URL.
 
     As ``interlink serve`` runs uvicorn, unless a test says otherwise: interlink's HTTP protocol
-    (which answers an ApiServer's method calls directly) and no X-Forwarded-For middleware.
+    (which answers an ApiServer's method calls directly), no X-Forwarded-For middleware and no
+    uvicorn access log (a test adding a handler to ``uvicorn.access`` gets its lines all the same).
     tests/test_http_protocol_direct.py checks the answers against uvicorn's own protocol."""
 
     def __init__(self, app: Any, port: int = 0, **config: Any) -> None:
@@ -31,6 +32,7 @@ class UvicornThread:
         config.setdefault("log_level", "warning")
         config.setdefault("http", InterlinkHttpProtocol)
         config.setdefault("proxy_headers", False)
+        config.setdefault("access_log", False)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self.port = port

@@ -26,7 +26,7 @@ KEY_ID = "k-0123456789abcdef"
 SECRET = "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tAbCd"
 AUTH = f"authorisation={KEY_ID}%3A{SECRET}"
 #: as ``interlink serve`` runs uvicorn (no X-Forwarded-For middleware in front of the site)
-SERVE = {"proxy_headers": False}
+SERVE = {"proxy_headers": False, "access_log": False}
 
 
 def make_api() -> ApiServer:
@@ -252,3 +252,32 @@ def test_an_idle_connection_is_closed_after_the_keep_alive_timeout_and_a_busy_on
             assert 0.8 < time.monotonic() - quiet < 2.0
     finally:
         server.stop()
+
+
+def test_uvicorns_own_access_log_still_gets_its_line() -> None:
+    """Served with uvicorn's access log on (``uvicorn.run(api, http=...)`` with a handler on
+    ``uvicorn.access``), a method call goes through uvicorn's send, which writes the line."""
+    import logging
+
+    class Lines(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(record.getMessage())
+
+    lines = Lines()
+    access = logging.getLogger("uvicorn.access")
+    server = UvicornThread(make_api(), http=InterlinkHttpProtocol, log_level="info", **SERVE)
+    server.start()
+    access.addHandler(lines)
+    try:
+        assert b" 200 OK" in exchange(server.port, REQUESTS["a call"])
+        deadline = time.monotonic() + 5
+        while not lines.lines and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        access.removeHandler(lines)
+        server.stop()
+    assert any('"POST /api/home/add HTTP/1.1" 200' in line for line in lines.lines), lines.lines

@@ -211,7 +211,8 @@ class _PiecesHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         direct = self.direct
-        if direct is not None and app is self.app and cycle.scope["method"] == "POST":
+        # (uvicorn's own access log, when on, is written by its send: such calls go through it)
+        if direct is not None and app is self.app and cycle.scope["method"] == "POST" and not cycle.access_log:
             api_app = direct[0]
             path = cycle.scope["path"]
             if path.startswith(api_app.prefix) and path != api_app.openapi_path:
