@@ -1,10 +1,12 @@
 """The worker threads that run plain `def` methods (server/_threads.py): results, exceptions,
-contextvars, the thread bound, reuse, cancellation, and that a served `def` method runs there."""
+contextvars, the thread bound, reuse, cancellation, the workers' scheduling policy, and that a
+served `def` method runs there."""
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 import time
 
@@ -26,6 +28,20 @@ def test_result_comes_from_another_thread() -> None:
 
     worker, loop = asyncio.run(scenario())
     assert worker != loop
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_workers_run_as_batch_threads_and_the_event_loop_does_not() -> None:
+    """A worker woken for a job must not preempt the event loop's thread, which holds the GIL it
+    needs: the workers are SCHED_BATCH; the caller's thread keeps its policy."""
+    pool = ThreadPool()
+
+    async def scenario() -> tuple[int, int]:
+        return await pool.run(os.sched_getscheduler, 0), os.sched_getscheduler(0)
+
+    worker, loop = asyncio.run(scenario())
+    assert worker == os.SCHED_BATCH
+    assert loop == os.SCHED_OTHER
 
 
 def test_exceptions_reach_the_caller_with_their_type() -> None:
