@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -69,3 +70,14 @@ def wait_until_serving(url: str, process: Any, seconds: float = 30) -> None:
                 stream = process.stdout or process.stderr
                 raise RuntimeError(f"{url} did not start: {stream.read() if stream else ''}") from None
             time.sleep(0.1)
+
+
+class LogLines(logging.Handler):
+    """The messages of the records a logger passes on (add it to ``uvicorn.access`` and the like)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from servers import LogLines
 
 from interlink import ApiServer, Role
 from interlink.server import Site
@@ -100,15 +101,6 @@ def test_site_pages_send_security_headers(site_url: tuple[str, str]) -> None:
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 @pytest.mark.parametrize("name", ["authorisation", "%61uthorisation", "AUTHORISATION", "authoris%61tion"])
 def test_query_credentials_are_redacted_by_their_decoded_name(tmp_path: Any, live_server: Any, name: str) -> None:
     api = ApiServer(database=f"sqlite:///{tmp_path / 'log.db'}")
@@ -120,7 +112,7 @@ def test_query_credentials_are_redacted_by_their_decoded_name(tmp_path: Any, liv
     url = live_server(api, log_level="info")
     with Database(f"sqlite:///{tmp_path / 'log.db'}").session() as session:
         key, secret = create_key(session, create_user(session, "joe").default_role)
-    lines = Lines()
+    lines = LogLines()
     access = logging.getLogger("uvicorn.access")
     access.addHandler(lines)
     try:

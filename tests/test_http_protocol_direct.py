@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from servers import UvicornThread
+from servers import LogLines, UvicornThread
 
 from interlink import ApiServer
 from interlink.server import AccessLog
@@ -259,15 +259,7 @@ def test_uvicorns_own_access_log_still_gets_its_line() -> None:
     ``uvicorn.access``), a method call goes through uvicorn's send, which writes the line."""
     import logging
 
-    class Lines(logging.Handler):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lines: list[str] = []
-
-        def emit(self, record: logging.LogRecord) -> None:
-            self.lines.append(record.getMessage())
-
-    lines = Lines()
+    lines = LogLines()
     access = logging.getLogger("uvicorn.access")
     server = UvicornThread(make_api(), http=InterlinkHttpProtocol, log_level="info", **SERVE)
     server.start()
