@@ -41,9 +41,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-from .types import Receive, Scope, Send
-
 from ._answer import JSON_HEADERS
+from .types import Receive, Scope, Send
 
 if TYPE_CHECKING:
     from ._access_log import AccessLog
