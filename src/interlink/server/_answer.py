@@ -12,16 +12,19 @@ from interlink.errors import ApiError, MethodNotAllowed, ServerError
 
 from ._pipeline import dumps
 
-__all__ = ["INTERNAL_ERROR", "JSON_HEADERS", "error_answer"]
+__all__ = ["INTERNAL_ERROR", "JSON_HEADERS", "Headers", "error_answer"]
 
-JSON_HEADERS = [(b"content-type", b"application/json")]
+#: an answer's headers: lower-case names and values, as ASGI has them
+Headers = list[tuple[bytes, bytes]]
+
+JSON_HEADERS: Headers = [(b"content-type", b"application/json")]
 INTERNAL_ERROR = dumps(ServerError("internal error; it has been logged").to_dict())
 
 _UNAUTHORISED_HEADERS = [*JSON_HEADERS, (b"www-authenticate", b'Bearer realm="api"')]
 _ALLOW_POST_HEADERS = [*JSON_HEADERS, (b"allow", b"POST")]
 
 
-def error_answer(error: ApiError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def error_answer(error: ApiError) -> tuple[int, Headers, bytes]:
     """(status, headers, body) for an ApiError."""
     status, body = error.status, dumps(error.to_dict())
     if status == 401:

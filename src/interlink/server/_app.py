@@ -26,7 +26,7 @@ from interlink.errors import ApiError, BadArguments, PayloadTooLarge
 from interlink.identity import Authenticator, Backend
 
 from ._access_log import AccessLog
-from ._answer import INTERNAL_ERROR, JSON_HEADERS, error_answer
+from ._answer import INTERNAL_ERROR, JSON_HEADERS, Headers, error_answer
 from ._authentication import Authentication
 from ._body import (
     ClientDisconnected,
@@ -47,8 +47,6 @@ from ._results import ResultMismatch
 from ._streamed_form import StreamedForm, UploadLimits, boundary_of
 from ._threads import ThreadPool
 from .types import Receive, Scope, Send
-
-Headers = list[tuple[bytes, bytes]]
 
 if TYPE_CHECKING:
     from ._api import ApiServer
@@ -220,59 +218,60 @@ class ApiApp:
                           log: AccessLog | None = None) -> int:
         """Answer one method call; the status sent (0 when the caller went away first).
 
-        Behind interlink's ``AccessLog`` the line is written here, where the status is known,
-        instead of through a wrapper around every ``send``."""
-        start = perf_counter() if log is not None else 0.0
-        logged = 500  # if the call is cancelled or fails past its error handling
-        try:
-            answer = await self.answer(scope, receive, route)
-            if answer is None:
-                logged = 0
-                return 0
-            status, headers, body = answer
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            logged = status
-            return status
-        finally:
-            if log is not None:
-                log.record(scope, logged, perf_counter() - start)
+        Behind interlink's ``AccessLog`` the line is written by ``answer``, where the status is
+        known, instead of through a wrapper around every ``send``."""
+        answer = await self.answer(scope, receive, route, log=log)
+        if answer is None:
+            return 0
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+        return status
 
-    async def answer(self, scope: Scope, receive: Receive, route: str,
-                     body: bytes | None = None) -> tuple[int, Headers, bytes] | None:
+    async def answer(self, scope: Scope, receive: Receive, route: str, body: bytes | None = None,
+                     log: AccessLog | None = None) -> tuple[int, Headers, bytes] | None:
         """The status, headers (without Content-Length) and body that answer one method call,
         or None when the caller went away before it was read; what every HTTP shell of this app
         sends (``call_method`` as ASGI messages, interlink's HTTP protocol as bytes). ``body``:
         the whole request body when the shell already has it (a form or JSON call then reads
-        nothing from ``receive``)."""
+        nothing from ``receive``). The call's line goes to ``log``, where the status is known."""
+        start = perf_counter() if log is not None else 0.0
+        logged = 500  # if the call is cancelled or fails past its error handling
         headers = JSON_HEADERS
         pipeline = self.pipeline
         streamed = False
         try:
-            dispatch = pipeline.find(route, scope["method"])
-            if not pipeline.ready:
-                await anyio.to_thread.run_sync(self.setup)
-            if dispatch.method.stream_parameter is None:
-                body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive, body=body)))
-            else:
-                streamed = True
-                body = dumps(await self.call_streamed(dispatch, scope, receive))
-            return 200, headers, body
-        except ApiError as exc:
-            status, headers, body = error_answer(exc)
-            if streamed and status in (408, 413):
-                # A streamed body too large or too slow: the rest is not worth reading
-                # (the server would read and drop it to keep the connection).
-                headers = [*headers, (b"connection", b"close")]
-            return status, headers, body
-        except ClientDisconnected:
-            return None
-        except ResultMismatch as exc:
-            logger.error("%s", exc)
-        except Exception:
-            logger.exception("error in %s", route.replace("/", "."))
-        return 500, headers, INTERNAL_ERROR
+            try:
+                dispatch = pipeline.find(route, scope["method"])
+                if not pipeline.ready:
+                    await anyio.to_thread.run_sync(self.setup)
+                if dispatch.method.stream_parameter is None:
+                    body = dumps(await pipeline.call(dispatch, await self.read_request(scope, receive, body=body)))
+                else:
+                    streamed = True
+                    body = dumps(await self.call_streamed(dispatch, scope, receive))
+                logged = 200
+                return 200, headers, body
+            except ApiError as exc:
+                status, headers, body = error_answer(exc)
+                if streamed and status in (408, 413):
+                    # A streamed body too large or too slow: the rest is not worth reading
+                    # (the server would read and drop it to keep the connection).
+                    headers = [*headers, (b"connection", b"close")]
+                logged = status
+                return status, headers, body
+            except ClientDisconnected:
+                logged = 0
+                return None
+            except ResultMismatch as exc:
+                logger.error("%s", exc)
+            except Exception:
+                logger.exception("error in %s", route.replace("/", "."))
+            return 500, headers, INTERNAL_ERROR
+        finally:
+            if log is not None:
+                log.record(scope, logged, perf_counter() - start)
 
     async def read_request(self, scope: Scope, receive: Receive, with_body: bool = True,
                            body: bytes | None = None) -> AsgiRequest:

@@ -33,7 +33,6 @@ import collections
 import functools
 import threading
 import weakref
-from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from uvicorn._types import ASGIReceiveEvent, HTTPRequestEvent
@@ -41,12 +40,12 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-from ._answer import JSON_HEADERS
+from ._answer import JSON_HEADERS, Headers
 from .types import Receive, Scope, Send
 
 if TYPE_CHECKING:
     from ._access_log import AccessLog
-    from ._app import ApiApp, Headers
+    from ._app import ApiApp
 
 __all__ = ["HIGH_WATER", "READ_SIZE", "SMALL_PIECE", "InterlinkHttpProtocol"]
 
@@ -228,31 +227,22 @@ class _PiecesHttpToolsProtocol(HttpToolsProtocol):
         and the framing is always a Content-Length: the same bytes, written with less work."""
         assert self.direct is not None
         api_app, log = self.direct
-        start = perf_counter() if log is not None else 0.0
-        logged = 500  # if the call is cancelled or fails past its error handling
-        try:
-            body = None
-            if not cycle.more_body and not cycle.waiting_for_100_continue:
-                # the whole body has come: handed over as it is (uvicorn's receive would first
-                # write "100 Continue" to a caller that asked for it, and so does ours)
-                pieces = cycle.request_body.pieces  # type: ignore[attr-defined]
-                if len(pieces) == 1 and type(pieces[0]) is bytes:
-                    body = pieces[0]
-                elif not pieces:
-                    body = b""
-            answer = await api_app.answer(scope, receive, scope["path"][len(api_app.prefix):], body)
-            if answer is None:  # the caller went away
-                logged = 0
-                return
-            status, headers, body = answer
-            logged = status
-            if cycle.flow.write_paused and not cycle.disconnected:
-                await cycle.flow.drain()
-            if not cycle.disconnected:  # (gone meanwhile: nothing to write, as uvicorn's send)
-                _write_answer(cycle, status, headers, body)
-        finally:
-            if log is not None:
-                log.record(scope, logged, perf_counter() - start)
+        body = None
+        if not cycle.more_body and not cycle.waiting_for_100_continue:
+            # the whole body has come: handed over as it is (uvicorn's receive would first
+            # write "100 Continue" to a caller that asked for it, and so does ours)
+            pieces = cycle.request_body.pieces  # type: ignore[attr-defined]
+            if len(pieces) == 1 and type(pieces[0]) is bytes:
+                body = pieces[0]
+            elif not pieces:
+                body = b""
+        answer = await api_app.answer(scope, receive, scope["path"][len(api_app.prefix):], body, log)
+        if answer is None:  # the caller went away
+            return
+        if cycle.flow.write_paused and not cycle.disconnected:
+            await cycle.flow.drain()
+        if not cycle.disconnected:  # (gone meanwhile: nothing to write, as uvicorn's send)
+            _write_answer(cycle, *answer)
 
     # -- keep-alive: one timer per idle spell, not one per request -----------------------------
     # uvicorn cancels its keep-alive timer whenever the connection reads and makes a new one
@@ -410,20 +400,13 @@ def _write_answer(cycle: RequestResponseCycle, status: int, headers: Headers, bo
     cycle.on_response()
 
 
-class _HeaderLines(threading.local):
-    """The last list of headers turned into lines, per thread: the default headers (a new list
-    each second, for its ``date``) and the ApiApp's JSON headers are the same list answer after
-    answer."""
-
-    def __init__(self) -> None:
-        self.cached: dict[int, tuple[Headers, bytes]] = {}
-
-
-_header_cache = _HeaderLines()
+#: header lists already turned into lines, by identity: the default headers (a new list each
+#: second, for its ``date``) and the ApiApp's JSON headers are the same list answer after answer
+_header_lines_of: dict[int, tuple[Headers, bytes]] = {}
 
 
 def _header_lines(headers: Headers) -> bytes:
-    cached = _header_cache.cached
+    cached = _header_lines_of
     entry = cached.get(id(headers))
     if entry is not None and entry[0] is headers:
         return entry[1]
