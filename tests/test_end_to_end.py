@@ -132,6 +132,8 @@ def test_make_run_prints_a_curl_that_works_as_printed(tmp_path: Path) -> None:
             text = "".join(lines)
             command = next(line.strip() for line in lines if line.strip().startswith("curl "))
             assert f"http://127.0.0.1:{port}/docs" in text
+            # "Application startup complete" is logged before the socket listens
+            wait_until_serving(f"http://127.0.0.1:{port}/docs", site)
             curl = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=30)
             users = httpx.Response(200, content=curl.stdout).json()
             assert [u["username"] for u in users] == ["alice", "bob", "carol", "demo", "joebloggs", "johndoe"]
